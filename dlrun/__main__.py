@@ -1,0 +1,3 @@
+from dlrun.cli import main
+
+main()

@@ -1,0 +1,93 @@
+"""dlrun's Keras callbacks. Importing this module imports Keras: import it lazily,
+after `dlrun.tfenv.import_keras`, from code that trains.
+
+Example:
+
+```python
+model.fit(ds, callbacks=[HistoryWriter(stage / "history.csv"), EpochPrinter(out, epochs=20)])
+```
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from dlrun.console import Output
+from dlrun.runs import read_history, save_with, write_text
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Rewrites history.csv atomically at each epoch end; keeps earlier rows on resume."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        initial = getattr(self.model, "_initial_epoch", 0) or 0
+        self.rows = read_history(self.path)[:initial] if initial else []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        self.rows = [r for r in self.rows if r["epoch"] < epoch + 1] + [row]
+        keys: list[str] = []
+        for r in self.rows:
+            keys.extend(k for k in r if k not in keys)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text(self.path, buffer.getvalue())
+
+    def columns(self) -> dict[str, list[float]]:
+        keys = [k for k in (self.rows[0] if self.rows else {}) if k != "epoch"]
+        return {k: [float(r.get(k, math.nan)) for r in self.rows] for k in keys}
+
+
+class EpochPrinter(keras.callbacks.Callback):
+    """One line per epoch with every metric: readable in a terminal and in a log file."""
+
+    def __init__(self, out: Output, epochs: int) -> None:
+        super().__init__()
+        self.out = out
+        self.epochs = epochs
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        width = len(str(self.epochs))
+        parts = [f"epoch {epoch + 1:>{width}}/{self.epochs}"]
+        for key, value in (logs or {}).items():
+            if key == "learning_rate":
+                continue
+            style = "cyan" if key.startswith("val_") else ""
+            text = f"{key} {float(value):.4f}"
+            parts.append(f"[{style}]{text}[/]" if style else text)
+        parts.append(f"[dim]{time.perf_counter() - self.started:.1f}s[/]")
+        self.out.info("  ".join(parts))
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model with the lowest validation loss so far, atomically."""
+
+    def __init__(self, path: Path, monitor: str = "val_loss") -> None:
+        super().__init__()
+        self.path = path
+        self.monitor = monitor
+        self.best = math.inf
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is not None and float(value) < self.best:
+            self.best = float(value)
+            save_with(self.path, self.model.save)

@@ -1,0 +1,1 @@
+"""One module per command: orchestration only, no argument parsing, no printing policy."""

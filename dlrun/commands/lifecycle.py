@@ -1,0 +1,52 @@
+"""Run status bookkeeping around a command that trains: running -> completed/failed/interrupted.
+
+Example:
+
+```python
+with run_lifecycle(run, out):
+    ...  # train; Ctrl-C marks the run interrupted and exits 130
+```
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dlrun.console import Output
+from dlrun.errors import EXIT_INTERRUPTED, DlrunError
+from dlrun.runs import Run, write_text
+
+
+class Interrupted(DlrunError):
+    """Ctrl-C: the run is kept and marked interrupted."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class RunFailed(DlrunError):
+    """Training raised: the run is kept and marked failed with the error."""
+
+
+@contextmanager
+def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        run.set_status("interrupted", error="interrupted by the user (Ctrl-C)")
+        raise Interrupted(
+            f"interrupted; the run is kept in {run.path}",
+            hint=f"Continue it with: dlrun train --resume {run.path}",
+        ) from None
+    except DlrunError as exc:
+        run.set_status("failed", error=str(exc))
+        raise
+    except Exception as exc:
+        write_text(run.path / "error.log", traceback.format_exc())
+        reason = f"{type(exc).__name__}: {exc}"
+        run.set_status("failed", error=reason)
+        raise RunFailed(
+            f"the run failed: {reason}",
+            hint=f"The traceback is in {run.path / 'error.log'}; the run is marked failed.",
+        ) from exc

@@ -1,0 +1,140 @@
+"""`dlrun train`: config -> data -> model -> fit -> test once -> run directory.
+
+Example:
+
+```python
+run = train(Path("configs/digits.yaml"), ["train.epochs=3"], runs_dir=Path("runs"), out=Output())
+```
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from dlrun.config import LoadedConfig, load_config
+from dlrun.config.schema import DlrunConfig
+from dlrun.console import Output
+from dlrun.data.prepare import Prepared, prepare
+from dlrun.data.sources import load_raw
+from dlrun.errors import RunError, UsageError
+from dlrun.runs import Run, argv, save_with
+from dlrun.tfenv import import_keras
+
+
+def train(
+    config_path: Path | None,
+    overrides: list[str],
+    *,
+    runs_dir: Path,
+    out: Output,
+    extra_files: list[Path] | None = None,
+    resume: Path | None = None,
+) -> Run:
+    """Train a new run from a config, or resume an interrupted one."""
+    if resume is not None:
+        if config_path is not None or overrides:
+            raise UsageError(
+                "--resume continues a run with its own config.yaml; "
+                "do not give a config or overrides with it."
+            )
+        run, loaded = _reopen(resume)
+        out.info(f"resuming run [bold]{run.path}[/]")
+    else:
+        if config_path is None:
+            raise UsageError("give a config file, e.g. dlrun train configs/digits.yaml")
+        loaded = load_config(config_path, overrides, extra_files or [])
+        run = Run.create(runs_dir, loaded.config.name, loaded.to_yaml(), argv(), loaded.config.seed)
+        out.info(f"run [bold]{run.path}[/]")
+
+    from dlrun.commands.lifecycle import run_lifecycle
+
+    with run_lifecycle(run, out):
+        summary = _train_once(run, loaded.config, out)
+        run.write_json("summary.json", summary)
+        run.set_status("completed")
+    _print_final(out, run, summary["final"]["test"])
+    return run
+
+
+def _reopen(path: Path) -> tuple[Run, LoadedConfig]:
+    run = Run.open(path)
+    meta = run.meta
+    status = meta.get("status")
+    if status == "completed":
+        raise RunError(f"{run.path} is already completed; nothing to resume.")
+    if status == "running" and _alive(meta):
+        raise RunError(
+            f"{run.path} is still running (pid {meta.get('pid')}); "
+            "stop it first, or wait for it to finish."
+        )
+    loaded = load_config(run.path / "config.yaml")
+    run.set_status("running")
+    return run, loaded
+
+
+def _alive(meta: dict[str, Any]) -> bool:
+    if meta.get("host") != socket.gethostname() or not meta.get("pid"):
+        return False
+    try:
+        os.kill(int(meta["pid"]), 0)
+    except (OSError, ValueError):
+        return False
+    return int(meta["pid"]) != os.getpid()
+
+
+def load_prepared(run: Run, config: DlrunConfig, out: Output) -> Prepared:
+    """Load and prepare the data; a resumed run reuses its fitted preprocessing."""
+    out.info(f"loading data [bold]{config.data.source}[/]")
+    raw = load_raw(config.data)
+    state_file = run.path / "preprocessing.json"
+    state = run.read_json("preprocessing.json") if state_file.is_file() else None
+    prepared = prepare(raw, config, state)
+    if state is None:
+        run.write_json("preprocessing.json", prepared.state)
+    validation = len(prepared.validation) if prepared.validation is not None else 0
+    out.info(
+        f"data: {len(prepared.train)} train, {validation} validation, {len(prepared.test)} test; "
+        f"input {prepared.input_spec.shape}{' sparse' if prepared.input_spec.sparse else ''}, "
+        f"{prepared.outputs} output{'s' if prepared.outputs > 1 else ''}"
+    )
+    return prepared
+
+
+def _train_once(run: Run, config: DlrunConfig, out: Output) -> dict[str, Any]:
+    import_keras(out.verbose)
+    from dlrun.evaluation import evaluate_model
+    from dlrun.training import train_model
+
+    prepared = load_prepared(run, config, out)
+    out.info(f"training [bold]{config.model.kind}[/] for up to {config.train.epochs} epochs")
+    result = train_model(config, prepared, run.stage_dir("train"), out)
+    test = evaluate_model(result.model, prepared.test, config, prepared.outputs)
+    save_with(run.path / "final" / "model.keras", result.model.save)
+    run.write_json("final/metrics.json", test)
+    return {
+        "stages": {
+            "train": {
+                "epochs_run": result.epochs_run,
+                "best_epoch": result.best_epoch,
+                "stopped_early": result.stopped_early,
+                "seconds": round(result.seconds, 2),
+                "params": result.params,
+                "last": {k: v[-1] for k, v in result.history.items()},
+            }
+        },
+        "final": {"stage": "train", "test": test},
+    }
+
+
+def _print_final(out: Output, run: Run, metrics: dict[str, Any]) -> None:
+    table = out.table("test metric", "value", title=f"final model: {run.id}")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+        elif key == "samples":
+            table.add_row(key, str(value))
+    out.result(table)
+    out.info(f"run directory: {run.path}")

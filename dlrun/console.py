@@ -1,0 +1,71 @@
+"""All terminal output goes through one `Output` object (the hatch pattern).
+
+Results go to stdout, diagnostics and errors to stderr. Colour and live
+formatting only when the stream is a terminal, so a log file gets plain text.
+
+Example:
+
+```python
+out = Output(verbosity=0)
+out.info("training [bold]imdb[/]")
+out.error("unknown key 'train.epoch'")
+```
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+QUIET = -1
+NORMAL = 0
+VERBOSE = 1
+
+
+class Output:
+    """Verbosity-aware printer; `verbosity` is -1 (quiet), 0 (normal) or 1 (verbose)."""
+
+    def __init__(self, verbosity: int = NORMAL, *, stdout: Any = None, stderr: Any = None) -> None:
+        self.verbosity = verbosity
+        no_color = bool(os.environ.get("NO_COLOR"))
+        self.out = Console(file=stdout or sys.stdout, no_color=no_color, highlight=False)
+        self.err = Console(file=stderr or sys.stderr, no_color=no_color, highlight=False)
+
+    @property
+    def quiet(self) -> bool:
+        return self.verbosity <= QUIET
+
+    @property
+    def verbose(self) -> bool:
+        return self.verbosity >= VERBOSE
+
+    def result(self, message: Any = "", **kwargs: Any) -> None:
+        """What the command was asked for (tables, metrics): printed even with --quiet."""
+        self.out.print(message, **kwargs)
+
+    def info(self, message: Any = "", **kwargs: Any) -> None:
+        """Progress and context; hidden by --quiet."""
+        if not self.quiet:
+            self.out.print(message, **kwargs)
+
+    def detail(self, message: Any = "", **kwargs: Any) -> None:
+        """Only with --verbose."""
+        if self.verbose:
+            self.err.print(message, **kwargs)
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/] {message}")
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+
+    def table(self, *columns: str, title: str | None = None) -> Table:
+        """A table styled like every other dlrun table; print it with `result`."""
+        table = Table(title=title, header_style="bold", box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column)
+        return table

@@ -1,0 +1,201 @@
+"""From raw splits to model-ready splits: validation carving, preprocessing, labels.
+
+Preprocessing is fitted on the training portion only; the fitted state is a
+JSON-able dict saved with the run, and `apply_state` reuses it on any new data
+(evaluate, predict). The test split is never used to fit anything.
+
+Example:
+
+```python
+prepared = prepare(load_raw(config.data), config)
+prepared.train.x.shape, prepared.validation.x.shape, prepared.outputs
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dlrun.config.schema import DlrunConfig, ValidationConfig
+from dlrun.data.splits import Features, RawData, Sequences, Split
+from dlrun.data.tabular import fit_table, transform_table
+from dlrun.errors import DataError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the model's input layer receives."""
+
+    shape: tuple[int, ...]
+    sparse: bool = False
+
+
+@dataclass
+class Prepared:
+    train: Split
+    validation: Split | None
+    test: Split
+    input_spec: InputSpec
+    outputs: int
+    state: dict[str, Any]
+    class_names: list[str] | None = None
+
+
+def holdout_indices(
+    n: int, validation: ValidationConfig, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, validation) index arrays for a holdout or fraction protocol."""
+    order = np.random.RandomState(seed).permutation(n) if validation.shuffle else np.arange(n)
+    if validation.holdout is not None:
+        n_val = validation.holdout
+    else:
+        n_val = int(round(n * (validation.fraction or 0.2)))
+    if not 0 < n_val < n:
+        raise DataError(
+            f"data.validation holds out {n_val} of {n} training samples; "
+            "it must leave some for both training and validation."
+        )
+    return order[n_val:], order[:n_val]
+
+
+def kfold_indices(
+    n: int, k: int, repeats: int = 1, seed: int = 0, shuffle: bool = True
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, validation) index pairs for (iterated) K-fold, reshuffled on each repeat."""
+    if k > n:
+        raise DataError(f"data.validation.kfold is {k}, but there are only {n} training samples.")
+    folds = []
+    rng = np.random.RandomState(seed)
+    for _ in range(repeats):
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        for part in np.array_split(order, k):
+            folds.append((np.setdiff1d(order, part, assume_unique=True), part))
+    return folds
+
+
+def fit_state(raw: RawData, train: Split, config: DlrunConfig) -> dict[str, Any]:
+    """Fit preprocessing on the training split; the result is JSON-able."""
+    data = config.data
+    state: dict[str, Any] = {"source_kind": raw.kind, "task": config.task}
+    if raw.kind == "sequences":
+        assert isinstance(train.x, Sequences)
+        state.update(kind="sequences", num_words=train.x.num_words)
+    elif raw.kind == "table":
+        state.update(fit_table(np.asarray(train.x), raw.feature_names or [], data.categorical))
+    elif raw.kind == "images":
+        x = np.asarray(train.x)
+        scale = data.scale
+        if scale is None:
+            scale = 1 / 255 if x.dtype == np.uint8 else 1 / float(max(x.max(), 1e-12))
+        flatten = data.flatten if data.flatten is not None else config.model.kind == "mlp"
+        state.update(kind="images", scale=float(scale), flatten=bool(flatten))
+    else:
+        state.update(kind="features", scale=data.scale or 1.0)
+        if data.normalize is not False:
+            x = np.asarray(train.x, dtype=np.float64) * state["scale"]
+            std = x.std(axis=0)
+            state.update(mean=x.mean(axis=0).tolist(), std=np.where(std > 0, std, 1.0).tolist())
+    if raw.kind == "images" and data.normalize:
+        x = apply_state(train.x, state)
+        state.update(mean=float(x.mean()), std=float(x.std() or 1.0))
+    state["outputs"] = _outputs(train.y, config.task, raw.class_names)
+    state["class_names"] = raw.class_names
+    return state
+
+
+def apply_state(x: Features, state: dict[str, Any]) -> Features:
+    """Transform raw inputs with a fitted state."""
+    kind = state["kind"]
+    if kind == "sequences":
+        if not isinstance(x, Sequences):
+            raise DataError("this run was trained on token sequences; the new data is not.")
+        return x.with_vocabulary(state["num_words"])
+    if kind == "table":
+        return transform_table(np.asarray(x), state)
+    out = np.asarray(x, dtype=np.float32) * np.float32(state["scale"])
+    if kind == "images":
+        if state["flatten"]:
+            out = out.reshape(len(out), -1)
+        elif out.ndim == 3:
+            out = out[..., None]  # grayscale images get their channel axis
+    if "mean" in state:
+        out = (out - np.asarray(state["mean"], dtype=np.float32)) / np.asarray(
+            state["std"], dtype=np.float32
+        )
+    return out.astype(np.float32)
+
+
+def prepare_labels(y: np.ndarray, task: str, outputs: int) -> np.ndarray:
+    y = np.asarray(y)
+    if task == "binary":
+        values = np.unique(y)
+        if not np.isin(values, [0, 1]).all():
+            raise DataError(
+                f"task 'binary' needs labels 0 and 1, but the data has {len(values)} distinct "
+                f"labels ({', '.join(map(str, values[:5]))}{', ...' if len(values) > 5 else ''}).",
+                hint="Use task: multiclass for more than two classes.",
+            )
+        return y.astype(np.float32)
+    if task == "multiclass":
+        if y.ndim != 1 or not np.all(np.equal(np.mod(y, 1), 0)):
+            raise DataError("task 'multiclass' needs one integer class label per sample.")
+        if y.min() < 0 or y.max() >= outputs:
+            raise DataError(
+                f"a label is outside the {outputs} classes seen in training (found {int(y.max())})."
+            )
+        return y.astype(np.int64)
+    return y.astype(np.float32)
+
+
+def prepare(raw: RawData, config: DlrunConfig, state: dict[str, Any] | None = None) -> Prepared:
+    """Carve validation from train, fit (or reuse) preprocessing, encode labels."""
+    train, test = raw.train, raw.test
+    if config.data.limit:
+        train = train.take(np.arange(min(config.data.limit, len(train))))
+        test = test.take(np.arange(min(config.data.limit, len(test))))
+    validation = None
+    if config.data.validation.kfold is None:
+        fit_idx, val_idx = holdout_indices(len(train), config.data.validation, config.seed)
+        train, validation = train.take(fit_idx), train.take(val_idx)
+    if state is None:
+        state = fit_state(raw, train, config)
+    return Prepared(
+        train=_apply(train, state, config.task),
+        validation=_apply(validation, state, config.task) if validation is not None else None,
+        test=_apply(test, state, config.task),
+        input_spec=input_spec(state, train),
+        outputs=state["outputs"],
+        state=state,
+        class_names=state.get("class_names"),
+    )
+
+
+def input_spec(state: dict[str, Any], train: Split) -> InputSpec:
+    if state["kind"] == "sequences":
+        return InputSpec(shape=(state["num_words"],), sparse=True)
+    sample = apply_state(train.take(np.arange(1)).x, state)
+    return InputSpec(shape=tuple(int(d) for d in np.asarray(sample).shape[1:]))
+
+
+def _apply(split: Split, state: dict[str, Any], task: str) -> Split:
+    return Split(apply_state(split.x, state), prepare_labels(split.y, task, state["outputs"]))
+
+
+def _outputs(y: np.ndarray, task: str, class_names: list[str] | None) -> int:
+    y = np.asarray(y)
+    if task == "multiclass":
+        return len(class_names) if class_names else int(y.max()) + 1
+    if task == "multilabel" or (task == "regression" and y.ndim == 2):
+        return int(y.shape[1])
+    return 1
+
+
+def prepare_test(raw: RawData, config: DlrunConfig, state: dict[str, Any]) -> Split:
+    """The test split only, transformed with an already fitted state (evaluate, predict)."""
+    test = raw.test
+    if config.data.limit:
+        test = test.take(np.arange(min(config.data.limit, len(test))))
+    return _apply(test, state, config.task)

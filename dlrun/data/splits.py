@@ -1,0 +1,101 @@
+"""Containers for data on its way from a source to the model; numpy only.
+
+Example:
+
+```python
+seqs = Sequences.from_lists([[1, 5, 5, 7], [2]], num_words=10)
+split = Split(seqs, np.array([1, 0]))
+split.take(np.array([1])).y   # array([0])
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Kind = Literal["sequences", "images", "features", "table"]
+
+
+@dataclass
+class Sequences:
+    """Token sequences in CSR layout: row i is `values[row_splits[i]:row_splits[i+1]]`.
+
+    Stored deduplicated and sorted per row, which is all a multi-hot vector needs,
+    so the sparse batches built from it are valid SparseTensors as they are.
+    """
+
+    values: np.ndarray
+    row_splits: np.ndarray
+    num_words: int
+
+    @classmethod
+    def from_lists(cls, rows: Any, num_words: int | None = None) -> Sequences:
+        unique = [np.unique(np.asarray(row, dtype=np.int64)) for row in rows]
+        if num_words is None:
+            num_words = 1 + max((int(r[-1]) for r in unique if len(r)), default=0)
+        unique = [r[r < num_words] for r in unique]
+        lengths = np.fromiter((len(r) for r in unique), dtype=np.int64, count=len(unique))
+        row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(unique).astype(np.int64) if unique else np.zeros(0, np.int64)
+        return cls(values=values, row_splits=row_splits, num_words=int(num_words))
+
+    def __len__(self) -> int:
+        return len(self.row_splits) - 1
+
+    def take(self, index: np.ndarray) -> Sequences:
+        rows = [self.values[self.row_splits[i] : self.row_splits[i + 1]] for i in index]
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        return Sequences(values=values, row_splits=row_splits, num_words=self.num_words)
+
+    def with_vocabulary(self, num_words: int) -> Sequences:
+        """The same rows over a vocabulary of `num_words`; larger token ids are dropped."""
+        if num_words >= self.num_words:
+            return Sequences(self.values, self.row_splits, num_words)
+        keep = self.values < num_words
+        kept_before = np.concatenate([[0], np.cumsum(keep)])
+        return Sequences(self.values[keep], kept_before[self.row_splits], num_words)
+
+    def to_dense(self) -> np.ndarray:
+        """Multi-hot matrix; only for small data (tests, baselines)."""
+        out = np.zeros((len(self), self.num_words), dtype=np.float32)
+        rows = np.repeat(np.arange(len(self)), np.diff(self.row_splits))
+        out[rows, self.values] = 1.0
+        return out
+
+
+Features = np.ndarray | Sequences
+
+
+def take(x: Features, index: np.ndarray) -> Features:
+    return x.take(index) if isinstance(x, Sequences) else x[index]
+
+
+@dataclass
+class Split:
+    """Inputs and targets of one split (train, validation or test)."""
+
+    x: Features
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, index: np.ndarray) -> Split:
+        return Split(take(self.x, index), self.y[index])
+
+
+@dataclass
+class RawData:
+    """What a data source returns: unprepared train and test splits and what they are."""
+
+    train: Split
+    test: Split
+    kind: Kind
+    class_names: list[str] | None = None
+    feature_names: list[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)

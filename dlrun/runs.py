@@ -1,0 +1,221 @@
+"""Run directories: creation, atomic writes, status, provenance. No TensorFlow.
+
+Layout (DESIGN.md):
+
+    runs/<YYYYmmdd-HHMMSS>-<name>-<id>/
+      config.yaml  meta.json  summary.json  preprocessing.json
+      stages/<stage>/  history.csv, model.keras, checkpoint.keras, tensorboard/, backup/
+      final/           model.keras, metrics.json
+
+Every file is written to a temporary name and moved into place with
+`os.replace`, so a crash or Ctrl-C never leaves a half-written artifact.
+
+Example:
+
+```python
+run = Run.create(Path("runs"), "imdb", config_yaml, argv=sys.argv, seed=1337)
+run.write_json("summary.json", {"final": {"accuracy": 0.88}})
+run.set_status("completed")
+```
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from dlrun import __version__
+from dlrun.errors import RunError
+
+STATUSES = ("running", "completed", "failed", "interrupted")
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("DLRUN_RUNS_DIR", "runs"))
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def save_with(path: Path, save: Callable[[Path], None]) -> None:
+    """Atomically write a file produced by a library call, e.g. `model.save`."""
+    with atomic_path(path) as tmp:
+        save(tmp)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def versions() -> dict[str, str]:
+    """Package versions from metadata, so TensorFlow is not imported to learn its version."""
+    found = {"dlrun": __version__, "python": platform.python_version()}
+    for name, dist in (("tensorflow", "tensorflow-cpu"), ("keras", "keras"), ("numpy", "numpy")):
+        try:
+            found[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                found[name] = "not installed"
+    return found
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The commit of the working directory's git repository, with '+dirty' if it has changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class Run:
+    """One run directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, runs_dir: Path, name: str, config_yaml: str, argv: list[str], seed: int) -> Run:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path(runs_dir) / f"{stamp}-{name}-{secrets.token_hex(3)}"
+        path.mkdir(parents=True)
+        run = cls(path)
+        write_text(path / "config.yaml", config_yaml)
+        write_json(
+            path / "meta.json",
+            {
+                "id": path.name,
+                "name": name,
+                "status": "running",
+                "command": argv,
+                "cwd": os.getcwd(),
+                "seed": seed,
+                "versions": versions(),
+                "git_commit": git_commit(),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started": now(),
+                "finished": None,
+                "error": None,
+            },
+        )
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> Run:
+        run = cls(Path(path))
+        if not run.path.is_dir():
+            raise RunError(
+                f"run not found: {path}", hint="List runs with: ls runs/ (or dlrun runs)."
+            )
+        if not (run.path / "meta.json").is_file() or not (run.path / "config.yaml").is_file():
+            raise RunError(f"{path} is not a dlrun run directory (no meta.json or config.yaml).")
+        return run
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return read_json(self.path / "meta.json")
+
+    def update_meta(self, **changes: Any) -> None:
+        meta = self.meta
+        meta.update(changes)
+        write_json(self.path / "meta.json", meta)
+
+    def set_status(self, status: str, error: str | None = None) -> None:
+        assert status in STATUSES
+        changes: dict[str, Any] = {"status": status, "error": error}
+        if status != "running":
+            changes["finished"] = now()
+        else:
+            changes.update(finished=None, pid=os.getpid(), resumed=now())
+        self.update_meta(**changes)
+
+    def stage_dir(self, stage: str) -> Path:
+        path = self.path / "stages" / stage
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_json(self, relative: str, data: Any) -> None:
+        write_json(self.path / relative, data)
+
+    def read_json(self, relative: str) -> Any:
+        return read_json(self.path / relative)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fp:
+        return [
+            {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+            for row in csv.DictReader(fp)
+        ]
+
+
+def argv() -> list[str]:
+    return [Path(sys.argv[0]).name, *sys.argv[1:]]

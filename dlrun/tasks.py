@@ -1,0 +1,106 @@
+"""The book's task table: which last layer, loss and metrics fit each task.
+
+Pure data and rules, no TensorFlow, so `dlrun check` can use them.
+
+| task       | last layer        | loss                              | default metric |
+| ---------- | ----------------- | --------------------------------- | -------------- |
+| binary     | Dense(1, sigmoid) | binary_crossentropy               | accuracy       |
+| multiclass | Dense(N, softmax) | (sparse_)categorical_crossentropy | accuracy       |
+| multilabel | Dense(N, sigmoid) | binary_crossentropy               | binary_accuracy|
+| regression | Dense(1)          | mse                               | mae            |
+
+Example:
+
+```python
+head_for("multiclass", activation="auto", loss="auto", labels="sparse")
+# Head(activation='softmax', loss='sparse_categorical_crossentropy', metrics=['accuracy'])
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CLASSIFICATION = ("binary", "multiclass", "multilabel")
+
+_ACTIVATION = {
+    "binary": "sigmoid",
+    "multiclass": "softmax",
+    "multilabel": "sigmoid",
+    "regression": "linear",
+}
+_LOSSES = {
+    "binary": ("binary_crossentropy", "binary_focal_crossentropy", "hinge"),
+    "multiclass": ("sparse_categorical_crossentropy", "categorical_crossentropy"),
+    "multilabel": ("binary_crossentropy", "binary_focal_crossentropy"),
+    "regression": ("mse", "mae", "huber", "mean_squared_error", "mean_absolute_error", "log_cosh"),
+}
+_METRICS = {
+    "binary": ["accuracy"],
+    "multiclass": ["accuracy"],
+    "multilabel": ["binary_accuracy", "auc"],
+    "regression": ["mae"],
+}
+_WHY_ACTIVATION = {
+    ("binary", "softmax"): "softmax over a single unit always outputs 1.0",
+    ("multiclass", "sigmoid"): "sigmoid scores each class independently; one label needs softmax",
+    ("multilabel", "softmax"): "softmax makes the labels compete; independent labels need sigmoid",
+}
+
+
+@dataclass(frozen=True)
+class Head:
+    """The last layer's activation with its loss and default metrics."""
+
+    activation: str
+    loss: str
+    metrics: list[str] = field(default_factory=list)
+
+
+def default_loss(task: str, labels: str = "sparse") -> str:
+    if task == "multiclass":
+        return (
+            "categorical_crossentropy" if labels == "one_hot" else "sparse_categorical_crossentropy"
+        )
+    return _LOSSES[task][0]
+
+
+def head_problems(task: str, activation: str, loss: str, labels: str = "sparse") -> list[str]:
+    """Contradictions between the task and an explicit activation or loss, each with its fix."""
+    problems = []
+    right = _ACTIVATION[task]
+    if activation not in ("auto", right):
+        why = _WHY_ACTIVATION.get((task, activation), f"a {task} task needs {right}")
+        problems.append(
+            f"model.output_activation '{activation}' does not fit task '{task}': {why}. "
+            f"Use '{right}' (or 'auto')."
+        )
+    if loss != "auto":
+        allowed = _LOSSES[task]
+        if loss not in allowed:
+            problems.append(
+                f"train.loss '{loss}' does not fit task '{task}'. "
+                f"Use '{default_loss(task, labels)}' (or 'auto'); allowed: {', '.join(allowed)}."
+            )
+        elif task == "multiclass" and loss != default_loss(task, labels):
+            problems.append(
+                f"train.loss '{loss}' does not fit data.labels '{labels}'. "
+                f"Use '{default_loss(task, labels)}', or set data.labels to "
+                f"'{'one_hot' if labels == 'sparse' else 'sparse'}'."
+            )
+    return problems
+
+
+def head_for(
+    task: str,
+    activation: str = "auto",
+    loss: str = "auto",
+    labels: str = "sparse",
+    metrics: list[str] | None = None,
+) -> Head:
+    """Resolve `auto` choices; call `head_problems` first to reject contradictions."""
+    return Head(
+        activation=_ACTIVATION[task] if activation == "auto" else activation,
+        loss=default_loss(task, labels) if loss == "auto" else loss,
+        metrics=list(metrics) if metrics is not None else list(_METRICS[task]),
+    )

@@ -1,0 +1,172 @@
+"""Compile, callbacks, fit: one training of one model into one stage directory.
+
+A stage directory gets `history.csv` (rewritten atomically each epoch),
+`checkpoint.keras` (best by validation loss), `tensorboard/` events, `backup/`
+(Keras's BackupAndRestore, so an interrupted fit resumes from its last epoch)
+and `model.keras` when the fit ends.
+
+Example:
+
+```python
+result = train_model(config, prepared, run.stage_dir("train"), out)
+result.best_epoch, result.history["val_loss"]
+```
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlrun.config.schema import DlrunConfig
+from dlrun.console import Output
+from dlrun.data.pipeline import make_dataset
+from dlrun.data.prepare import Prepared
+from dlrun.evaluation import one_hot_width
+from dlrun.models import build_model
+from dlrun.runs import save_with
+from dlrun.tasks import Head, head_for
+from dlrun.tfenv import import_keras
+
+
+@dataclass
+class FitResult:
+    """What one training produced."""
+
+    model: Any
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int | None
+    stopped_early: bool
+    seconds: float
+    params: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_head(config: DlrunConfig) -> Head:
+    return head_for(
+        config.task,
+        activation=config.model.output_activation,
+        loss=config.train.loss,
+        labels=config.data.labels,
+        metrics=config.train.metrics,
+    )
+
+
+def make_optimizer(config: DlrunConfig) -> Any:
+    keras = import_keras()
+    opt = config.train.optimizer
+    kwargs: dict[str, Any] = {"learning_rate": opt.learning_rate}
+    if opt.momentum is not None:
+        kwargs["momentum"] = opt.momentum
+    optimizer = keras.optimizers.get({"class_name": opt.name, "config": kwargs})
+    return optimizer
+
+
+def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
+    """Build and compile the configured model for the prepared data."""
+    head = resolve_head(config)
+    model = build_model(config.model, prepared.input_spec, prepared.outputs, head)
+    model.compile(optimizer=make_optimizer(config), loss=head.loss, metrics=list(head.metrics))
+    return model
+
+
+def train_model(
+    config: DlrunConfig,
+    prepared: Prepared,
+    stage_dir: Path,
+    out: Output,
+    *,
+    epochs: int | None = None,
+    extra_callbacks: list[Any] | None = None,
+) -> FitResult:
+    """Fit a fresh model on `prepared.train`, validating on `prepared.validation`.
+
+    If `stage_dir/backup` holds a BackupAndRestore checkpoint, training resumes
+    from its last completed epoch.
+    """
+    keras = import_keras(out.verbose)
+    from dlrun.callbacks import BestCheckpoint, EpochPrinter, HistoryWriter
+
+    keras.utils.set_random_seed(config.seed)
+    model = compiled_model(config, prepared)
+    one_hot = one_hot_width(config, prepared.outputs)
+    train_ds = make_dataset(
+        prepared.train, config.train.batch_size, shuffle=True, seed=config.seed, one_hot=one_hot
+    )
+    val_ds = (
+        make_dataset(prepared.validation, config.train.batch_size, one_hot=one_hot)
+        if prepared.validation is not None
+        else None
+    )
+    epochs = epochs or config.train.epochs
+    history_writer = HistoryWriter(stage_dir / "history.csv")
+    stopper = _early_stopping(config, has_validation=val_ds is not None)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(stage_dir / "backup"), double_checkpoint=True),
+        history_writer,
+        EpochPrinter(out, epochs),
+    ]
+    if stopper is not None:
+        callbacks.append(stopper)
+    if config.train.terminate_on_nan:
+        callbacks.append(keras.callbacks.TerminateOnNaN())
+    if config.train.checkpoint and val_ds is not None:
+        callbacks.append(BestCheckpoint(stage_dir / "checkpoint.keras"))
+    if config.train.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(stage_dir / "tensorboard")))
+    callbacks.extend(extra_callbacks or [])
+
+    started = time.perf_counter()
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,  # the dataset shuffles itself, seeded
+    )
+    seconds = time.perf_counter() - started
+    history = history_writer.columns()
+    if any(math.isnan(v) for v in history.get("loss", [])):
+        raise FloatingPointError("the loss became NaN; lower train.optimizer.learning_rate")
+    save_with(stage_dir / "model.keras", model.save)
+    epochs_run = len(history.get("loss", []))
+    return FitResult(
+        model=model,
+        history=history,
+        epochs_run=epochs_run,
+        best_epoch=best_epoch(history, "val_loss"),
+        stopped_early=bool(stopper is not None and stopper.stopped_epoch > 0),
+        seconds=seconds,
+        params=int(model.count_params()),
+    )
+
+
+def best_epoch(history: dict[str, list[float]], monitor: str) -> int | None:
+    """1-based epoch with the best value of `monitor` (lowest, or highest for accuracy/auc)."""
+    values = history.get(monitor)
+    if not values:
+        return None
+    higher = any(word in monitor for word in ("acc", "auc", "precision", "recall"))
+    best = max(values) if higher else min(values)
+    return values.index(best) + 1
+
+
+def _early_stopping(config: DlrunConfig, has_validation: bool) -> Any:
+    keras = import_keras()
+    es = config.train.early_stopping
+    if es is None or not es.enabled:
+        return None
+    monitor = es.monitor
+    if monitor.startswith("val_") and not has_validation:
+        monitor = monitor.removeprefix("val_")
+    return keras.callbacks.EarlyStopping(
+        monitor=monitor,
+        patience=es.patience,
+        min_delta=es.min_delta,
+        restore_best_weights=es.restore_best_weights,
+    )
