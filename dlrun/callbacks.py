@@ -67,7 +67,7 @@ class EpochPrinter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         width = len(str(self.epochs))
         parts = [f"epoch {epoch + 1:>{width}}/{self.epochs}"]
-        for key, value in (logs or {}).items():
+        for key, value in sorted((logs or {}).items(), key=_metric_order):
             if key == "learning_rate":
                 continue
             style = "cyan" if key.startswith("val_") else ""
@@ -91,3 +91,10 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is not None and float(value) < self.best:
             self.best = float(value)
             save_with(self.path, self.model.save)
+
+
+def _metric_order(item: tuple[str, Any]) -> tuple[bool, bool, str]:
+    """loss first, then the metrics, then the same for validation."""
+    key = item[0]
+    base = key.removeprefix("val_")
+    return (key.startswith("val_"), base != "loss", base)

@@ -48,8 +48,9 @@ class Output:
         self.out.print(message, **kwargs)
 
     def info(self, message: Any = "", **kwargs: Any) -> None:
-        """Progress and context; hidden by --quiet."""
+        """Progress and context, one unwrapped line per message; hidden by --quiet."""
         if not self.quiet:
+            kwargs.setdefault("soft_wrap", True)
             self.out.print(message, **kwargs)
 
     def detail(self, message: Any = "", **kwargs: Any) -> None:
@@ -63,9 +64,9 @@ class Output:
     def error(self, message: str) -> None:
         self.err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
 
-    def table(self, *columns: str, title: str | None = None) -> Table:
+    def table(self, *columns: str) -> Table:
         """A table styled like every other dlrun table; print it with `result`."""
-        table = Table(title=title, header_style="bold", box=None, pad_edge=False)
+        table = Table(header_style="bold", box=None, pad_edge=False)
         for column in columns:
             table.add_column(column)
         return table

@@ -56,7 +56,8 @@ def evaluate(run_path: Path, *, out: Output, data_config: Path | None = None) ->
 
 
 def _print(out: Output, run: Run, metrics: dict[str, Any], class_names: list[str] | None) -> None:
-    table = out.table("metric", "value", title=f"{run.id}: test split")
+    out.result(f"[bold]{run.id} on the test split[/]")
+    table = out.table("metric", "value")
     for key, value in metrics.items():
         if isinstance(value, float):
             table.add_row(key, f"{value:.4f}")
@@ -66,7 +67,8 @@ def _print(out: Output, run: Run, metrics: dict[str, Any], class_names: list[str
     matrix = metrics.get("confusion_matrix")
     if matrix:
         names = class_names or [str(i) for i in range(len(matrix))]
-        cm = out.table("true \\ predicted", *names, title="confusion matrix")
+        out.result("[bold]confusion matrix[/] (rows: true class, columns: predicted)")
+        cm = out.table("", *names)
         for name, row in zip(names, matrix, strict=True):
             cm.add_row(name, *(str(v) for v in row))
         out.result(cm)

@@ -130,7 +130,8 @@ def _train_once(run: Run, config: DlrunConfig, out: Output) -> dict[str, Any]:
 
 
 def _print_final(out: Output, run: Run, metrics: dict[str, Any]) -> None:
-    table = out.table("test metric", "value", title=f"final model: {run.id}")
+    out.result("[bold]final model on the test split[/]")
+    table = out.table("test metric", "value")
     for key, value in metrics.items():
         if isinstance(value, float):
             table.add_row(key, f"{value:.4f}")
