@@ -153,7 +153,8 @@ def check(
 
     text = run_check(config, overrides or [], extra or [])
     out = _output()
-    out.result(text, markup=False, end="")
+    # soft_wrap: rich would fold long lines at the terminal width, breaking the YAML.
+    out.result(text, markup=False, end="", soft_wrap=True)
     out.err.print(f"[green]ok:[/] {config} is valid")
 
 
@@ -165,7 +166,7 @@ def schema() -> None:
     """
     from dlrun.commands.check import json_schema
 
-    _output().result(json_schema(), markup=False)
+    _output().result(json_schema(), markup=False, soft_wrap=True)
 
 
 def run(args: list[str] | None = None) -> int:
