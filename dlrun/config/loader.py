@@ -29,6 +29,12 @@ from dlrun.errors import ConfigError
 
 KeyPath = tuple[str, ...]
 
+# yaml.safe_load refuses tags such as !!python/object; say why instead of "syntax error".
+UNSAFE_TAG_HINT = (
+    "Configs are read with yaml.safe_load, which never builds Python objects or runs code: "
+    "write plain values (strings, numbers, lists, mappings) instead."
+)
+
 
 @dataclass
 class LoadedConfig:
@@ -102,6 +108,10 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
         )
     try:
         parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(
+            f"override '{text}': {_tag_problem(exc)}.", hint=UNSAFE_TAG_HINT
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"override '{text}': the value is not valid YAML ({_yaml_problem(exc)}).",
@@ -135,6 +145,8 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(f"{path}: {_tag_problem(exc)}.", hint=UNSAFE_TAG_HINT) from None
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"{path}: YAML syntax error {_yaml_problem(exc)}.",
@@ -222,6 +234,16 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     if mark is not None:
         return f"at line {mark.line + 1}, column {mark.column + 1}: {problem}"
     return problem
+
+
+def _tag_problem(exc: yaml.constructor.ConstructorError) -> str:
+    """'at line 1, column 7: the tag '!!python/object' is not allowed' from a constructor error."""
+    problem = exc.problem or ""
+    tag = problem.split("'")[1] if problem.count("'") >= 2 else "this tag"
+    tag = tag.replace("tag:yaml.org,2002:", "!!")
+    mark = exc.problem_mark
+    where = f"at line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}the tag '{tag}' is not allowed"
 
 
 def _explain(
