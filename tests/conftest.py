@@ -37,3 +37,37 @@ def shared_file(relative: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} is not present (../shared/datasets is optional)")
     return path
+
+
+# A config that trains in about a second: 300 digits, one hidden layer of 8 units.
+TINY_CONFIG: dict = {
+    "name": "tiny",
+    "seed": 7,
+    "task": "multiclass",
+    "data": {"source": "sklearn.digits", "limit": 300, "validation": {"fraction": 0.2}},
+    "model": {"kind": "mlp", "units": [8]},
+    "train": {"batch_size": 64, "epochs": 2},
+}
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write a config mapping (or YAML text) into tmp_path; returns the file's path."""
+    import yaml
+
+    def write(data: dict | str, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_config(write_config) -> Path:
+    """Path of a copy of TINY_CONFIG (digits, 2 epochs); change it with overrides."""
+    import copy
+
+    return write_config(copy.deepcopy(TINY_CONFIG), "tiny.yaml")
