@@ -135,8 +135,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
 
 
-def _shuffled(*arrays: np.ndarray, seed: int = 113) -> list[np.ndarray]:
-    rng = np.random.RandomState(seed)
+def _shuffled(*arrays: np.ndarray, rng: np.random.RandomState | None = None) -> list[np.ndarray]:
+    rng = rng if rng is not None else np.random.RandomState(113)
     indices = np.arange(len(arrays[0]))
     rng.shuffle(indices)
     return [a[indices] for a in arrays]
@@ -152,8 +152,10 @@ def _encode(
 
 
 def _imdb(arrays: dict[str, np.ndarray], num_words: int | None) -> Arrays:
-    x_train, y_train = _shuffled(arrays["x_train"], arrays["y_train"])
-    x_test, y_test = _shuffled(arrays["x_test"], arrays["y_test"])
+    # Keras shuffles the test split with the same generator, continuing after train.
+    rng = np.random.RandomState(113)
+    x_train, y_train = _shuffled(arrays["x_train"], arrays["y_train"], rng=rng)
+    x_test, y_test = _shuffled(arrays["x_test"], arrays["y_test"], rng=rng)
     # Keras picks the default vocabulary over train and test together.
     encoded = _encode(list(x_train) + list(x_test), num_words)
     n = len(x_train)
