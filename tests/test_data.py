@@ -1,0 +1,447 @@
+"""Data sources on tiny data in the real formats, preparation fitted on train only, pipelines."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlrun.config import validate
+from dlrun.config.schema import DataConfig, ValidationConfig
+from dlrun.data.keras_files import load_local, load_npz
+from dlrun.data.prepare import holdout_indices, prepare
+from dlrun.data.sources import SOURCES, load_raw
+from dlrun.data.splits import Sequences
+from dlrun.data.tabular import transform_table
+from dlrun.errors import DataError
+from tests.conftest import shared_file
+
+
+def ragged(rows: list[list[int]]) -> np.ndarray:
+    """An object array of Python lists: how Keras stores imdb/reuters sequences."""
+    out = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):
+        out[i] = list(row)
+    return out
+
+
+def random_rows(rng: np.random.RandomState, n: int, vocabulary: int) -> list[list[int]]:
+    # word ranks from 1 (Keras's files have no start char and no offset)
+    return [[int(w) for w in rng.randint(1, vocabulary, size=rng.randint(1, 12))] for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def keras():
+    from dlrun.tfenv import import_keras
+
+    return import_keras()
+
+
+@pytest.fixture
+def tiny_imdb(tmp_path: Path) -> Path:
+    rng = np.random.RandomState(0)
+    path = tmp_path / "imdb.npz"
+    np.savez(
+        path,
+        x_train=ragged(random_rows(rng, 40, 60)),
+        y_train=rng.randint(0, 2, 40).astype(np.int64),
+        x_test=ragged(random_rows(rng, 30, 60)),
+        y_test=rng.randint(0, 2, 30).astype(np.int64),
+        allow_pickle=True,
+    )
+    return path
+
+
+@pytest.fixture
+def tiny_reuters(tmp_path: Path) -> Path:
+    rng = np.random.RandomState(1)
+    path = tmp_path / "reuters.npz"
+    np.savez(
+        path,
+        x=ragged(random_rows(rng, 53, 80)),
+        y=rng.randint(0, 5, 53).astype(np.int64),
+        allow_pickle=True,
+    )
+    return path
+
+
+def as_lists(xs) -> list[list[int]]:
+    return [[int(w) for w in row] for row in xs]
+
+
+# --- local copies of Keras files: Keras's own loader code is the reference ---------------
+
+
+@pytest.mark.parametrize("num_words", [None, 20])
+def test_local_imdb_matches_keras_loader(keras, tiny_imdb, monkeypatch, num_words) -> None:
+    from keras.src.datasets import imdb
+
+    monkeypatch.setattr(imdb, "get_file", lambda *args, **kwargs: str(tiny_imdb))
+    (kx_train, ky_train), (kx_test, ky_test) = imdb.load_data(num_words=num_words)
+    (x_train, y_train), (x_test, y_test) = load_local("imdb", tiny_imdb, num_words)
+    assert as_lists(x_train) == as_lists(kx_train)
+    assert as_lists(x_test) == as_lists(kx_test)  # the test split continues the same RNG
+    np.testing.assert_array_equal(y_train, ky_train)
+    np.testing.assert_array_equal(y_test, ky_test)
+    assert all(row[0] == 1 for row in as_lists(x_train))  # start_char
+    if num_words:
+        assert max(max(row) for row in as_lists(x_train)) < num_words
+        assert any(2 in row for row in as_lists(x_train))  # oov_char
+
+
+@pytest.mark.parametrize("num_words", [None, 30])
+def test_local_reuters_matches_keras_loader(keras, tiny_reuters, monkeypatch, num_words) -> None:
+    from keras.src.datasets import reuters
+
+    monkeypatch.setattr(reuters, "get_file", lambda *args, **kwargs: str(tiny_reuters))
+    (kx_train, ky_train), (kx_test, ky_test) = reuters.load_data(num_words=num_words)
+    (x_train, y_train), (x_test, y_test) = load_local("reuters", tiny_reuters, num_words)
+    assert len(x_train) == int(53 * 0.8) == len(kx_train)
+    assert as_lists(x_train) == as_lists(kx_train)
+    assert as_lists(x_test) == as_lists(kx_test)
+    np.testing.assert_array_equal(y_train, ky_train)
+    np.testing.assert_array_equal(y_test, ky_test)
+
+
+def test_local_boston_and_mnist_match_keras_loaders(keras, tmp_path, monkeypatch) -> None:
+    from keras.src.datasets import boston_housing, mnist
+
+    rng = np.random.RandomState(2)
+    boston = tmp_path / "boston_housing.npz"
+    np.savez(boston, x=rng.rand(31, 13), y=rng.rand(31) * 50)
+    monkeypatch.setattr(boston_housing, "get_file", lambda *a, **k: str(boston))
+    expected = boston_housing.load_data()
+    got = load_local("boston_housing", boston)
+    assert len(got[0][0]) == int(31 * 0.8)
+    for (ex, ey), (gx, gy) in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(gx, ex)
+        np.testing.assert_array_equal(gy, ey)
+
+    digits = tmp_path / "mnist.npz"
+    arrays = {
+        "x_train": rng.randint(0, 256, (12, 28, 28)).astype(np.uint8),
+        "y_train": rng.randint(0, 10, 12).astype(np.uint8),
+        "x_test": rng.randint(0, 256, (5, 28, 28)).astype(np.uint8),
+        "y_test": rng.randint(0, 10, 5).astype(np.uint8),
+    }
+    np.savez_compressed(digits, **arrays)
+    monkeypatch.setattr(mnist, "get_file", lambda *a, **k: str(digits))
+    for (ex, ey), (gx, gy) in zip(mnist.load_data(), load_local("mnist", digits), strict=True):
+        np.testing.assert_array_equal(gx, ex)
+        np.testing.assert_array_equal(gy, ey)
+
+
+def test_keras_source_builds_multi_hot_sequences(tiny_imdb) -> None:
+    raw = load_raw(DataConfig(source="keras.imdb", path=str(tiny_imdb), num_words=20))
+    (x_train, _), (x_test, _) = load_local("imdb", tiny_imdb, 20)
+    assert raw.kind == "sequences"
+    assert raw.train.x.num_words == raw.test.x.num_words == 20
+    expected = np.zeros((len(x_train), 20), np.float32)
+    for i, row in enumerate(x_train):
+        expected[i, row] = 1.0
+    np.testing.assert_array_equal(raw.train.x.to_dense(), expected)
+    assert len(raw.test) == len(x_test)
+
+
+def test_local_copy_lacking_an_array_is_named(tmp_path) -> None:
+    path = tmp_path / "imdb.npz"
+    np.savez(path, x_train=ragged([[1, 2]]), y_train=np.array([1]))
+    with pytest.raises(DataError, match=r"is not a copy of Keras's imdb.npz: it lacks the array"):
+        load_local("imdb", path)
+
+
+class _Exploit:
+    """Unpickling this runs a shell command; a safe loader never gets that far."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_in_an_npz_is_refused(tmp_path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "imdb.npz"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Exploit(marker)
+    np.savez(path, x_train=evil, y_train=np.array([1]), allow_pickle=True)
+    with pytest.raises(DataError, match=r"is not a readable \.npz file: refusing to unpickle"):
+        load_npz(path)
+    with pytest.raises(DataError):
+        load_raw(DataConfig(source="keras.imdb", path=str(path)))
+    assert not marker.exists()
+
+
+def test_real_imdb_matches_the_book() -> None:
+    path = shared_file("imdb/imdb.npz")
+    (x_train, y_train), (x_test, _) = load_local("imdb", path, num_words=10000)
+    assert list(x_train[0][:10]) == [1, 14, 22, 16, 43, 530, 973, 1622, 1385, 65]
+    assert list(y_train[:10]) == [1, 0, 0, 1, 0, 0, 1, 0, 1, 0]
+    assert len(x_train) == len(x_test) == 25000
+    # the well-known first test review ("please give this one a miss ..."): Keras shuffles
+    # the test split with the generator that shuffled train
+    assert list(x_test[0][:12]) == [1, 591, 202, 14, 31, 6, 717, 10, 10, 2, 2, 5]
+
+
+# --- scikit-learn bundled data -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "shape", "kind"),
+    [
+        ("digits", 1797, (8, 8), "images"),
+        ("breast_cancer", 569, (30,), "features"),
+        ("iris", 150, (4,), "features"),
+        ("wine", 178, (13,), "features"),
+        ("diabetes", 442, (10,), "features"),
+    ],
+)
+def test_sklearn_sources(name, rows, shape, kind) -> None:
+    config = DataConfig(source=f"sklearn.{name}", test_fraction=0.2)
+    raw = SOURCES[f"sklearn.{name}"](config)
+    assert raw.kind == kind
+    assert len(raw.test) == round(rows * 0.2)
+    assert len(raw.train) + len(raw.test) == rows
+    assert raw.train.x.shape[1:] == shape
+    again = SOURCES[f"sklearn.{name}"](config)
+    np.testing.assert_array_equal(again.test.x, raw.test.x)  # the test split is stable
+    np.testing.assert_array_equal(again.test.y, raw.test.y)
+
+
+# --- CSV tables --------------------------------------------------------------------------
+
+
+def write_csv(path: Path, rows: list[str]) -> Path:
+    path.write_text("size,color,weight,id,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def csv_rows(n: int = 60) -> list[str]:
+    rows = []
+    colors = ["red", "green", "blue"]
+    for i in range(n):
+        size = "" if i % 7 == 3 else str(i * i)  # squares: every subset has its own mean
+        color = "NA" if i % 11 == 5 else colors[i % 3]
+        label = "dog" if i % 2 else "cat"
+        rows.append(f"{size},{color},{i % 5 + 0.5},{i},{label}")
+    return rows
+
+
+def csv_config(path: Path, **data) -> object:
+    raw = {
+        "name": "t",
+        "task": "binary",
+        "data": {"source": "csv", "path": str(path), "target": "label", "drop": ["id"], **data},
+    }
+    return validate(raw).config
+
+
+def test_csv_one_hot_fills_and_train_only_statistics(tmp_path) -> None:
+    config = csv_config(write_csv(tmp_path / "t.csv", csv_rows()))
+    raw = load_raw(config.data)
+    assert raw.class_names == ["cat", "dog"]  # a string target becomes class indices
+    assert raw.feature_names == ["size", "color", "weight"]
+    prepared = prepare(raw, config)
+    size, color, weight = prepared.state["columns"]
+    assert color == {
+        "name": "color",
+        "type": "categorical",
+        "fill": color["fill"],
+        "categories": ["blue", "green", "red"],
+    }
+
+    # the rows the model is fitted on: raw train minus the seeded validation holdout
+    fit_idx, _ = holdout_indices(len(raw.train), config.data.validation, config.seed)
+    fit_sizes = np.array([float(v) for v in raw.train.x[fit_idx, 0] if v != ""])
+    all_sizes = np.array([(i * i) for i in range(60) if i % 7 != 3], dtype=float)
+    assert size["fill"] == pytest.approx(np.median(fit_sizes))
+    filled = np.array(
+        [float(v) if v != "" else size["fill"] for v in raw.train.x[fit_idx, 0]], dtype=float
+    )
+    assert size["mean"] == pytest.approx(filled.mean())
+    assert size["std"] == pytest.approx(filled.std())
+    assert abs(size["mean"] - all_sizes.mean()) > 1.0  # not the statistics of all the data
+
+    # training features are standardized: mean 0, std 1 on the fitted rows
+    assert prepared.train.x.shape == (len(fit_idx), 1 + 3 + 1)
+    assert prepared.train.x[:, 0].mean() == pytest.approx(0.0, abs=1e-5)
+    assert prepared.train.x[:, 0].std() == pytest.approx(1.0, abs=1e-4)
+    # one-hot rows: exactly one category per row, missing ones filled with the mode
+    np.testing.assert_array_equal(prepared.train.x[:, 1:4].sum(axis=1), 1.0)
+    fitted_colors = [v for v in raw.train.x[fit_idx, 1] if v != "NA"]
+    assert color["fill"] == max(set(fitted_colors), key=fitted_colors.count)
+    assert weight["type"] == "numeric"
+
+
+def test_csv_missing_and_unseen_values_in_new_data(tmp_path) -> None:
+    config = csv_config(write_csv(tmp_path / "t.csv", csv_rows()))
+    state = prepare(load_raw(config.data), config).state
+    size, color, _ = state["columns"]
+    new = np.array([["", "purple", "1.5"], ["4", "", "2.5"]], dtype=object)
+    features = transform_table(new, state)
+    np.testing.assert_array_equal(features[0, 1:4], [0, 0, 0])  # unseen category: all zeros
+    assert features[0, 0] == pytest.approx((size["fill"] - size["mean"]) / size["std"])
+    expected = np.zeros(3)
+    expected[color["categories"].index(color["fill"])] = 1
+    np.testing.assert_array_equal(features[1, 1:4], expected)  # missing: the training mode
+
+
+def test_csv_text_in_a_column_not_declared_categorical(tmp_path) -> None:
+    config = csv_config(write_csv(tmp_path / "t.csv", csv_rows()), categorical=["size"])
+    with pytest.raises(DataError, match="CSV column 'color' holds text but is not listed"):
+        prepare(load_raw(config.data), config)
+
+
+def test_csv_missing_column_is_named(tmp_path) -> None:
+    config = csv_config(write_csv(tmp_path / "t.csv", csv_rows()), drop=["colour"])
+    with pytest.raises(DataError, match="has no column 'colour'. Columns: size, color,"):
+        load_raw(config.data)
+
+
+def test_evaluate_reuses_the_saved_preprocessing(cli, runs_dir, write_config, monkeypatch) -> None:
+    data = write_csv(runs_dir.parent / "t.csv", csv_rows(120))
+    config = write_config(
+        {
+            "name": "csv",
+            "task": "binary",
+            "data": {"source": "csv", "path": str(data), "target": "label", "drop": ["id"]},
+            "model": {"units": [4]},
+            "train": {"epochs": 1, "batch_size": 32, "tensorboard": False},
+        }
+    )
+    code, out, err = cli("train", config, "-q")
+    assert code == 0, err
+    (run,) = runs_dir.iterdir()
+    state = json.loads((run / "preprocessing.json").read_text())
+    assert [c["name"] for c in state["columns"]] == ["size", "color", "weight"]
+
+    import dlrun.data.prepare
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("evaluate refitted the preprocessing")
+
+    monkeypatch.setattr(dlrun.data.prepare, "fit_state", no_refit)
+    code, out, err = cli("evaluate", run)
+    assert code == 0, err
+    evaluated = json.loads((run / "final" / "evaluation.json").read_text())
+    trained = json.loads((run / "final" / "metrics.json").read_text())
+    assert evaluated["accuracy"] == pytest.approx(trained["accuracy"])
+    assert evaluated["loss"] == pytest.approx(trained["loss"], rel=1e-5)
+
+
+# --- npz arrays --------------------------------------------------------------------------
+
+
+def test_npz_source_and_its_missing_array_error(tmp_path) -> None:
+    path = tmp_path / "data.npz"
+    rng = np.random.RandomState(3)
+    np.savez(
+        path,
+        x_train=rng.rand(20, 3),
+        y_train=rng.rand(20),
+        x_test=rng.rand(6, 3),
+        y_test=rng.rand(6),
+    )
+    raw = load_raw(DataConfig(source="npz", path=str(path)))
+    assert (raw.kind, raw.train.x.shape, raw.test.x.shape) == ("features", (20, 3), (6, 3))
+
+    np.savez(path, x_train=rng.rand(20, 3), y_train=rng.rand(20))
+    with pytest.raises(DataError) as info:
+        load_raw(DataConfig(source="npz", path=str(path)))
+    assert str(info.value) == (
+        f"{path} lacks the arrays x_test, y_test.\n"
+        "An npz data file holds x_train, y_train, x_test and y_test."
+    )
+
+
+def test_npz_missing_array_through_the_cli(cli, runs_dir, write_config, tmp_path) -> None:
+    path = tmp_path / "data.npz"
+    np.savez(path, x_train=np.zeros((4, 2)), y_train=np.zeros(4))
+    config = write_config(
+        {"name": "n", "task": "regression", "data": {"source": "npz", "path": str(path)}}
+    )
+    code, out, err = cli("train", config, "-q")
+    assert code == 1
+    assert f"error: {path} lacks the arrays x_test, y_test." in err
+    assert "Traceback" not in err
+
+
+# --- multi-hot pipeline, splits ----------------------------------------------------------
+
+
+def test_multi_hot_batches_from_the_pipeline(keras) -> None:
+    import tensorflow as tf
+
+    from dlrun.data.pipeline import make_dataset
+    from dlrun.data.splits import Split
+
+    rows = [[1, 5, 5, 7], [2, 9, 12], [], [3, 3, 3, 11, 4]]
+    seqs = Sequences.from_lists(rows, num_words=10)  # 11 and 12 are beyond the vocabulary
+    expected = np.zeros((4, 10), np.float32)
+    for i, row in enumerate(rows):
+        for token in row:
+            if token < 10:
+                expected[i, token] = 1.0  # duplicates count once
+    np.testing.assert_array_equal(seqs.to_dense(), expected)
+
+    dataset = make_dataset(Split(seqs, np.array([0, 1, 0, 1])), batch_size=3)
+    batches = list(dataset)
+    assert [b[0].dense_shape.numpy().tolist() for b in batches] == [[3, 10], [1, 10]]
+    dense = np.concatenate([tf.sparse.to_dense(x).numpy() for x, _ in batches])
+    np.testing.assert_array_equal(dense, expected)
+    np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in batches]), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("protocol", [{"holdout": 30}, {"fraction": 0.25}])
+def test_validation_holdout_is_seeded_and_disjoint(protocol) -> None:
+    validation = ValidationConfig(**protocol)
+    train, val = holdout_indices(120, validation, seed=5)
+    assert len(val) == 30
+    assert set(train).isdisjoint(val)
+    assert sorted([*train, *val]) == list(range(120))
+    again_train, again_val = holdout_indices(120, validation, seed=5)
+    np.testing.assert_array_equal(val, again_val)
+    other_train, other_val = holdout_indices(120, validation, seed=6)
+    assert set(other_val) != set(val)
+
+
+def test_validation_that_leaves_nothing_to_train_on() -> None:
+    with pytest.raises(DataError, match="holds out 10 of 10 training samples"):
+        holdout_indices(10, ValidationConfig(holdout=10), seed=0)
+
+
+def test_test_split_is_never_in_train_or_validation(tmp_path) -> None:
+    path = tmp_path / "ids.npz"
+    # each sample's single feature is its id, so the splits can be traced back
+    np.savez(
+        path,
+        x_train=np.arange(100, dtype=float)[:, None],
+        y_train=np.arange(100, dtype=float),
+        x_test=np.arange(100, 130, dtype=float)[:, None],
+        y_test=np.arange(100, 130, dtype=float),
+    )
+    config = validate(
+        {
+            "name": "ids",
+            "task": "regression",
+            "data": {"source": "npz", "path": str(path), "normalize": False},
+        }
+    ).config
+    prepared = prepare(load_raw(config.data), config)
+    train, val, test = (
+        set(s.y.tolist()) for s in (prepared.train, prepared.validation, prepared.test)
+    )
+    assert train | val == set(range(100))
+    assert not train & val
+    assert test == set(range(100, 130))
+
+    # sources without a test split (csv, sklearn) carve a seeded test split that is disjoint
+    table = write_csv(tmp_path / "t.csv", csv_rows(50))
+    raw = load_raw(DataConfig(source="csv", path=str(table), target="label"))
+    train_ids, test_ids = set(raw.train.x[:, 3]), set(raw.test.x[:, 3])
+    assert len(test_ids) == 10 and not train_ids & test_ids
+    assert train_ids | test_ids == {str(i) for i in range(50)}
