@@ -1,0 +1,391 @@
+"""Reading run directories for `dlrun runs / show / compare`, without TensorFlow.
+
+Every run directory is read defensively: a truncated meta.json, a missing
+config.yaml or an unreadable summary.json makes the run *broken* (with the
+reason), never an exception, so one bad directory cannot hide the others. Sweep
+trials are ordinary run directories whose meta.json has a `sweep` field; they may
+sit in a sub-directory of the runs directory (a sweep's own folder), so the scan
+descends into directories that are not runs themselves.
+
+Metrics of a run are one flat dict: `test_<m>` from the final model's test
+metrics, `val_<m>`/`<m>` from the chosen stage at its best epoch (or its last
+epoch), and a sweep trial's objective under its own name.
+
+Example:
+
+```python
+runs = list_runs(Path("runs"))
+best = sort_runs(filter_runs(runs, sweep="imdb"), "val_accuracy")
+best[0].id, best[0].metrics["val_accuracy"]
+```
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dlrun.errors import RunError, UsageError
+
+# <YYYYmmdd-HHMMSS>-<name>-<6 hex>, as `Run.create` names them.
+RUN_ID = re.compile(r"^\d{8}-\d{6}-.+-[0-9a-f]{6}$")
+RUN_FILES = ("meta.json", "config.yaml", "summary.json")
+MAX_DEPTH = 3
+BROKEN = "broken"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Metrics where larger is better; everything else (loss, mae, mse, ...) is minimized.
+_HIGHER = ("acc", "auc", "precision", "recall", "f1", "r2")
+
+
+@dataclass
+class RunInfo:
+    """What `dlrun runs` knows about one run directory."""
+
+    path: Path
+    id: str
+    name: str
+    status: str
+    problem: str | None = None
+    task: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    duration: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    sweep: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def broken(self) -> bool:
+        return self.status == BROKEN
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form printed by `dlrun runs --format json`."""
+        return {
+            "id": self.id,
+            "path": str(self.path),
+            "name": self.name,
+            "status": self.status,
+            "problem": self.problem,
+            "task": self.task,
+            "started": self.started,
+            "finished": self.finished,
+            "duration_seconds": None if self.duration is None else round(self.duration, 2),
+            "metrics": self.metrics,
+            "sweep": self.sweep,
+        }
+
+
+def higher_is_better(metric: str) -> bool:
+    base = metric.lower().removeprefix("test_").removeprefix("val_")
+    return any(word in base for word in _HIGHER) and "loss" not in base
+
+
+def list_runs(runs_dir: Path) -> list[RunInfo]:
+    """Every run under `runs_dir` (sweep folders included), newest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    found: list[RunInfo] = []
+    _scan(runs_dir, 0, found)
+    found.sort(key=lambda r: (r.started or "", r.id), reverse=True)
+    return found
+
+
+def _scan(directory: Path, depth: int, found: list[RunInfo]) -> None:
+    try:
+        entries = [e for e in os.scandir(directory) if not e.name.startswith(".")]
+    except OSError:
+        return
+    for entry in sorted(entries, key=lambda e: e.name):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        path = Path(entry.path)
+        if _looks_like_run(path, entry.name):
+            found.append(load_run(path))
+        elif depth + 1 < MAX_DEPTH:
+            _scan(path, depth + 1, found)
+
+
+def _looks_like_run(path: Path, name: str) -> bool:
+    if RUN_ID.match(name):
+        return True
+    return any((path / f).exists() for f in ("meta.json", "stages", "final"))
+
+
+def load_run(path: Path) -> RunInfo:
+    """Read one run directory; anything unreadable makes it broken, never raises."""
+    path = Path(path)
+    info = RunInfo(path=path, id=path.name, name=_name_from_id(path.name), status=BROKEN)
+    meta, problem = _read(path / "meta.json", json.loads)
+    if problem:
+        info.problem = problem
+        return info
+    if not isinstance(meta, dict):
+        info.problem = "meta.json does not hold a JSON object"
+        return info
+    info.meta = meta
+    info.name = str(meta.get("name") or info.name)
+    info.status = str(meta.get("status") or BROKEN)
+    info.started, info.finished = meta.get("started"), meta.get("finished")
+    info.sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else None
+    config, problem = _read(path / "config.yaml", lambda text: yaml.load(text, Loader=_LOADER))
+    if problem or not isinstance(config, dict):
+        info.status, info.problem = BROKEN, problem or "config.yaml does not hold a mapping"
+        return info
+    info.config = config
+    info.task = config.get("task")
+    if (path / "summary.json").exists() or info.status == "completed":
+        summary, problem = _read(path / "summary.json", json.loads)
+        if problem:
+            info.status, info.problem = BROKEN, f"{info.status} but {problem}"
+        elif isinstance(summary, dict):
+            info.summary = summary
+    if info.status == "running" and not _alive(meta):
+        info.problem = (
+            f"process {meta.get('pid')} is gone (killed or crashed); "
+            f"resume with: dlrun train --resume {path}"
+        )
+    elif info.status in ("failed", "interrupted") and meta.get("error"):
+        info.problem = str(meta["error"])
+    info.metrics = run_metrics(info.summary, info.sweep)
+    info.duration = _duration(info)
+    return info
+
+
+def _read(path: Path, parse: Any) -> tuple[Any, str | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, f"{path.name} is missing"
+    except OSError as exc:
+        return None, f"{path.name} cannot be read: {exc.strerror}"
+    if not text.strip():
+        return None, f"{path.name} is empty"
+    try:
+        return parse(text), None
+    except (ValueError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0]
+        return None, f"{path.name} is unreadable (truncated?): {reason}"
+
+
+def _name_from_id(run_id: str) -> str:
+    if RUN_ID.match(run_id):
+        return run_id.split("-", 2)[2].rsplit("-", 1)[0]
+    return run_id
+
+
+def _alive(meta: dict[str, Any]) -> bool:
+    """A run on another host, or without a pid, gets the benefit of the doubt."""
+    if meta.get("host") != socket.gethostname() or not meta.get("pid"):
+        return True
+    try:
+        os.kill(int(meta["pid"]), 0)
+    except PermissionError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def run_metrics(summary: dict[str, Any], sweep: dict[str, Any] | None) -> dict[str, float]:
+    """Flat metrics of a run: test_* (final model), the chosen stage's, the sweep objective."""
+    metrics: dict[str, float] = {}
+    stage = chosen_stage(summary)
+    if stage is not None:
+        values = stage_values(stage)
+        metrics.update({k: v for k, v in values.items() if isinstance(v, (int, float))})
+    final = summary.get("final") if isinstance(summary.get("final"), dict) else {}
+    test = final.get("test") if isinstance(final.get("test"), dict) else {}
+    for key, value in test.items():
+        if isinstance(value, (int, float)) and key != "samples":
+            metrics[f"test_{key}"] = float(value)
+    if sweep:
+        name, value = sweep.get("metric"), sweep.get("value")
+        if isinstance(name, str) and isinstance(value, (int, float)):
+            metrics[name] = float(value)
+    return metrics
+
+
+def stages(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = summary.get("stages")
+    if isinstance(found, dict):
+        return {str(k): v for k, v in found.items() if isinstance(v, dict)}
+    if isinstance(found, list):  # a list of {"name": ...} records
+        return {str(s.get("name", i)): s for i, s in enumerate(found) if isinstance(s, dict)}
+    return {}
+
+
+def chosen_stage(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The stage whose validation numbers stand for the run: the one the final model came from."""
+    all_stages = stages(summary)
+    final = summary.get("final") if isinstance(summary.get("final"), dict) else {}
+    for key in ("from", "chosen", "best_stage", "stage"):
+        name = final.get(key) or summary.get(key)
+        if isinstance(name, str) and name in all_stages and stage_values(all_stages[name]):
+            return all_stages[name]
+    trained = [s for s in all_stages.values() if stage_values(s)]
+    return trained[-1] if len(trained) == 1 else None
+
+
+def stage_values(stage: dict[str, Any]) -> dict[str, Any]:
+    """A stage's metrics at its best epoch if recorded, else at its last epoch."""
+    for key in ("best", "metrics", "last"):
+        values = stage.get(key)
+        if isinstance(values, dict) and values:
+            return values
+    return {}
+
+
+def _duration(info: RunInfo) -> float | None:
+    start = _parse_time(info.started)
+    if start is None:
+        return None
+    end = _parse_time(info.finished)
+    if end is None and info.status == "running" and info.problem is None:
+        end = datetime.now(start.tzinfo)
+    return (end - start).total_seconds() if end is not None else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def filter_runs(
+    runs: list[RunInfo],
+    *,
+    name: str | None = None,
+    status: str | None = None,
+    sweep: str | None = None,
+) -> list[RunInfo]:
+    """Keep runs matching every given filter; `name`/`sweep` take globs or substrings."""
+    statuses = {s.strip() for s in status.split(",")} if status else None
+    kept = []
+    for run in runs:
+        if name and not _matches(run.name, name) and not _matches(run.id, name):
+            continue
+        if statuses and run.status not in statuses:
+            continue
+        sweep_name = str(run.sweep.get("name", "")) if run.sweep else None
+        if sweep and (sweep_name is None or not _matches(sweep_name, sweep, exact=True)):
+            continue
+        kept.append(run)
+    return kept
+
+
+def _matches(value: str, pattern: str, exact: bool = False) -> bool:
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(value, pattern)
+    return value == pattern if exact else pattern in value
+
+
+def resolve_metric(runs: list[RunInfo], metric: str) -> str:
+    """`accuracy` finds `test_accuracy`, then `val_accuracy`, when no run has it verbatim."""
+    available = {k for r in runs for k in r.metrics}
+    for candidate in (metric, f"test_{metric}", f"val_{metric}"):
+        if candidate in available:
+            return candidate
+    known = ", ".join(sorted(available)) or "none (no run has finished a training)"
+    raise UsageError(f"no run has the metric '{metric}'. Metrics here: {known}.")
+
+
+SORT_FIELDS = ("started", "duration", "name", "status")
+
+
+def sort_runs(runs: list[RunInfo], key: str, direction: str | None = None) -> list[RunInfo]:
+    """Best first by a metric (runs without it last), or by started/duration/name/status."""
+    if key in SORT_FIELDS:
+        reverse = key in ("started", "duration")
+        present = [r for r in runs if getattr(r, key) is not None]
+        missing = [r for r in runs if getattr(r, key) is None]
+        return sorted(present, key=lambda r: getattr(r, key), reverse=reverse) + missing
+    metric = resolve_metric(runs, key)
+    maximize = direction == "maximize" if direction else higher_is_better(metric)
+    have = [r for r in runs if metric in r.metrics]
+    rest = [r for r in runs if metric not in r.metrics]
+    have.sort(key=lambda r: r.metrics[metric], reverse=maximize)
+    return have + rest
+
+
+def sweep_direction(runs: list[RunInfo], metric: str) -> str | None:
+    """The direction a sweep declared for its metric, if the runs are trials of one."""
+    for run in runs:
+        if run.sweep and run.sweep.get("metric") == metric and run.sweep.get("direction"):
+            return str(run.sweep["direction"])
+    return None
+
+
+def resolve_run(arg: str | Path, runs_dir: Path) -> Path:
+    """A run given as a path, an id, a unique part of an id, or `last`."""
+    path = Path(arg)
+    if path.is_dir():
+        return path
+    text = str(arg)
+    runs = list_runs(runs_dir)
+    if text == "last" and runs:
+        return runs[0].path
+    exact = [r for r in runs if r.id == text or r.path.name == path.name]
+    matches = exact or [r for r in runs if text in r.id]
+    if len(matches) == 1:
+        return matches[0].path
+    if not matches:
+        raise RunError(
+            f"run not found: {arg}",
+            hint=f"List runs with: dlrun runs --runs-dir {runs_dir}",
+        )
+    listed = ", ".join(r.id for r in matches[:5]) + (", ..." if len(matches) > 5 else "")
+    raise UsageError(f"'{arg}' matches {len(matches)} runs ({listed}); give more of the id.")
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested config -> {"model.units": [16, 16], ...}; lists stay values."""
+    if not isinstance(data, dict):
+        return {prefix: data} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def artifacts(path: Path) -> list[tuple[str, int]]:
+    """Files of a run (relative path, bytes); TensorBoard events and backups summarized."""
+    files: list[tuple[str, int]] = []
+    for root, dirs, names in os.walk(path):
+        dirs.sort()
+        rel_root = Path(root).relative_to(path)
+        if rel_root.name in ("tensorboard", "backup"):
+            size = sum(_size(Path(r) / n) for r, _, ns in os.walk(root) for n in ns)
+            count = sum(len(ns) for _, _, ns in os.walk(root))
+            files.append((f"{rel_root}/ ({count} files)", size))
+            dirs.clear()
+            continue
+        for name in sorted(names):
+            if not name.startswith("."):
+                files.append((str(rel_root / name), _size(Path(root) / name)))
+    return files
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
