@@ -134,6 +134,11 @@ def train_model(
     if any(math.isnan(v) for v in history.get("loss", [])):
         raise FloatingPointError("the loss became NaN; lower train.optimizer.learning_rate")
     save_with(stage_dir / "model.keras", model.save)
+    if config.train.tensorboard:  # one HParams session per training (stage, fold, trial)
+        from dlrun.hparams import record_session
+
+        best = best_epoch(history, "val_loss")
+        record_session(stage_dir / "tensorboard", config, history, best_epoch=best, seconds=seconds)
     epochs_run = len(history.get("loss", []))
     return FitResult(
         model=model,
