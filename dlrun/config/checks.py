@@ -26,6 +26,7 @@ def cross_field_problems(config: DlrunConfig) -> list[str]:
         ),
         *_validation_problems(config),
         *_data_problems(config),
+        *_model_problems(config),
         *_registry_problems(config),
     ]
 
@@ -62,6 +63,18 @@ def _data_problems(config: DlrunConfig) -> list[str]:
     if data.labels == "one_hot" and config.task != "multiclass":
         problems.append("data.labels 'one_hot' applies to multiclass tasks only.")
     return problems
+
+
+def _model_problems(config: DlrunConfig) -> list[str]:
+    # Checked here so `dlrun check` reports it, not the model builder after the data loads.
+    model = config.model
+    layers = len(model.units)
+    return [
+        f"model.{key} has {len(value)} values but model.units has {layers} layers; "
+        "give one value per layer or a single value for all."
+        for key, value in (("dropout", model.dropout), ("l1", model.l1), ("l2", model.l2))
+        if isinstance(value, list) and len(value) != layers
+    ]
 
 
 def _registry_problems(config: DlrunConfig) -> list[str]:
