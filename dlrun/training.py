@@ -131,8 +131,12 @@ def train_model(
     )
     seconds = time.perf_counter() - started
     history = history_writer.columns()
-    if any(math.isnan(v) for v in history.get("loss", [])):
-        raise FloatingPointError("the loss became NaN; lower train.optimizer.learning_rate")
+    # TerminateOnNaN stops at the bad batch, but the epoch's mean loss is often inf, not NaN.
+    if any(not math.isfinite(v) for v in history.get("loss", [])):
+        raise FloatingPointError(
+            "the loss became NaN or infinite (training diverged); lower "
+            "train.optimizer.learning_rate, or normalize the inputs and targets"
+        )
     save_with(stage_dir / "model.keras", model.save)
     if config.train.tensorboard:  # one HParams session per training (stage, fold, trial)
         from dlrun.hparams import record_session
