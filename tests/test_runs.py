@@ -1,0 +1,215 @@
+"""`dlrun train` + `dlrun evaluate` end to end, and what a run directory holds afterwards."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+TINY_RUN_FILES = [
+    "config.yaml",
+    "meta.json",
+    "preprocessing.json",
+    "summary.json",
+    "stages/train/history.csv",
+    "stages/train/model.keras",
+    "stages/train/checkpoint.keras",
+    "final/model.keras",
+    "final/metrics.json",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_config_module) -> dict:
+    """One tiny digits run trained through the CLI and evaluated, shared by the tests below."""
+    from dlrun.cli import run
+
+    runs = tmp_path_factory.mktemp("runs")
+    args = ["train", str(tiny_config_module), "train.epochs=3", "-q"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DLRUN_RUNS_DIR", str(runs))
+        patch.setattr(sys, "argv", ["/usr/bin/dlrun", *args])  # as the console script sees it
+        train_code = run(args)
+        (path,) = runs.iterdir()
+        eval_code = run(["evaluate", str(path)])
+    return {"train_code": train_code, "eval_code": eval_code, "run": path}
+
+
+@pytest.fixture(scope="module")
+def tiny_config_module(tmp_path_factory) -> Path:
+    from tests.conftest import TINY_CONFIG
+
+    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_CONFIG, sort_keys=False))
+    return path
+
+
+def test_train_and_evaluate_exit_zero(trained) -> None:
+    assert trained["train_code"] == 0
+    assert trained["eval_code"] == 0
+
+
+def test_run_directory_holds_every_artifact(trained) -> None:
+    run: Path = trained["run"]
+    missing = [name for name in TINY_RUN_FILES if not (run / name).is_file()]
+    assert not missing
+    events = list((run / "stages" / "train" / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events
+    assert (run / "final" / "evaluation.json").is_file()
+    # atomic writes leave no temporary files behind
+    assert not [p for p in run.rglob(".*") if p.is_file()]
+
+
+def test_meta_records_provenance(trained, tiny_config_module) -> None:
+    meta = json.loads((trained["run"] / "meta.json").read_text())
+    assert meta["status"] == "completed"
+    assert meta["error"] is None
+    assert meta["seed"] == 7
+    assert meta["id"] == trained["run"].name
+    assert "tiny" in meta["id"]
+    assert meta["command"] == ["dlrun", "train", str(tiny_config_module), "train.epochs=3", "-q"]
+    assert {"dlrun", "python", "tensorflow", "keras", "numpy"} <= set(meta["versions"])
+    assert meta["versions"]["tensorflow"].startswith("2.")
+    assert meta["versions"]["keras"].startswith("3.")
+    assert "git_commit" in meta
+    assert meta["started"] <= meta["finished"]
+
+
+def test_config_yaml_is_the_resolved_config(trained, tiny_config_module) -> None:
+    from dlrun.config import load_config
+
+    saved = load_config(trained["run"] / "config.yaml").config
+    assert saved == load_config(tiny_config_module, ["train.epochs=3"]).config
+    assert saved.train.epochs == 3
+
+
+def test_history_and_summary(trained) -> None:
+    run: Path = trained["run"]
+    with (run / "stages" / "train" / "history.csv").open() as fp:
+        rows = list(csv.DictReader(fp))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(rows[0])
+    summary = json.loads((run / "summary.json").read_text())
+    stage = summary["stages"]["train"]
+    assert stage["epochs_run"] == 3
+    assert 1 <= stage["best_epoch"] <= 3
+    assert stage["params"] == 64 * 8 + 8 + 8 * 10 + 10
+    metrics = json.loads((run / "final" / "metrics.json").read_text())
+    assert summary["final"]["test"]["accuracy"] == metrics["accuracy"]
+    assert metrics["samples"] == 300  # data.limit applies to the test split too
+    assert len(metrics["confusion_matrix"]) == 10
+    assert sum(map(sum, metrics["confusion_matrix"])) == 300
+    evaluated = json.loads((run / "final" / "evaluation.json").read_text())
+    assert evaluated["accuracy"] == pytest.approx(metrics["accuracy"])
+
+
+def test_tensorboard_reader_finds_epoch_scalars(trained) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = trained["run"] / "stages" / "train" / "tensorboard"
+    found = {}
+    for split in ("train", "validation"):
+        accumulator = EventAccumulator(str(logs / split))
+        accumulator.Reload()
+        tags = accumulator.Tags()
+        names = set(tags.get("scalars", [])) | set(tags.get("tensors", []))
+        found[split] = names
+        assert "epoch_loss" in names, tags
+        assert "epoch_accuracy" in names
+        events = (
+            accumulator.Scalars("epoch_loss")
+            if "epoch_loss" in tags.get("scalars", [])
+            else accumulator.Tensors("epoch_loss")
+        )
+        assert [e.step for e in events] == [0, 1, 2]
+
+
+def test_model_reloads_in_safe_mode(trained) -> None:
+    import keras
+    import numpy as np
+
+    for name in ("final/model.keras", "stages/train/checkpoint.keras"):
+        model = keras.saving.load_model(trained["run"] / name, safe_mode=True)
+        assert model.output_shape == (None, 10)
+        probabilities = model.predict(np.zeros((2, 64), np.float32), verbose=0)
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_evaluate_prints_metrics_and_confusion_matrix(cli, trained) -> None:
+    code, out, err = cli("evaluate", trained["run"])
+    assert code == 0, err
+    assert "accuracy" in out
+    assert "confusion matrix (rows: true class, columns: predicted)" in out
+
+
+def test_training_the_saved_config_reproduces_the_run(cli, runs_dir, trained) -> None:
+    code, out, err = cli("train", trained["run"] / "config.yaml", "-q")
+    assert code == 0, err
+    (again,) = runs_dir.iterdir()
+    assert (again / "config.yaml").read_text() == (trained["run"] / "config.yaml").read_text()
+    first = json.loads((trained["run"] / "final" / "metrics.json").read_text())
+    second = json.loads((again / "final" / "metrics.json").read_text())
+    assert second["loss"] == pytest.approx(first["loss"], rel=1e-4)  # seeded: same result
+    assert second["confusion_matrix"] == first["confusion_matrix"]
+
+
+def test_evaluate_on_a_missing_run(cli, tmp_path) -> None:
+    code, out, err = cli("evaluate", tmp_path / "nope")
+    assert code == 2
+    assert err.startswith(f"error: run not found: {tmp_path / 'nope'}")
+    assert "Traceback" not in err
+
+
+CRASHING_BUILDER = """\
+def build(config, input_spec, outputs, head):
+    raise RuntimeError("the builder broke")
+"""
+
+
+def test_a_crash_marks_the_run_failed(cli, runs_dir, tiny_config, tmp_path) -> None:
+    builder = tmp_path / "crash.py"
+    builder.write_text(CRASHING_BUILDER)
+    code, out, err = cli("train", tiny_config, f"model.kind=python:{builder}:build", "-q")
+    assert code == 1
+    assert "Traceback" not in err
+    (run,) = runs_dir.iterdir()
+    assert err.startswith("error: the run failed: RuntimeError: the builder broke")
+    assert str(run / "error.log") in " ".join(err.split())
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "failed"
+    assert meta["error"] == "RuntimeError: the builder broke"
+    assert meta["finished"] is not None
+    log = (run / "error.log").read_text()
+    assert log.startswith("Traceback") and 'raise RuntimeError("the builder broke")' in log
+
+
+def test_nan_loss_is_a_failure_that_says_what_to_do(cli, runs_dir, write_config) -> None:
+    config = write_config(
+        {
+            "name": "nan",
+            "task": "regression",
+            "data": {"source": "sklearn.diabetes", "normalize": True},
+            "model": {"units": [8]},
+            "train": {
+                "optimizer": {"name": "sgd", "learning_rate": 1.0e6},
+                "epochs": 3,
+                "tensorboard": False,
+            },
+        }
+    )
+    code, out, err = cli("train", config, "-q")
+    assert code == 1
+    assert "Traceback" not in err
+    assert err.startswith(
+        "error: the run failed: FloatingPointError: the loss became NaN or infinite"
+    )
+    assert "lower train.optimizer.learning_rate" in " ".join(err.split())
+    (run,) = runs_dir.iterdir()
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "failed"
+    assert "NaN" in meta["error"]
+    assert not (run / "final" / "model.keras").exists()
