@@ -96,6 +96,14 @@ def train(
         Path | None,
         typer.Option("--resume", help="Continue an interrupted run from its last epoch."),
     ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option("--stage", help="Run only this workflow stage (then its final test)."),
+    ] = None,
+    no_final: Annotated[
+        bool,
+        typer.Option("--no-final", help="Stop the workflow before the test split."),
+    ] = False,
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -109,6 +117,8 @@ def train(
         overrides or [],
         extra_files=extra or [],
         resume=resume,
+        stage=stage,
+        final=not no_final,
         runs_dir=runs_dir or default_runs_dir(),
         out=_output(quiet, verbose),
     )

@@ -32,30 +32,63 @@ def train(
     out: Output,
     extra_files: list[Path] | None = None,
     resume: Path | None = None,
+    stage: str | None = None,
+    final: bool = True,
 ) -> Run:
-    """Train a new run from a config, or resume an interrupted one."""
+    """Train a new run from a config, or resume an interrupted one.
+
+    With a `workflow` section the config walks the universal workflow
+    (`dlrun.workflow.runner`); `stage` runs only that stage, `final=False` stops
+    before the test split. Without one, the base model is trained once.
+    """
     if resume is not None:
         if config_path is not None or overrides:
             raise UsageError(
                 "--resume continues a run with its own config.yaml; "
                 "do not give a config or overrides with it."
             )
+        if stage is not None or not final:
+            raise UsageError(
+                "--resume continues a run with the --stage/--no-final it was started with; "
+                "do not give them again."
+            )
         run, loaded = _reopen(resume)
         out.info(f"resuming run [bold]{run.path}[/]")
+        if loaded.config.workflow is not None:
+            from dlrun.workflow.runner import saved_options
+
+            stage, final = saved_options(run)
     else:
         if config_path is None:
             raise UsageError("give a config file, e.g. dlrun train configs/digits.yaml")
         loaded = load_config(config_path, overrides, extra_files or [])
+        if loaded.config.workflow is None and (stage is not None or not final):
+            raise UsageError(
+                "--stage and --no-final apply to a config with a workflow section; "
+                f"{config_path} has none, so it trains one model and tests it."
+            )
+        if stage is not None:
+            from dlrun.workflow.stages import plan
+
+            plan(loaded.config, stage)  # an unknown stage name is a usage error, before any run
         run = Run.create(runs_dir, loaded.config.name, loaded.to_yaml(), argv(), loaded.config.seed)
         out.info(f"run [bold]{run.path}[/]")
 
     from dlrun.commands.lifecycle import run_lifecycle
 
     with run_lifecycle(run, out):
-        summary = _train_once(run, loaded.config, out)
-        run.write_json("summary.json", summary)
+        if loaded.config.workflow is None:
+            summary = _train_once(run, loaded.config, out)
+            run.write_json("summary.json", summary)
+        else:
+            from dlrun.workflow.runner import run_workflow
+
+            summary = run_workflow(run, loaded.config, out, only=stage, final=final)
         run.set_status("completed")
-    _print_final(out, run, summary["final"]["test"])
+    if summary.get("final"):
+        _print_final(out, run, summary["final"]["test"])
+    else:
+        out.info("stopped before the test split (--no-final); no final model")
     return run
 
 

@@ -12,8 +12,12 @@ cross_field_problems(config)
 
 from __future__ import annotations
 
-from dlrun.config.schema import DlrunConfig
-from dlrun.tasks import head_problems
+from typing import Any
+
+from pydantic import ValidationError
+
+from dlrun.config.schema import DlrunConfig, StageConfig
+from dlrun.tasks import head_for, head_problems
 
 SEQUENCE_SOURCES = ("keras.imdb", "keras.reuters")
 FILE_SOURCES = ("csv", "npz")
@@ -28,6 +32,7 @@ def cross_field_problems(config: DlrunConfig) -> list[str]:
         *_data_problems(config),
         *_model_problems(config),
         *_registry_problems(config),
+        *_workflow_problems(config),
     ]
 
 
@@ -94,3 +99,81 @@ def _registry_problems(config: DlrunConfig) -> list[str]:
             "or python:path/file.py:function."
         )
     return problems
+
+
+RESERVED_STAGES = ("baseline", "final")
+
+
+def stage_raw(config: DlrunConfig, stage: StageConfig) -> dict[str, Any]:
+    """The base config with a stage's `model` and `train` keys merged over it (no workflow)."""
+    raw = config.model_dump(mode="json", exclude={"workflow"})
+    for section in ("model", "train"):
+        _deep_merge(raw[section], getattr(stage, section))
+    return raw
+
+
+def _deep_merge(into: dict[str, Any], data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _workflow_problems(config: DlrunConfig) -> list[str]:
+    workflow = config.workflow
+    if workflow is None:
+        return []
+    problems = []
+    if workflow.stages is not None and (workflow.overfit is not None or workflow.regularize):
+        problems.append(
+            "workflow.stages replaces the shorthand: remove workflow.overfit and "
+            "workflow.regularize, or remove workflow.stages."
+        )
+    if workflow.stages == []:
+        problems.append("workflow.stages is empty; list at least one stage.")
+    classification = config.task != "regression"
+    if workflow.baseline in ("majority", "shuffled") and not classification:
+        problems.append(
+            f"workflow.baseline '{workflow.baseline}' is for classification; "
+            "a regression task uses 'mean' (or 'auto')."
+        )
+    if workflow.baseline == "mean" and classification:
+        problems.append(
+            f"workflow.baseline 'mean' is for regression; a {config.task} task uses "
+            "'majority' or 'shuffled' (or 'auto')."
+        )
+    if workflow.final == "keep_best" and config.data.validation.kfold is not None:
+        problems.append(
+            "workflow.final 'keep_best' needs a holdout validation set; with kfold there is one "
+            "model per fold. Use final: retrain (the default)."
+        )
+    if workflow.metric is not None:
+        head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
+        allowed = ["val_loss", *(f"val_{m}" for m in head.metrics)]
+        if workflow.metric not in allowed:
+            problems.append(
+                f"workflow.metric '{workflow.metric}' is not logged by this config; "
+                f"use one of: {', '.join(allowed)}."
+            )
+    # The base config's own problems are reported once, not again for every stage.
+    base = set(cross_field_problems(DlrunConfig.model_validate(stage_raw(config, StageConfig()))))
+    for stage in workflow.planned():
+        if stage.name in RESERVED_STAGES:
+            problems.append(f"workflow stage name '{stage.name}' is reserved; choose another name.")
+        problems.extend(_stage_problems(config, stage, base))
+    return problems
+
+
+def _stage_problems(config: DlrunConfig, stage: StageConfig, base: set[str]) -> list[str]:
+    """Schema and cross-field errors of a stage's merged config, caught before any training."""
+    try:
+        merged = DlrunConfig.model_validate(stage_raw(config, stage))
+    except ValidationError as exc:
+        return [
+            f"workflow stage '{stage.name}': {'.'.join(str(p) for p in err['loc'])}: {err['msg']}."
+            for err in exc.errors()
+        ]
+    return [
+        f"workflow stage '{stage.name}': {p}" for p in cross_field_problems(merged) if p not in base
+    ]

@@ -159,6 +159,129 @@ class TrainConfig(Section):
         return value
 
 
+STAGE_NAME = r"^[A-Za-z0-9_.-]+$"
+
+
+class StageConfig(Section):
+    """One workflow stage: `model` and `train` keys merged over the base config."""
+
+    name: str | None = Field(
+        None, pattern=STAGE_NAME, description="Stage name (default: from its role or its keys)."
+    )
+    role: Literal["small", "overfit", "regularize"] = Field(
+        "regularize",
+        description="small: must beat the baseline; overfit: must overfit; regularize: tune.",
+    )
+    model: dict[str, Any] = Field(default_factory=dict, description="model keys to override.")
+    train: dict[str, Any] = Field(default_factory=dict, description="train keys to override.")
+
+
+class OverfitConfig(Section):
+    """The scaled-up stage of the shorthand: `overfit: {model: {units: [512, 512, 512]}}`."""
+
+    model: dict[str, Any] = Field(default_factory=dict, description="model keys to override.")
+    train: dict[str, Any] = Field(default_factory=dict, description="train keys to override.")
+
+
+class WorkflowConfig(Section):
+    """The universal workflow: baseline -> small -> overfit -> regularize -> final on test.
+
+    Either the shorthand (`overfit` and `regularize`, after a `small` stage that is the
+    base config itself) or an explicit `stages` list.
+    """
+
+    baseline: Literal["auto", "majority", "shuffled", "mean", "none"] = Field(
+        "auto",
+        description="Common-sense baseline: auto (majority class and shuffled labels for "
+        "classification, mean of train for regression), one of them, or none.",
+    )
+    metric: str | None = Field(
+        None,
+        description="Validation metric that picks each stage's best epoch and the best stage "
+        "(default: val_ + the task's first metric, e.g. val_accuracy, val_mae).",
+    )
+    overfit: OverfitConfig | None = Field(None, description="Shorthand: the scaled-up stage.")
+    regularize: list[StageConfig] = Field(
+        default_factory=list, description="Shorthand: regularized variants of the base config."
+    )
+    stages: list[StageConfig] | None = Field(
+        None, description="Explicit stages instead of the shorthand (small/overfit/regularize)."
+    )
+    final: Literal["retrain", "keep_best"] = Field(
+        "retrain",
+        description="retrain: the chosen stage on train+validation for its best epoch count; "
+        "keep_best: keep the chosen stage's best checkpoint (holdout only).",
+    )
+
+    def planned(self) -> list[StageConfig]:
+        """The stages in order, each with its name resolved (unique, directory-safe)."""
+        if self.stages is not None:
+            entries = [(s, s.name or s.role) for s in self.stages]
+        else:
+            entries = [(StageConfig(role="small"), "small")]
+            if self.overfit is not None:
+                overfit = StageConfig(role="overfit", **self.overfit.model_dump())
+                entries.append((overfit, "overfit"))
+            entries += [
+                (s, s.name or "-".join([*s.model, *s.train]) or "regularize")
+                for s in self.regularize
+            ]
+        planned, seen = [], set()
+        for stage, name in entries:
+            unique, n = name, 2
+            while unique in seen:
+                unique, n = f"{name}-{n}", n + 1
+            seen.add(unique)
+            planned.append(stage.model_copy(update={"name": unique}))
+        return planned
+
+
+class SweepConfig(Section):
+    """Hyperparameter search for `dlrun sweep` (Optuna): what to vary and how to score it.
+
+    `space` maps dotted config paths (as in command-line overrides) to a spec:
+    `{choice: [...]}`, `{float: [low, high]}` or `{int: [low, high]}`, with optional
+    `log: true` or `step: S`. The checks are in `dlrun.config.checks`.
+    """
+
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Sweep name: its directory runs/sweeps/<name>/ and study (default: name).",
+    )
+    metric: str = Field(
+        "val_loss", description="Logged metric each trial is scored by, e.g. val_accuracy."
+    )
+    direction: Literal["auto", "minimize", "maximize"] = Field(
+        "auto", description="auto: maximize accuracy/auc/precision/recall, minimize the rest."
+    )
+    sampler: Literal["tpe", "random", "grid"] = Field("tpe", description="Optuna sampler.")
+    pruner: Literal["median", "hyperband", "none"] = Field(
+        "median", description="Stop unpromising trials early, judged by the metric each epoch."
+    )
+    trials: int = Field(20, ge=1, description="Trials in the study (finished, pruned or failed).")
+    startup_trials: int | None = Field(
+        None,
+        ge=0,
+        description="Trials sampled at random and never pruned before TPE and the pruner "
+        "start (default: a quarter of the trials, between 2 and 10).",
+    )
+    warmup_epochs: int = Field(
+        1, ge=0, description="Epochs every trial runs before the pruner may stop it."
+    )
+    space: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Dotted config path -> {choice: [...]} | {float: [lo, hi]} | "
+        "{int: [lo, hi]}, with optional log: true or step: S.",
+    )
+
+    def maximize(self) -> bool:
+        """Whether a higher metric is better (direction, or guessed from the metric's name)."""
+        if self.direction != "auto":
+            return self.direction == "maximize"
+        return any(word in self.metric for word in ("acc", "auc", "precision", "recall"))
+
+
 class DlrunConfig(Section):
     """A whole experiment."""
 
@@ -168,3 +291,6 @@ class DlrunConfig(Section):
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    workflow: WorkflowConfig | None = Field(
+        None, description="Walk the universal workflow; without it, train the base model once."
+    )

@@ -1,0 +1,80 @@
+"""The stage plan: which configs the workflow trains, in order, and how to name them.
+
+Each stage is the base config with the stage's `model` and `train` keys deep-merged
+over it (`dlrun.config.checks.stage_raw`), validated like any config. The
+shorthand `overfit: {...}` / `regularize: [...]` plans `small` (the base config),
+`overfit`, then one stage per regularize entry; `stages: [...]` lists them
+explicitly.
+
+Example:
+
+```python
+for stage in plan(config):
+    stage.name, stage.role, describe_model(stage.resolve().model)
+    # ("small", "small", "mlp 16-16"), ("dropout", "regularize", "mlp 16-16 + dropout 0.5")
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dlrun.config import validate
+from dlrun.config.checks import stage_raw
+from dlrun.config.schema import DlrunConfig, ModelConfig, StageConfig
+from dlrun.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    role: str
+    base: DlrunConfig
+    spec: StageConfig
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in (("model", self.spec.model), ("train", self.spec.train)) if v}
+
+    def resolve(self) -> DlrunConfig:
+        """The stage's full config; raises ConfigError if the merged config is invalid."""
+        return validate(stage_raw(self.base, self.spec)).config
+
+
+def plan(config: DlrunConfig, only: str | None = None) -> list[Stage]:
+    """The workflow's stages in order; `only` keeps the one stage of that name."""
+    assert config.workflow is not None
+    stages = [
+        Stage(name=s.name or s.role, role=s.role, base=config, spec=s)
+        for s in config.workflow.planned()
+    ]
+    if only is None:
+        return stages
+    chosen = [s for s in stages if s.name == only]
+    if not chosen:
+        raise UsageError(
+            f"--stage {only}: no such stage; this config has {', '.join(s.name for s in stages)}."
+        )
+    return chosen
+
+
+def describe_model(model: ModelConfig) -> str:
+    """A short description for the stage table, e.g. 'mlp 16-16 + dropout 0.5'."""
+    if model.kind == "convnet":
+        dense = f" / {_join(model.units)}" if model.units else ""
+        text = f"convnet {_join(model.filters)}{dense}"
+    elif model.kind == "mlp":
+        text = f"mlp {_join(model.units)}"
+    else:
+        text = model.kind
+    for key in ("dropout", "l1", "l2"):
+        value = getattr(model, key)
+        if any(value) if isinstance(value, list) else value:
+            shown = _join(value, "/") if isinstance(value, list) else f"{value:g}"
+            text += f" + {key} {shown}"
+    return text
+
+
+def _join(values: list[Any], sep: str = "-") -> str:
+    return sep.join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
