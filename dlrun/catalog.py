@@ -239,7 +239,17 @@ def chosen_stage(summary: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def stage_values(stage: dict[str, Any]) -> dict[str, Any]:
-    """A stage's metrics at its best epoch if recorded, else at its last epoch."""
+    """A stage's metrics at its best epoch if recorded, else at its last epoch.
+
+    The workflow records `train` and `val` dicts at the best epoch; a single
+    training records `last` (Keras's names, `val_` prefixed).
+    """
+    train, val = stage.get("train"), stage.get("val")
+    if isinstance(train, dict) or isinstance(val, dict):
+        values = dict(train) if isinstance(train, dict) else {}
+        if isinstance(val, dict):
+            values.update({f"val_{k}": v for k, v in val.items()})
+        return values
     for key in ("best", "metrics", "last"):
         values = stage.get(key)
         if isinstance(values, dict) and values:
@@ -255,6 +265,19 @@ def _duration(info: RunInfo) -> float | None:
     if end is None and info.status == "running" and info.problem is None:
         end = datetime.now(start.tzinfo)
     return (end - start).total_seconds() if end is not None else None
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -389,3 +412,80 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def stage_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The per-stage table of a summary.json as text cells (for `show` and report.md).
+
+    Columns adapt to what the stages recorded: model, epochs, best epoch, up to
+    four metrics (validation first), time, and the verdict or failure reason.
+    """
+    rows_in = list(stages(summary).items())
+    keys: dict[str, None] = {}
+    for _, stage in rows_in:
+        for key, value in stage_values(stage).items():
+            if isinstance(value, (int, float)) and key not in ("learning_rate", "epoch"):
+                keys.setdefault(key)
+    rows_in = _baseline_rows(summary, keys) + rows_in
+    if not rows_in:
+        return [], []
+    metric_keys = sorted(keys, key=lambda k: (not k.startswith("val_"), "loss" not in k, k))[:4]
+    has_model = any(_model_text(s) for _, s in rows_in)
+    columns = ["stage", *(["model"] if has_model else []), "epochs", "best epoch"]
+    columns += [*metric_keys, "time", "verdict"]
+    rows = []
+    for name, stage in rows_in:
+        values = stage_values(stage)
+        verdict = stage.get("verdict") or stage.get("error") or stage.get("reason") or ""
+        status = stage.get("status")
+        if status and status not in ("completed", "done", "ok") and status not in str(verdict):
+            verdict = f"{status}: {verdict}" if verdict else str(status)
+        seconds = stage.get("seconds")
+        row = [name, *([_model_text(stage)] if has_model else [])]
+        row += [_cell(stage.get("epochs_run")), _cell(stage.get("best_epoch"))]
+        row += [_cell(values.get(k)) for k in metric_keys]
+        row += [f"{seconds:.1f}s" if isinstance(seconds, (int, float)) else "", str(verdict)]
+        rows.append(row)
+    return columns, rows
+
+
+def _baseline_rows(
+    summary: dict[str, Any], keys: dict[str, None]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Baselines as table rows; their scores are on validation data, so they go in val_ columns."""
+    baseline = summary.get("baseline")
+    if not isinstance(baseline, dict):
+        return []
+    values = baseline.get("values")
+    if not isinstance(values, dict):
+        values = {"baseline": baseline.get("metrics", baseline)}
+    reference = baseline.get("reference") if isinstance(baseline.get("reference"), dict) else {}
+    rows = []
+    for name, metrics in values.items():
+        if not isinstance(metrics, dict):
+            continue
+        scores = {}
+        for key, value in metrics.items():
+            column = f"val_{key}" if f"val_{key}" in keys or not keys else key
+            scores[column] = value
+        label = reference.get("label") if reference.get("name") == name else None
+        note = "reference baseline" if label else ""
+        row = {"model": label or name, "best": scores, "verdict": note}
+        rows.append((f"baseline: {name}", row))
+    return rows
+
+
+def _model_text(stage: dict[str, Any]) -> str:
+    for key in ("model", "description"):
+        value = stage.get(key)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)

@@ -1,0 +1,176 @@
+"""`dlrun compare A B [...]`: what differs between runs, without importing TensorFlow.
+
+Only the config keys whose values differ are shown (plus provenance that
+differs: git commit, versions), then every metric side by side with the best
+marked. Formats: table (terminal), csv, json, markdown (for a pull request).
+
+Example:
+
+```python
+diff = compare(["runs/a", "runs/b"], runs_dir=Path("runs"), out=Output(), fmt="markdown")
+diff["config"]["model.units"]   # ['[16, 16]', '[64, 64]']
+```
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from dlrun.catalog import RunInfo, flatten, higher_is_better, load_run, resolve_run
+from dlrun.commands.runs import format_value, print_table
+from dlrun.console import Output
+from dlrun.errors import UsageError
+from dlrun.report import markdown_table
+
+FORMATS = ("table", "csv", "json", "markdown")
+MISSING = "-"
+_PROVENANCE = ("git_commit", "versions", "seed", "host")
+
+
+def compare(
+    run_args: list[str], *, runs_dir: Path, out: Output, fmt: str = "table"
+) -> dict[str, Any]:
+    """Print the differences between runs; returns them as the JSON format's dict."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format '{fmt}'; use one of: {', '.join(FORMATS)}.")
+    if len(run_args) < 2:
+        raise UsageError("give at least two runs to compare, e.g. dlrun compare RUN_A RUN_B")
+    infos = [load_run(resolve_run(arg, runs_dir)) for arg in run_args]
+    for info in infos:
+        if info.broken:
+            out.warn(f"{info.id} is broken ({info.problem}); comparing what could be read")
+    diff = differences(infos)
+    render = {"table": _table, "csv": _csv, "json": _json, "markdown": _markdown}[fmt]
+    render(out, diff)
+    return diff
+
+
+def differences(infos: list[RunInfo]) -> dict[str, Any]:
+    runs = [info.id for info in infos]
+    configs = [flatten(info.config) for info in infos]
+    provenance = [
+        flatten({k: info.meta.get(k) for k in _PROVENANCE if k in info.meta}) for info in infos
+    ]
+    metrics = [info.metrics for info in infos]
+    metric_keys = sorted(
+        {k for m in metrics for k in m},
+        key=lambda k: (not k.startswith("test_"), not k.startswith("val_"), k),
+    )
+    best = {}
+    for key in metric_keys:
+        present = [(m[key], i) for i, m in enumerate(metrics) if key in m]
+        if len(present) > 1 and len({v for v, _ in present}) > 1:
+            pick = max if higher_is_better(key) else min
+            best[key] = runs[pick(present)[1]]
+    return {
+        "runs": runs,
+        "config": _differing(configs),
+        "provenance": _differing(provenance),
+        "metrics": {k: [m.get(k) for m in metrics] for k in metric_keys},
+        "best": best,
+    }
+
+
+def _differing(flat: list[dict[str, Any]]) -> dict[str, list[str]]:
+    keys: dict[str, None] = {}
+    for values in flat:
+        keys.update(dict.fromkeys(values))
+    found = {}
+    for key in keys:
+        # A key set to null and a key that is absent (an older schema) mean the same.
+        cells = [_text(v[key]) if v.get(key) is not None else MISSING for v in flat]
+        if len(set(cells)) > 1:
+            found[key] = cells
+    return found
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _rows(diff: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(section, key, one cell per run) for every line of every format but JSON."""
+    rows = [("config", k, v) for k, v in diff["config"].items()]
+    rows += [("provenance", k, v) for k, v in diff["provenance"].items()]
+    rows += [
+        ("metric", k, [format_value(x) if x is not None else MISSING for x in values])
+        for k, values in diff["metrics"].items()
+    ]
+    return rows
+
+
+def _table(out: Output, diff: dict[str, Any]) -> None:
+    runs = diff["runs"]
+    for section, title in (
+        ("config", "config keys that differ"),
+        ("provenance", "provenance that differs"),
+        ("metric", "metrics (best in bold)"),
+    ):
+        rows = [r for r in _rows(diff) if r[0] == section]
+        if not rows:
+            if section == "config":
+                out.result("[bold]configs are identical[/]")
+            continue
+        out.result(f"[bold]{title}[/]")
+        table = out.table("key", *runs)
+        for _, key, cells in rows:
+            winner = diff["best"].get(key) if section == "metric" else None
+            table.add_row(
+                key,
+                *(f"[bold]{c}[/]" if r == winner else c for r, c in zip(runs, cells, strict=True)),
+            )
+        print_table(out, table)
+
+
+def _csv(out: Output, diff: dict[str, Any]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["section", "key", *diff["runs"]])
+    for section, key, cells in _rows(diff):
+        writer.writerow([section, key, *cells])
+    out.result(buffer.getvalue(), markup=False, soft_wrap=True, end="")
+
+
+def _json(out: Output, diff: dict[str, Any]) -> None:
+    out.result(json.dumps(diff, indent=2), markup=False, soft_wrap=True)
+
+
+def _markdown(out: Output, diff: dict[str, Any]) -> None:
+    lines: list[str] = []
+    for section, title in (
+        ("config", "Config keys that differ"),
+        ("provenance", "Provenance that differs"),
+        ("metric", "Metrics (best in bold)"),
+    ):
+        rows = [r for r in _rows(diff) if r[0] == section]
+        if not rows:
+            if section == "config":
+                lines += ["The configs are identical.", ""]
+            continue
+        lines += [
+            f"### {title}",
+            "",
+            markdown_table(
+                ["key", *diff["runs"]],
+                [
+                    [
+                        f"`{key}`",
+                        *(
+                            f"**{c}**"
+                            if section == "metric" and diff["best"].get(key) == run
+                            else c
+                            for run, c in zip(diff["runs"], cells, strict=True)
+                        ),
+                    ]
+                    for _, key, cells in rows
+                ],
+            ),
+            "",
+        ]
+    out.result("\n".join(lines), markup=False, soft_wrap=True)

@@ -1,0 +1,166 @@
+"""`dlrun runs`: a table of the runs in a runs directory, without importing TensorFlow.
+
+Broken runs (truncated meta.json, missing config) are listed with the reason;
+sweep trials can be filtered by sweep and sorted by any metric.
+
+Example:
+
+```python
+infos = runs(Path("runs"), out=Output(), sweep="imdb", sort="val_accuracy")
+```
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dlrun.catalog import (
+    RunInfo,
+    filter_runs,
+    format_duration,
+    list_runs,
+    resolve_metric,
+    sort_runs,
+    sweep_direction,
+)
+from dlrun.console import Output
+from dlrun.errors import UsageError
+
+FORMATS = ("table", "json")
+MAX_METRIC_COLUMNS = 4
+STATUS_STYLE = {
+    "completed": "green",
+    "running": "cyan",
+    "failed": "red",
+    "interrupted": "yellow",
+    "broken": "bold red",
+}
+
+
+def runs(
+    runs_dir: Path,
+    *,
+    out: Output,
+    name: str | None = None,
+    status: str | None = None,
+    sweep: str | None = None,
+    sort: str | None = None,
+    fmt: str = "table",
+) -> list[RunInfo]:
+    """List, filter, sort and print runs; returns what was printed."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format '{fmt}'; use one of: {', '.join(FORMATS)}.")
+    everything = list_runs(runs_dir)
+    selected = filter_runs(everything, name=name, status=status, sweep=sweep)
+    if sweep and not sort:  # a sweep's trials come best first by its own metric
+        sort = _sweep_metric(selected)
+    metric = None
+    if sort:
+        direction = None
+        if sort not in ("started", "duration", "name", "status"):
+            metric = resolve_metric(selected, sort) if selected else sort
+            direction = sweep_direction(selected, metric)
+        selected = sort_runs(selected, sort, direction) if selected else selected
+    if fmt == "json":
+        out.result(
+            json.dumps([r.as_dict() for r in selected], indent=2), markup=False, soft_wrap=True
+        )
+        return selected
+    if not everything:
+        out.info(f"no runs in {runs_dir} yet; start one with: dlrun train CONFIG")
+        return selected
+    if not selected:
+        out.info(f"no run in {runs_dir} matches; {len(everything)} runs in all.")
+        return selected
+    print_table(out, runs_table(out, selected, metric, sweep_columns=bool(sweep)))
+    broken = sum(r.broken for r in selected)
+    note = f", {broken} broken (see `dlrun show RUN`)" if broken else ""
+    out.info(f"[dim]{len(selected)} of {len(everything)} runs in {runs_dir}{note}[/]")
+    return selected
+
+
+def print_table(out: Output, table: Any) -> None:
+    """Print a table; redirected to a file or pipe it keeps full lines instead of folding at 80."""
+    if out.out.is_terminal:
+        out.result(table)
+        return
+    width = out.out.width
+    out.out.width = 10_000
+    try:
+        out.result(table)
+    finally:
+        out.out.width = width
+
+
+def _sweep_metric(runs: list[RunInfo]) -> str | None:
+    metrics = [r.sweep.get("metric") for r in runs if r.sweep and r.sweep.get("metric")]
+    if metrics and any(metrics[0] in r.metrics for r in runs):
+        return str(metrics[0])
+    return None
+
+
+def metric_columns(runs: list[RunInfo], first: str | None = None) -> list[str]:
+    """The few metrics worth a column: the sorted one, test metrics, then validation ones."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        for key in run.metrics:
+            counts[key] = counts.get(key, 0) + 1
+
+    def rank(key: str) -> tuple[int, int, str]:
+        group = 0 if key == first else 1 if key.startswith("test_") else 2
+        if group == 2 and not key.startswith("val_"):
+            group = 3
+        return (group, -counts[key], key)
+
+    keys = sorted(counts, key=rank)
+    return keys[:MAX_METRIC_COLUMNS]
+
+
+def runs_table(out: Output, runs: list[RunInfo], metric: str | None, sweep_columns: bool) -> Any:
+    metrics = metric_columns(runs, metric)
+    extra = ["trial"] if sweep_columns else []
+    table = out.table("run", "name", *extra, "status", "task", *metrics, "duration", "started")
+    for column in table.columns[len(extra) + 4 : len(extra) + 4 + len(metrics)]:
+        column.justify = "right"
+    for run in runs:
+        style = STATUS_STYLE.get(run.status, "")
+        status = run.status + (" (dead)" if run.status == "running" and run.problem else "")
+        trial = [str(run.sweep.get("trial", "")) if run.sweep else ""] if sweep_columns else []
+        table.add_row(
+            run.id,
+            run.name,
+            *trial,
+            f"[{style}]{status}[/]" if style else status,
+            run.task or "",
+            *(format_value(run.metrics.get(m)) for m in metrics),
+            format_duration(run.duration),
+            format_when(run.started),
+        )
+    return table
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
+    return str(value)
+
+
+def format_when(stamp: str | None) -> str:
+    """Local date and time, minute precision; the date is left out for today."""
+    if not stamp:
+        return ""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    local = when.astimezone() if when.tzinfo else when
+    if local.date() == datetime.now().date():
+        return local.strftime("today %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")

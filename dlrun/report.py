@@ -1,0 +1,358 @@
+"""`report.md`: what a person reads first about a run, with the plots it links.
+
+`write_report(run)` writes `report.md` at the top of the run directory: the
+headline test result, the stage table with verdicts (summary.json), the learning
+curves (any PNGs the workflow wrote under the run), a confusion matrix for
+classification and a predicted-vs-true scatter for regression (both drawn here
+as PNGs), the resolved config and the provenance. It reads well on its own and
+works for any run state: what is missing is left out, and a plot that cannot be
+drawn is named with the reason instead of failing the run.
+
+Example:
+
+```python
+path = write_report(Run.open("runs/20261122-101500-imdb-a1b2c3"))   # runs/.../report.md
+```
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from dlrun.catalog import RunInfo, artifacts, format_duration, load_run, stage_table, stages
+from dlrun.runs import Run, read_json, write_text
+from dlrun.tasks import head_for
+
+REPORT = "report.md"
+CONFUSION_PNG = "confusion_matrix.png"
+SCATTER_PNG = "predicted_vs_true.png"
+PREDICTIONS = "final/test_predictions.csv"
+# What each file is for, so the report's file list explains the run directory.
+_FILE_ROLES = {
+    "config.yaml": "resolved config; `dlrun train` it to reproduce the run",
+    "meta.json": "status, command, seed, versions, git commit, times",
+    "summary.json": "per-stage and final metrics, baseline, verdicts",
+    "preprocessing.json": "preprocessing fitted on the training split (predict reuses it)",
+    "final/model.keras": "the final model (`dlrun evaluate`, `predict`, `export` use it)",
+    "final/metrics.json": "test metrics of the final model",
+    PREDICTIONS: "true and predicted test targets",
+}
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured markdown table; pipes inside cells are escaped."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header)), *(line(r) for r in rows)])
+
+
+def write_report(run: Run | Path) -> Path:
+    """Draw the run's plots and write its report.md; returns the report's path."""
+    path = run.path if isinstance(run, Run) else Path(run)
+    info = load_run(path)
+    test = _test_metrics(info)
+    sections = [_headline(info, test), _stages(info)]
+    sections.append(_learning_curves(info))
+    if info.task in ("binary", "multiclass"):
+        sections.append(_confusion(path, test))
+    elif info.task == "regression" and (path / "final" / "model.keras").is_file():
+        sections.append(_regression(path))
+    sections += [_config(path), _provenance(info), _files(path)]
+    report = path / REPORT
+    write_text(report, "\n\n".join(s for s in sections if s).rstrip() + "\n")
+    return report
+
+
+def _test_metrics(info: RunInfo) -> dict[str, Any]:
+    final = info.summary.get("final")
+    if isinstance(final, dict) and isinstance(final.get("test"), dict):
+        return final["test"]
+    metrics_file = info.path / "final" / "metrics.json"
+    if metrics_file.is_file():
+        try:
+            metrics = read_json(metrics_file)
+        except (OSError, ValueError):
+            return {}
+        return metrics if isinstance(metrics, dict) else {}
+    return {}
+
+
+def _headline(info: RunInfo, test: dict[str, Any]) -> str:
+    lines = [f"# {info.name}: {info.status}", ""]
+    config = info.config
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    what = f"{info.task or 'unknown'} task" + (
+        f" on `{data['source']}`" if data.get("source") else ""
+    )
+    if model.get("kind"):
+        what += f", model `{model['kind']}`"
+    took = ""
+    if info.duration is not None:
+        took = f", took {format_duration(info.duration)}"
+    lines.append(f"{what}. Run `{info.id}`, started {info.started or 'unknown'}{took}.")
+    if info.problem:
+        lines += ["", f"**Problem:** {info.problem}"]
+    numbers = {k: v for k, v in test.items() if isinstance(v, float)}
+    if numbers:
+        primary = _primary_metric(info, numbers)
+        others = ", ".join(f"{k} {v:.4f}" for k, v in numbers.items() if k != primary)
+        final = info.summary.get("final") if isinstance(info.summary.get("final"), dict) else {}
+        source = final.get("stage") or final.get("from")
+        lines += [
+            "",
+            f"**Test {primary}: {numbers[primary]:.4f}**"
+            + (f" ({others})" if others else "")
+            + (f" on {test['samples']} samples" if isinstance(test.get("samples"), int) else "")
+            + (f"; final model from stage `{source}`" if source else "")
+            + ". The test split was used once, for this number only.",
+        ]
+    elif info.status != "completed":
+        lines += ["", "No test result: the run did not complete."]
+    return "\n".join(lines)
+
+
+def _primary_metric(info: RunInfo, numbers: dict[str, float]) -> str:
+    train = info.config.get("train") if isinstance(info.config.get("train"), dict) else {}
+    wanted = train.get("metrics") if isinstance(train.get("metrics"), list) else None
+    if not wanted and info.task in ("binary", "multiclass", "multilabel", "regression"):
+        wanted = head_for(info.task).metrics
+    for name in wanted or []:
+        if name in numbers:
+            return name
+    return next((k for k in numbers if k != "loss"), next(iter(numbers)))
+
+
+def _stages(info: RunInfo) -> str:
+    columns, rows = stage_table(info.summary)
+    if not rows:
+        return ""
+    text = ["## Stages", "", markdown_table(columns, rows)]
+    final = info.summary.get("final") if isinstance(info.summary.get("final"), dict) else {}
+    if final.get("mode") == "retrain" and final.get("stage"):
+        samples = f" ({final['samples']} samples)" if final.get("samples") else ""
+        text += [
+            "",
+            f"Final model: stage `{final['stage']}` retrained on train+validation{samples} "
+            f"for {final.get('epochs', '?')} epochs, then evaluated on the test split once.",
+        ]
+    elif final.get("mode") == "keep_best" and final.get("stage"):
+        text += ["", f"Final model: stage `{final['stage']}`'s best checkpoint, tested once."]
+    return "\n".join(text)
+
+
+def _learning_curves(info: RunInfo) -> str:
+    """Link the PNGs the training wrote (dlrun.plots): the overlay, each stage's, any others."""
+    path = info.path
+    named: list[tuple[str, str]] = []
+    plots = info.summary.get("plots")
+    if isinstance(plots, dict) and isinstance(plots.get("overlay"), str):
+        named.append((plots["overlay"], "Validation curves of every stage"))
+    for name, stage in stages(info.summary).items():
+        if isinstance(stage.get("plot"), str):
+            model = f" ({stage['model']})" if isinstance(stage.get("model"), str) else ""
+            named.append((stage["plot"], f"Stage {name}{model}"))
+    mine = {CONFUSION_PNG, SCATTER_PNG, *(rel for rel, _ in named)}
+    others = [p for p in sorted(path.glob("*.png")) if p.name not in mine]
+    others += sorted(path.glob("stages/**/*.png"))
+    named += [(p.relative_to(path).as_posix(), p.stem.replace("_", " ")) for p in others]
+    named = [(rel, title) for rel, title in named if (path / rel).is_file()]
+    if not named:
+        return ""
+    lines = ["## Learning curves", ""]
+    for rel, title in named:
+        lines += [f"**{title}**", "", f"![{title}]({rel})", ""]
+    return "\n".join(lines).rstrip()
+
+
+def _confusion(path: Path, test: dict[str, Any]) -> str:
+    matrix = test.get("confusion_matrix")
+    if not isinstance(matrix, list) or not matrix:
+        return ""
+    names = _class_names(path, len(matrix))
+    lines = ["## Confusion matrix", "", "Rows: true class; columns: predicted (test split).", ""]
+    try:
+        _plot_confusion(matrix, names, path / CONFUSION_PNG)
+        lines += [f"![Confusion matrix]({CONFUSION_PNG})", ""]
+    except Exception as exc:  # noqa: BLE001 - a plot must never fail the run
+        lines += [f"(plot not drawn: {type(exc).__name__}: {exc})", ""]
+    if len(matrix) <= 12:
+        rows = [[f"**{n}**", *(str(v) for v in row)] for n, row in zip(names, matrix, strict=False)]
+        lines.append(markdown_table(["true \\ predicted", *names], rows))
+    return "\n".join(lines).rstrip()
+
+
+def _class_names(path: Path, n: int) -> list[str]:
+    try:
+        names = read_json(path / "preprocessing.json").get("class_names")
+    except (OSError, ValueError, AttributeError):
+        names = None
+    if isinstance(names, list) and len(names) == n:
+        return [str(x) for x in names]
+    return [str(i) for i in range(n)]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window, works without a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_confusion(matrix: list[list[int]], names: list[str], target: Path) -> None:
+    import numpy as np
+
+    plt = _pyplot()
+    counts = np.asarray(matrix)
+    size = min(12.0, 2.5 + 0.45 * len(names))
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ticks = range(len(names))
+    ax.set_xticks(ticks, labels=names, rotation=90 if len(names) > 10 else 0)
+    ax.set_yticks(ticks, labels=names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = counts.trace() / max(counts.sum(), 1)
+    ax.set_title(f"Confusion matrix (test accuracy {accuracy:.3f})")
+    if len(names) <= 20:
+        threshold = counts.max() / 2 if counts.size else 0
+        for i in ticks:
+            for j in ticks:
+                color = "white" if counts[i, j] > threshold else "black"
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=color, fontsize=8)
+    fig.tight_layout()
+    _save(fig, target)
+
+
+def _save(fig: Any, target: Path) -> None:
+    from dlrun.runs import save_with
+
+    plt = _pyplot()
+    try:
+        save_with(target, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
+
+
+def _regression(path: Path) -> str:
+    lines = ["## Predicted vs true", ""]
+    try:
+        truth, predicted = predict_test_split(path)
+        _write_predictions(path / PREDICTIONS, truth, predicted)
+        _plot_scatter(truth, predicted, path / SCATTER_PNG)
+        lines += [
+            f"![Predicted vs true]({SCATTER_PNG})",
+            "",
+            f"Each point is a test sample; the values are in `{PREDICTIONS}`.",
+        ]
+    except Exception as exc:  # noqa: BLE001 - a plot must never fail the run
+        lines.append(f"(plot not drawn: {type(exc).__name__}: {exc})")
+    return "\n".join(lines)
+
+
+def predict_test_split(path: Path) -> tuple[Any, Any]:
+    """The final model's predictions on the test split (imports TensorFlow)."""
+    import numpy as np
+
+    from dlrun.config import load_config
+    from dlrun.data.pipeline import make_dataset
+    from dlrun.data.prepare import prepare_test
+    from dlrun.data.sources import load_raw
+    from dlrun.tfenv import import_keras
+
+    keras = import_keras()
+    config = load_config(path / "config.yaml").config
+    state = read_json(path / "preprocessing.json")
+    test = prepare_test(load_raw(config.data), config, state)
+    model = keras.saving.load_model(path / "final" / "model.keras", safe_mode=True)
+    predicted = model.predict(make_dataset(test, config.train.batch_size), verbose=0)
+    return np.asarray(test.y, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+
+
+def _write_predictions(target: Path, truth: Any, predicted: Any) -> None:
+    import numpy as np
+
+    truth = truth.reshape(len(truth), -1)
+    predicted = predicted.reshape(len(predicted), -1)
+    width = truth.shape[1]
+    header = (
+        ["true", "predicted"]
+        if width == 1
+        else [
+            *(f"true_{i}" for i in range(width)),
+            *(f"predicted_{i}" for i in range(width)),
+        ]
+    )
+    rows = np.concatenate([truth, predicted], axis=1)
+    body = "\n".join(",".join(f"{v:.6g}" for v in row) for row in rows)
+    write_text(target, ",".join(header) + "\n" + body + "\n")
+
+
+def _plot_scatter(truth: Any, predicted: Any, target: Path) -> None:
+    import numpy as np
+
+    plt = _pyplot()
+    t, p = truth.reshape(-1), predicted.reshape(-1)
+    mae = float(np.mean(np.abs(t - p)))
+    low, high = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.scatter(t, p, s=12, alpha=0.6)
+    ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="perfect")
+    ax.set_xlabel("true value")
+    ax.set_ylabel("predicted value")
+    ax.set_title(f"Predicted vs true on the test split (MAE {mae:.3g})")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    _save(fig, target)
+
+
+def _config(path: Path) -> str:
+    try:
+        text = (path / "config.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return "\n".join(
+        [
+            "## Configuration",
+            "",
+            "The resolved config (includes, overrides and defaults applied); "
+            "`dlrun train config.yaml` reproduces the run.",
+            "",
+            "```yaml",
+            text.rstrip(),
+            "```",
+        ]
+    )
+
+
+def _provenance(info: RunInfo) -> str:
+    meta = info.meta
+    if not meta:
+        return ""
+    lines = ["## Provenance", ""]
+    command = meta.get("command")
+    if isinstance(command, list):
+        lines.append(f"- command: `{shlex.join(str(c) for c in command)}`")
+    for key in ("seed", "git_commit", "host", "started", "finished"):
+        if meta.get(key) is not None:
+            lines.append(f"- {key.replace('_', ' ')}: `{meta[key]}`")
+    versions = meta.get("versions")
+    if isinstance(versions, dict):
+        lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    return "\n".join(lines)
+
+
+def _files(path: Path) -> str:
+    lines = ["## Files", ""]
+    for rel, _ in artifacts(path):
+        role = _FILE_ROLES.get(rel)
+        if rel != REPORT:
+            lines.append(f"- `{rel}`" + (f": {role}" if role else ""))
+    return "\n".join(lines)
