@@ -85,6 +85,9 @@ def train(
 
             summary = run_workflow(run, loaded.config, out, only=stage, final=final)
         run.set_status("completed")
+    from dlrun.report import write_report  # report.md + plots: what a person reads first
+
+    write_report(run)
     if summary.get("final"):
         _print_final(out, run, summary["final"]["test"])
     else:
