@@ -12,9 +12,10 @@ cross_field_problems(config)
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dlrun.config.schema import DlrunConfig, StageConfig
 from dlrun.tasks import head_for, head_problems
@@ -32,6 +33,7 @@ def cross_field_problems(config: DlrunConfig) -> list[str]:
         *_data_problems(config),
         *_model_problems(config),
         *_registry_problems(config),
+        *_sweep_problems(config),
         *_workflow_problems(config),
     ]
 
@@ -177,3 +179,110 @@ def _stage_problems(config: DlrunConfig, stage: StageConfig, base: set[str]) -> 
     return [
         f"workflow stage '{stage.name}': {p}" for p in cross_field_problems(merged) if p not in base
     ]
+
+
+SPACE_KINDS = ("choice", "float", "int")
+SPACE_KEYS = (*SPACE_KINDS, "log", "step")
+
+
+def _sweep_problems(config: DlrunConfig) -> list[str]:
+    sweep = config.sweep
+    if sweep is None:
+        return []
+    if not sweep.space:
+        return [
+            "sweep.space is empty; add the keys to vary, e.g. model.dropout: {float: [0.0, 0.5]}."
+        ]
+    problems = []
+    for path, spec in sweep.space.items():
+        problem = space_path_problem(path) or _space_spec_problem(spec, sweep.sampler)
+        if problem:
+            problems.append(f"sweep.space '{path}': {problem}")
+    swept = set(sweep.space)
+    if not swept & {"task", "train.loss", "train.metrics"}:
+        head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
+        logged = ["loss", *head.metrics]
+        allowed = [*(f"val_{m}" for m in logged), *logged]
+        if sweep.metric not in allowed:
+            problems.append(
+                f"sweep.metric '{sweep.metric}' is not logged by this config; "
+                f"use one of: {', '.join(allowed)}."
+            )
+    return problems
+
+
+def space_path_problem(path: str) -> str | None:
+    """Why a dotted path cannot be swept (unknown key, or the sweep section itself), or None."""
+    parts = path.split(".")
+    if parts[0] in ("sweep", "name") or not all(parts):
+        return "this key cannot be swept; vary keys of data, model, train, seed or task."
+    cls: Any = DlrunConfig
+    for depth, part in enumerate(parts):
+        fields = getattr(cls, "model_fields", None)
+        if fields is None:
+            # a free-form mapping (model.params): any key below it is the user's
+            return None
+        if part not in fields:
+            here = ".".join(parts[:depth]) or "the top level"
+            close = difflib.get_close_matches(part, list(fields), n=1, cutoff=0.6)
+            hint = f" Did you mean '{'.'.join([*parts[:depth], close[0]])}'?" if close else ""
+            return f"unknown key '{part}' in {here}.{hint} Keys there: {', '.join(fields)}."
+        cls = _section_of(fields[part].annotation)
+        if cls is None and depth < len(parts) - 1:
+            return f"'{'.'.join(parts[: depth + 1])}' is a value, not a section."
+    return None
+
+
+def _section_of(annotation: Any) -> Any:
+    """The pydantic section class inside an annotation, dict for free-form mappings, or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if annotation is dict or getattr(annotation, "__origin__", None) is dict:
+        return dict
+    for arg in getattr(annotation, "__args__", ()):
+        found = _section_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _space_spec_problem(spec: dict[str, Any], sampler: str) -> str | None:
+    unknown = [key for key in spec if key not in SPACE_KEYS]
+    if unknown:
+        return f"unknown key '{unknown[0]}'; a spec has one of choice, float, int (+ log, step)."
+    kinds = [kind for kind in SPACE_KINDS if kind in spec]
+    if len(kinds) != 1:
+        return (
+            "give exactly one of {choice: [a, b, ...]}, {float: [low, high]}, {int: [low, high]}."
+        )
+    kind, log, step = kinds[0], spec.get("log", False), spec.get("step")
+    if not isinstance(log, bool):
+        return "log must be true or false."
+    if kind == "choice":
+        choices = spec["choice"]
+        if not isinstance(choices, list) or not choices:
+            return "choice needs a non-empty list of values, e.g. {choice: [16, 32, 64]}."
+        if log or step is not None:
+            return "log and step apply to float and int ranges, not to choice."
+        return None
+    bounds = spec[kind]
+    number = int if kind == "int" else (int, float)
+    if (
+        not isinstance(bounds, list)
+        or len(bounds) != 2
+        or not all(isinstance(b, number) and not isinstance(b, bool) for b in bounds)
+    ):
+        return f"{kind} needs [low, high] with two {'integers' if kind == 'int' else 'numbers'}."
+    low, high = bounds
+    if low >= high:
+        return f"the range [{low}, {high}] is empty; write [low, high] with low < high."
+    if log and low <= 0:
+        return f"log: true needs a positive low bound, not {low}."
+    if step is not None:
+        if log:
+            return "use log: true or step, not both."
+        if not isinstance(step, number) or isinstance(step, bool) or step <= 0:
+            return f"step must be a positive {'integer' if kind == 'int' else 'number'}."
+    if sampler == "grid" and kind == "float" and step is None:
+        return "the grid sampler needs a finite grid: add step: S, or use choice."
+    return None

@@ -294,3 +294,6 @@ class DlrunConfig(Section):
     workflow: WorkflowConfig | None = Field(
         None, description="Walk the universal workflow; without it, train the base model once."
     )
+    sweep: SweepConfig | None = Field(
+        None, description="Hyperparameter search over sweep.space (dlrun sweep)."
+    )
