@@ -179,6 +179,67 @@ def schema() -> None:
     _output().result(json_schema(), markup=False, soft_wrap=True)
 
 
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dlrun sweep configs/imdb.yaml --trials 30 --jobs 2\n\n"
+        "  dlrun sweep configs/imdb.yaml --resume\n\n"
+        "  dlrun sweep configs/imdb.yaml --storage postgresql://user@host/db --trials 100\n\n"
+        "  dlrun sweep configs/digits.yaml sweep.sampler=random train.epochs=5\n\n"
+        "The study is runs/sweeps/NAME/study.db (SQLite) unless --storage is given; each "
+        "trial is a run directory runs/STAMP-NAME-tNNN-ID; the best trial's config is "
+        "written to runs/sweeps/NAME/best.yaml."
+    )
+)
+def sweep(
+    config: Annotated[
+        Path, typer.Argument(help="Experiment config with a sweep section.", show_default=False)
+    ],
+    overrides: Overrides = None,
+    extra: ExtraConfigs = None,
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", "-n", min=1, help="Trials in the study (default: sweep.trials)."),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Trials at once, one process each.")
+    ] = 1,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the sweep; cut-off trials run again.")
+    ] = False,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="Optuna database URL shared by several machines, e.g. postgresql://u@host/db.",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Sweep (study) name (default: sweep.name, else name)."),
+    ] = None,
+    runs_dir: RunsDir = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Search the config's sweep.space with Optuna: trials as runs, a table, best.yaml."""
+    from dlrun.commands.sweep import sweep as run_sweep
+    from dlrun.runs import default_runs_dir
+
+    run_sweep(
+        config,
+        overrides or [],
+        extra_files=extra or [],
+        trials=trials,
+        jobs=jobs,
+        resume=resume,
+        storage=storage,
+        name=name,
+        runs_dir=runs_dir or default_runs_dir(),
+        out=_output(quiet, verbose),
+    )
+
+
 def run(args: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this in-process)."""
     try:
