@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 QUIET = -1
@@ -59,10 +60,12 @@ class Output:
             self.err.print(message, **kwargs)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/] {message}")
+        """Plain text: brackets in the message (lists, paths) are printed as they are."""
+        self.err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+        """Plain text: brackets in the message (lists, paths) are printed as they are."""
+        self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
     def table(self, *columns: str) -> Table:
         """A table styled like every other dlrun table; print it with `result`."""
