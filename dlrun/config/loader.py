@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,9 @@ def load_config(
     for override in overrides:
         key, value = parse_override(override)
         set_path(raw, key, value)
+        # sections the override creates are its own, not the file's that holds their parent
+        for end in range(1, len(key)):
+            origins.setdefault(key[:end], f"command-line override '{override}'")
         origins[key] = f"command-line override '{override}'"
         for sub in _paths(value, key):
             origins[sub] = f"command-line override '{override}'"
@@ -249,16 +253,24 @@ def _tag_problem(exc: yaml.constructor.ConstructorError) -> str:
 def _explain(
     exc: ValidationError, raw: dict[str, Any], origins: dict[KeyPath, str], sources: list[Path]
 ) -> str:
-    messages = [_explain_one(err, raw, origins, sources) for err in exc.errors()]
+    located = [(_data_path(err["loc"], raw), err) for err in exc.errors()]
+    # A union (`float | list[float]`) reports one error per member. When one member got
+    # further into the value (a list with a bad item), only that deeper error is useful.
+    paths = {path for path, _ in located}
+    groups: dict[KeyPath, list[dict[str, Any]]] = {}
+    for path, err in located:
+        if not any(other[: len(path)] == path and len(other) > len(path) for other in paths):
+            groups.setdefault(path, []).append(err)
+    messages = [_explain_one(path, errs, origins, sources) for path, errs in groups.items()]
     if len(messages) > 3:
         messages = [*messages[:3], f"({len(messages) - 3} more problems not shown)"]
     return "\n".join(messages)
 
 
 def _explain_one(
-    err: dict[str, Any], raw: dict[str, Any], origins: dict[KeyPath, str], sources: list[Path]
+    path: KeyPath, errs: list[dict[str, Any]], origins: dict[KeyPath, str], sources: list[Path]
 ) -> str:
-    path = _data_path(err["loc"], raw)
+    err = errs[0]
     dotted = ".".join(str(p) for p in path)
     where = _where(path, origins, sources)
     kind = err["type"]
@@ -275,7 +287,27 @@ def _explain_one(
         return f"missing key '{dotted}' ({where}): add it to the config" + _field_help(path) + "."
     got = err.get("input")
     shown = repr(got) if not isinstance(got, dict) else "a mapping"
+    if kind == "model_type":
+        # pydantic says "a valid dictionary or instance of TrainConfig": name the keys instead
+        keys = _allowed_keys(path)
+        named = (
+            f" Did you mean '{dotted}.name={got}'?"
+            if "name" in keys and isinstance(got, str)
+            else ""
+        )
+        return (
+            f"'{dotted}' ({where}): should be a mapping of keys ({', '.join(keys)}); "
+            f"got {shown}.{named}"
+        )
+    if len(errs) > 1:
+        # "a valid number, unable to parse ..." + "a valid list" -> "a valid number or a valid list"
+        expected = [e["msg"].split(",")[0].removeprefix("Input should be ") for e in errs]
+        return f"'{dotted}' ({where}): should be {' or '.join(expected)}; got {shown}."
     return f"'{dotted}' ({where}): {err['msg'][0].lower() + err['msg'][1:]}; got {shown}."
+
+
+# pydantic names the member of a union (`float | list[float]`) in the error location
+_UNION_TAGS = {"float", "int", "str", "bool", "none", "dict", "list"}
 
 
 def _data_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> KeyPath:
@@ -292,8 +324,14 @@ def _data_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> KeyPath:
         ):
             path.append(part)
             node = node[part]
-        elif isinstance(part, str) and not any(c in part for c in "[]|") and part[:1].islower():
-            # a key that is absent from the data: missing or unknown at this level
+        elif (
+            isinstance(node, dict)
+            and isinstance(part, str)
+            and not any(c in part for c in "[]|")
+            and part not in _UNION_TAGS
+            and part[:1].islower()
+        ):
+            # a key that is absent from a mapping: missing or unknown at this level
             path.append(part)
             node = None
     return tuple(path)
@@ -351,4 +389,6 @@ def _field_help(path: KeyPath) -> str:
     info = cls.model_fields.get(str(path[-1])) if cls else None
     if info is not None and info.description:
         return f" ({info.description})"
+    if info is not None and typing.get_origin(info.annotation) is typing.Literal:
+        return f" (one of: {', '.join(map(str, typing.get_args(info.annotation)))})"
     return ""
