@@ -63,6 +63,43 @@ def test_wrong_type_names_the_expected_type(cli, write_config) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "model.dropout=high",
+            "'model.dropout' (command-line override 'model.dropout=high'): "
+            "should be a valid number or a valid list; got 'high'.",
+        ),
+        (
+            "model.l1=[0.1,a]",
+            "'model.l1.1' (command-line override 'model.l1=[0.1,a]'): input should be a valid "
+            "number, unable to parse string as a number; got 'a'.",
+        ),
+        (
+            "train.optimizer=adam",
+            "'train.optimizer' (command-line override 'train.optimizer=adam'): should be a "
+            "mapping of keys (name, learning_rate, momentum); got 'adam'. "
+            "Did you mean 'train.optimizer.name=adam'?",
+        ),
+        (
+            "model.units=[a,2]",  # brackets are printed as they are, not read as markup
+            "'model.units.0' (command-line override 'model.units=[a,2]'): input should be a "
+            "valid integer, unable to parse string as an integer; got 'a'.",
+        ),
+        (
+            "data.path=[/tmp/x]",  # once crashed the console: '[/tmp/x]' read as a closing tag
+            "'data.path' (command-line override 'data.path=[/tmp/x]'): "
+            "input should be a valid string; got ['/tmp/x'].",
+        ),
+    ],
+    ids=["union", "list-item", "section-as-value", "brackets", "closing-tag"],
+)
+def test_wrong_type_in_overrides(cli, write_config, override, message) -> None:
+    err = check_error(cli, write_config(BASE), override)
+    assert err == f"error: {message}\n"
+
+
 def test_bad_override_syntax(cli, write_config) -> None:
     path = write_config(BASE)
     err = check_error(cli, path, "train.epochs")
@@ -81,6 +118,14 @@ def test_unknown_key_in_an_override_names_the_override(cli, write_config) -> Non
     assert err.startswith(
         "error: unknown key 'train.epoch' (command-line override 'train.epoch=4'). "
         "Did you mean 'train.epochs'?"
+    )
+
+
+def test_unknown_section_created_by_an_override_names_the_override(cli, write_config) -> None:
+    err = check_error(cli, write_config(BASE), "data.validaton.holdout=5")
+    assert err.startswith(
+        "error: unknown key 'data.validaton' (command-line override 'data.validaton.holdout=5')."
+        " Did you mean 'data.validation'?"
     )
 
 
@@ -132,7 +177,10 @@ def test_yaml_syntax_error_gives_line_and_column(cli, write_config) -> None:
 def test_missing_required_key(cli, write_config) -> None:
     path = write_config("name: t\ndata: {source: sklearn.iris}\n")
     err = check_error(cli, path)
-    assert err == f"error: missing key 'task' (in {path}): add it to the config.\n"
+    assert err == (
+        f"error: missing key 'task' (in {path}): add it to the config "
+        "(one of: binary, multiclass, multilabel, regression).\n"
+    )
 
 
 def test_several_problems_are_reported_together(cli, write_config) -> None:
