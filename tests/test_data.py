@@ -134,6 +134,30 @@ def test_local_boston_and_mnist_match_keras_loaders(keras, tmp_path, monkeypatch
         np.testing.assert_array_equal(gy, ey)
 
 
+def test_images_are_scaled_and_flattened_for_an_mlp(tmp_path) -> None:
+    path = tmp_path / "mnist.npz"
+    rng = np.random.RandomState(4)
+    np.savez_compressed(
+        path,
+        x_train=rng.randint(0, 256, (20, 28, 28)).astype(np.uint8),
+        y_train=np.arange(20, dtype=np.uint8) % 10,
+        x_test=rng.randint(0, 256, (5, 28, 28)).astype(np.uint8),
+        y_test=np.arange(5, dtype=np.uint8),
+    )
+    raw_config = {"name": "m", "task": "multiclass", "data": {"source": "keras.mnist"}}
+    raw_config["data"].update(path=str(path), validation={"holdout": 4})
+    config = validate(raw_config).config
+    prepared = prepare(load_raw(config.data), config)
+    assert prepared.state["scale"] == pytest.approx(1 / 255)
+    assert prepared.train.x.shape == (16, 784)
+    assert prepared.train.x.dtype == np.float32
+    assert prepared.train.x.min() >= 0.0 and prepared.train.x.max() <= 1.0
+    assert prepared.outputs == 10
+    raw_config["model"] = {"kind": "convnet"}
+    config = validate(raw_config).config
+    assert prepare(load_raw(config.data), config).train.x.shape == (16, 28, 28, 1)
+
+
 def test_keras_source_builds_multi_hot_sequences(tiny_imdb) -> None:
     raw = load_raw(DataConfig(source="keras.imdb", path=str(tiny_imdb), num_words=20))
     (x_train, _), (x_test, _) = load_local("imdb", tiny_imdb, 20)
@@ -331,6 +355,21 @@ def test_evaluate_reuses_the_saved_preprocessing(cli, runs_dir, write_config, mo
     trained = json.loads((run / "final" / "metrics.json").read_text())
     assert evaluated["accuracy"] == pytest.approx(trained["accuracy"])
     assert evaluated["loss"] == pytest.approx(trained["loss"], rel=1e-5)
+
+    # another data set scored with the same (saved) preprocessing
+    other_csv = write_csv(runs_dir.parent / "other.csv", csv_rows(40))
+    other = write_config(
+        {
+            "name": "other",
+            "task": "binary",
+            "data": {"source": "csv", "path": str(other_csv), "target": "label", "drop": ["id"]},
+        },
+        "other.yaml",
+    )
+    code, out, err = cli("evaluate", run, "--data", other)
+    assert code == 0, err
+    scored = json.loads((run / "final" / "evaluation-other.json").read_text())
+    assert scored["samples"] == 8  # the 20 % test split of 40 rows
 
 
 # --- npz arrays --------------------------------------------------------------------------

@@ -213,3 +213,20 @@ def test_nan_loss_is_a_failure_that_says_what_to_do(cli, runs_dir, write_config)
     assert meta["status"] == "failed"
     assert "NaN" in meta["error"]
     assert not (run / "final" / "model.keras").exists()
+
+
+def test_progress_is_one_plain_line_per_epoch(cli, runs_dir, tiny_config) -> None:
+    code, out, err = cli("train", tiny_config, "train.tensorboard=false")
+    assert code == 0, err
+    assert "\x1b[" not in out + err  # not a terminal: no colour codes
+    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 2
+    assert epochs[0].startswith("epoch 1/2  loss ")
+    for name in ("accuracy", "val_loss", "val_accuracy"):
+        assert f" {name} " in epochs[0]
+    assert "final model on the test split" in out
+
+    code, out, err = cli("train", tiny_config, "train.tensorboard=false", "-q")
+    assert code == 0, err
+    assert "epoch 1/2" not in out  # --quiet keeps only the results
+    assert "accuracy" in out
