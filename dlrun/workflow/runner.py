@@ -273,6 +273,8 @@ def _fit_stage(
     portions = flow.portions_for(config)
     # A K-fold stage interrupted part-way keeps its finished folds.
     finished = {f["name"]: f for f in previous.get("folds", [])} if flow.kfold else {}
+    if finished:
+        entry["params"] = previous.get("params")
     quiet = Output(QUIET)
     histories, folds, seconds = [], [], 0.0
     for portion in portions:
