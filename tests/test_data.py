@@ -211,6 +211,22 @@ def test_real_imdb_matches_the_book() -> None:
     assert list(x_test[0][:12]) == [1, 591, 202, 14, 31, 6, 717, 10, 10, 2, 2, 5]
 
 
+def test_real_reuters_and_boston_match_the_book() -> None:
+    (x_train, y_train), (x_test, _) = load_local(
+        "reuters", shared_file("reuters/reuters.npz"), num_words=10000
+    )
+    assert (len(x_train), len(x_test)) == (8982, 2246)
+    assert y_train[10] == 3
+    (x_train, y_train), (x_test, _) = load_local(
+        "boston_housing", shared_file("boston_housing/boston_housing.npz")
+    )
+    assert (len(x_train), len(x_test)) == (404, 102)
+    np.testing.assert_allclose(
+        x_train[0], [1.23247, 0, 8.14, 0, 0.538, 6.142, 91.7, 3.9769, 4, 307, 21, 396.9, 18.72]
+    )
+    np.testing.assert_allclose(y_train[-3:], [19.4, 19.4, 29.1])
+
+
 # --- scikit-learn bundled data -----------------------------------------------------------
 
 

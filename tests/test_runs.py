@@ -230,3 +230,40 @@ def test_progress_is_one_plain_line_per_epoch(cli, runs_dir, tiny_config) -> Non
     assert code == 0, err
     assert "epoch 1/2" not in out  # --quiet keeps only the results
     assert "accuracy" in out
+
+
+@pytest.mark.parametrize(
+    ("task", "data", "metric"),
+    [
+        ("binary", {"source": "sklearn.breast_cancer"}, "accuracy"),
+        ("regression", {"source": "sklearn.diabetes"}, "mae"),
+        ("multilabel", {"source": "npz"}, "binary_accuracy"),
+    ],
+)
+def test_every_task_trains_and_evaluates(cli, runs_dir, write_config, task, data, metric) -> None:
+    import numpy as np
+
+    if data["source"] == "npz":  # three independent labels per sample
+        rng = np.random.RandomState(0)
+        x = rng.rand(120, 5).astype(np.float32)
+        y = (x[:, :3] > 0.5).astype(np.int64)
+        data["path"] = str(runs_dir.parent / "multilabel.npz")
+        np.savez(data["path"], x_train=x[:90], y_train=y[:90], x_test=x[90:], y_test=y[90:])
+    config = write_config(
+        {
+            "name": task,
+            "task": task,
+            "data": data,
+            "model": {"units": [4]},
+            "train": {"epochs": 1, "tensorboard": False},
+        }
+    )
+    code, out, err = cli("train", config, "-q")
+    assert code == 0, err
+    (run,) = runs_dir.iterdir()
+    metrics = json.loads((run / "final" / "metrics.json").read_text())
+    assert metric in metrics
+    assert ("confusion_matrix" in metrics) == (task == "binary")
+    code, out, err = cli("evaluate", run)
+    assert code == 0, err
+    assert metric in out
