@@ -228,7 +228,6 @@ def experiment_summary(sessions: list[dict[str, Any]], description: str = "") ->
     Hyperparameters that vary between sessions come first; constant ones stay
     listed (after them) so a single run still shows its configuration.
     """
-    from tensorboard.compat.proto import struct_pb2
     from tensorboard.plugins.hparams import api_pb2
 
     values: dict[str, list[Any]] = {}
@@ -250,16 +249,14 @@ def experiment_summary(sessions: list[dict[str, Any]], description: str = "") ->
         seen = values[name]
         if all(isinstance(v, bool) for v in seen):
             info = api_pb2.HParamInfo(name=name, type=api_pb2.DATA_TYPE_BOOL)
-            info.domain_discrete.extend([struct_pb2.Value(bool_value=b) for b in sorted(set(seen))])
+            info.domain_discrete.extend(sorted(set(seen)))
         elif all(isinstance(v, float | int) and not isinstance(v, bool) for v in seen):
             info = api_pb2.HParamInfo(name=name, type=api_pb2.DATA_TYPE_FLOAT64)
             info.domain_interval.min_value = float(min(seen))
             info.domain_interval.max_value = float(max(seen))
         else:
             info = api_pb2.HParamInfo(name=name, type=api_pb2.DATA_TYPE_STRING)
-            info.domain_discrete.extend(
-                [struct_pb2.Value(string_value=str(s)) for s in sorted({str(v) for v in seen})]
-            )
+            info.domain_discrete.extend(sorted({str(v) for v in seen}))
         infos.append(info)
     metric_names = sorted(
         {k for s in sessions for k in s.get("metrics", {})},
