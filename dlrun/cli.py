@@ -179,6 +179,206 @@ def schema() -> None:
     _output().result(json_schema(), markup=False, soft_wrap=True)
 
 
+RunArg = Annotated[
+    str,
+    typer.Argument(
+        help="A run: its directory, its id, a unique part of the id, or 'last'.",
+        show_default=False,
+    ),
+]
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dlrun runs\n\n"
+        "  dlrun runs --sweep imdb --sort val_accuracy\n\n"
+        "  dlrun runs --status failed,interrupted --name 'imdb*'\n\n"
+        "  dlrun runs --format json > runs.json"
+    )
+)
+def runs(
+    runs_dir: RunsDir = None,
+    sweep: Annotated[
+        str | None, typer.Option("--sweep", help="Only the trials of this sweep (name or glob).")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only runs with this status (running, completed, failed, "
+            "interrupted, broken; comma-separated).",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only runs whose name contains this (or glob).")
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="Best first by a metric (test_accuracy, val_loss; 'accuracy' finds "
+            "test_accuracy), or by started, duration, name, status. Default: newest first.",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """List runs: name, status, task, key metrics, duration, when (broken runs included)."""
+    from dlrun.commands.runs import runs as run_runs
+    from dlrun.runs import default_runs_dir
+
+    run_runs(
+        runs_dir or default_runs_dir(),
+        out=_output(),
+        name=name,
+        status=status,
+        sweep=sweep,
+        sort=sort,
+        fmt=fmt,
+    )
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dlrun show runs/20261122-101500-imdb-a1b2c3\n\n"
+        "  dlrun show a1b2c3\n\n"
+        "  dlrun show last --format json"
+    )
+)
+def show(
+    run: RunArg,
+    runs_dir: RunsDir = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """One run in full: status, provenance, stages and verdicts, final metrics, files, config."""
+    from dlrun.commands.show import show as run_show
+    from dlrun.runs import default_runs_dir
+
+    run_show(run, runs_dir=runs_dir or default_runs_dir(), out=_output(), fmt=fmt)
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dlrun compare runs/20261122-101500-imdb-a1b2c3 runs/20261122-103000-imdb-d4e5f6\n\n"
+        "  dlrun compare a1b2c3 d4e5f6 --format markdown >> pr.md\n\n"
+        "  dlrun compare a1b2c3 d4e5f6 --format csv"
+    )
+)
+def compare(
+    runs: Annotated[
+        list[str], typer.Argument(help="Two or more runs (directories or ids).", show_default=False)
+    ],
+    runs_dir: RunsDir = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or markdown.")] = "table",
+) -> None:
+    """Runs side by side: only the config keys that differ, then every metric."""
+    from dlrun.commands.compare import compare as run_compare
+    from dlrun.runs import default_runs_dir
+
+    run_compare(runs, runs_dir=runs_dir or default_runs_dir(), out=_output(), fmt=fmt)
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dlrun tensorboard\n\n"
+        "  dlrun tensorboard runs/20261122-101500-imdb-a1b2c3 runs/20261122-103000-imdb-d4e5f6\n\n"
+        "  dlrun tensorboard --port 6006"
+    )
+)
+def tensorboard(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Runs to show (default: every run).", show_default=False),
+    ] = None,
+    runs_dir: RunsDir = None,
+    port: Annotated[int, typer.Option("--port", help="Port; 0 picks a free one.")] = 0,
+    verbose: Verbose = False,
+) -> None:
+    """Start TensorBoard (scalars, HParams) over the runs on 127.0.0.1; Ctrl-C stops it."""
+    from dlrun.commands.tensorboard import tensorboard as run_tensorboard
+    from dlrun.runs import default_runs_dir
+
+    run_tensorboard(
+        runs or [], runs_dir=runs_dir or default_runs_dir(), port=port, out=_output(False, verbose)
+    )
+
+
+@app.command(
+    epilog=(
+        "[bold]Input formats[/] (the run's saved preprocessing is applied first)\n\n"
+        "  tabular (csv) runs: a CSV with a header and the training columns (the target column "
+        "may be absent)\n\n"
+        "  feature/image runs: an .npz with an array 'x' (or an .npy), raw values as in "
+        "training\n\n"
+        "  token-sequence runs (imdb, reuters): a text file, one sample per line, token ids "
+        "separated by spaces or commas\n\n"
+        "[bold]Examples[/]\n\n"
+        "  dlrun predict runs/20261122-101500-houses-a1b2c3 new_houses.csv --output prices.csv\n\n"
+        "  dlrun predict last digits.npz"
+    )
+)
+def predict(
+    run: RunArg,
+    input_file: Annotated[
+        Path, typer.Argument(help="New inputs: .csv, .npz/.npy or .txt.", show_default=False)
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write predictions here (.csv or .npz), not stdout."),
+    ] = None,
+    runs_dir: RunsDir = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Predict new inputs with a run's final model (after the run's own preprocessing)."""
+    from dlrun.commands.predict import predict as run_predict
+    from dlrun.runs import default_runs_dir
+
+    run_predict(
+        run,
+        input_file,
+        output=output,
+        runs_dir=runs_dir or default_runs_dir(),
+        out=_output(quiet, verbose),
+    )
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dlrun export runs/20261122-101500-imdb-a1b2c3\n\n"
+        "  dlrun export last --output serving/imdb"
+    )
+)
+def export(
+    run: RunArg,
+    fmt: Annotated[
+        str, typer.Option("--format", help="saved_model (SavedModel plus a .keras copy).")
+    ] = "saved_model",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Directory to write (default: RUN/export)."),
+    ] = None,
+    runs_dir: RunsDir = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Export a run's final model for serving; checks the export reloads and agrees."""
+    from dlrun.commands.export import export as run_export
+    from dlrun.runs import default_runs_dir
+
+    run_export(
+        run,
+        fmt=fmt,
+        output=output,
+        runs_dir=runs_dir or default_runs_dir(),
+        out=_output(quiet, verbose),
+    )
+
+
 @app.command(
     epilog=(
         "[bold]Examples[/]\n\n"
