@@ -101,3 +101,24 @@ def test_resume_of_a_directory_that_is_not_a_run(cli, tmp_path) -> None:
     code, out, err = cli("train", "--resume", tmp_path)
     assert code == 2
     assert err.startswith(f"error: {tmp_path} is not a dlrun run directory")
+
+
+def test_resume_refuses_a_run_that_is_still_running(cli, runs_dir, tiny_config) -> None:
+    from dlrun.config import load_config
+    from dlrun.runs import Run
+
+    loaded = load_config(tiny_config, ["train.epochs=1"])
+    run = Run.create(runs_dir, "tiny", loaded.to_yaml(), ["dlrun", "train"], seed=7)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run.update_meta(pid=other.pid)  # status 'running', owned by a live process
+        code, out, err = cli("train", "--resume", run.path)
+        assert code == 2
+        assert err.startswith(f"error: {run.path} is still running (pid {other.pid})")
+    finally:
+        other.kill()
+        other.wait()
+    # the process is gone (killed, machine rebooted...): the run can be resumed
+    code, out, err = cli("train", "--resume", run.path, "-q")
+    assert code == 0, err
+    assert json.loads((run.path / "meta.json").read_text())["status"] == "completed"
