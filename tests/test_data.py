@@ -500,3 +500,26 @@ def test_test_split_is_never_in_train_or_validation(tmp_path) -> None:
     train_ids, test_ids = set(raw.train.x[:, 3]), set(raw.test.x[:, 3])
     assert len(test_ids) == 10 and not train_ids & test_ids
     assert train_ids | test_ids == {str(i) for i in range(50)}
+
+
+def test_class_count_comes_from_all_training_labels(tmp_path) -> None:
+    # labels as they come out of Keras's seed-113 shuffle: the first 10 training wires have
+    # topics 0-1 only, later ones 2-3; with data.limit=10 the head still needs 4 outputs
+    shuffled = [0, 1] * 5 + [2, 3] * 3 + [0, 1, 2, 3]
+    order = np.arange(len(shuffled))
+    np.random.RandomState(113).shuffle(order)
+    y = np.empty(len(shuffled), np.int64)
+    y[order] = shuffled
+    path = tmp_path / "reuters.npz"
+    np.savez(path, x=ragged([[5, 6]] * len(y)), y=y, allow_pickle=True)
+    raw_config = {
+        "name": "r",
+        "task": "multiclass",
+        "data": {"source": "keras.reuters", "path": str(path), "limit": 10},
+    }
+    config = validate(raw_config).config
+    raw = load_raw(config.data)
+    np.testing.assert_array_equal(raw.train.y, shuffled[:16])
+    prepared = prepare(raw, config)  # the test split holds topics 2 and 3
+    assert prepared.outputs == 4
+    np.testing.assert_array_equal(prepared.test.y, [0, 1, 2, 3])

@@ -101,7 +101,9 @@ def fit_state(raw: RawData, train: Split, config: DlrunConfig) -> dict[str, Any]
     if raw.kind == "images" and data.normalize:
         x = apply_state(train.x, state)
         state.update(mean=float(x.mean()), std=float(x.std() or 1.0))
-    state["outputs"] = _outputs(train.y, config.task, raw.class_names)
+    # Classes are counted over the whole training split: the validation carve-out or
+    # data.limit may leave out the highest label, and the head would be too narrow.
+    state["outputs"] = _outputs(raw.train.y, config.task, raw.class_names)
     state["class_names"] = raw.class_names
     return state
 
