@@ -159,6 +159,8 @@ def run_workflow(
     portions = flow.portions_for(config)
     summary["workflow"]["protocol"] = _protocol(config, portions)
     summary["baseline"] = _baseline(flow, portions)
+    if not previous:  # a resumed run's summary is rewritten only once its stages are back in
+        flow.save()
     _print_rows(out, flow, [_baseline_row(flow)])
 
     done = previous.get("stages", {})
