@@ -174,6 +174,11 @@ def sweep(
             + (f" --storage {redact(url)}" if not local else "")
             + (f" --name {sweep_name}" if name else ""),
         )
+    if result.rows and not any(r.state in ("complete", "pruned") for r in result.rows):
+        raise DlrunError(
+            "no trial of the sweep finished; every one failed (reasons above).",
+            hint=f"The tracebacks are in each trial's error.log under {runs_dir}.",
+        )
     return result
 
 

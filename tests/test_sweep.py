@@ -1,0 +1,220 @@
+"""`dlrun sweep` end to end on tiny digits models: results, pruning, failures, jobs, resume."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from conftest import TINY_CONFIG
+
+from dlrun.sweep.study import outcome
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sweep_config(write_config, space: dict, train: dict | None = None, **sweep) -> Path:
+    config = copy.deepcopy(TINY_CONFIG)
+    config["train"].update({"tensorboard": False, "checkpoint": False, **(train or {})})
+    config["sweep"] = {"metric": "val_accuracy", "pruner": "none", "space": space, **sweep}
+    return write_config(config)
+
+
+def trial_runs(runs_dir: Path) -> dict[int, dict]:
+    """meta.json of every trial run directory, by trial number."""
+    metas = [json.loads(m.read_text()) for m in runs_dir.glob("*-t[0-9]*-*/meta.json")]
+    return {m["sweep"]["trial"]: m for m in metas}
+
+
+def load_study(runs_dir: Path, name: str = "tiny") -> optuna.Study:
+    url = f"sqlite:///{runs_dir / 'sweeps' / name / 'study.db'}"
+    return optuna.load_study(study_name=name, storage=url)
+
+
+def test_tiny_sweep_end_to_end(write_config, cli, runs_dir: Path) -> None:
+    space = {
+        "model.units": {"choice": [[8], [16, 16]]},
+        "model.dropout": {"float": [0.0, 0.3]},
+        "train.optimizer.learning_rate": {"float": [0.001, 0.02], "log": True},
+    }
+    path = sweep_config(write_config, space, trials=3)
+    code, out, err = cli("sweep", path)
+    assert code == 0, err
+
+    runs = trial_runs(runs_dir)
+    assert sorted(runs) == [0, 1, 2]
+    study_db = runs_dir / "sweeps" / "tiny" / "study.db"
+    for number, meta in runs.items():
+        assert meta["status"] == "completed"
+        assert meta["sweep"]["name"] == "tiny" and meta["sweep"]["study"] == str(study_db)
+        assert meta["id"].split("-")[-2] == f"t{number:03d}"  # easy to find
+        run = runs_dir / meta["id"]
+        assert (run / "stages" / "train" / "model.keras").is_file()
+        assert (run / "stages" / "train" / "history.csv").is_file()
+        assert yaml.safe_load((run / "config.yaml").read_text())["model"]["units"] in (
+            [8],
+            [16, 16],
+        )
+
+    # the table is sorted best first and lists the parameters
+    values = [meta["sweep"]["value"] for meta in runs.values()]
+    table = out[out.index("trials of sweep") :]
+    assert f"{max(values):.4f}" in table.splitlines()[2]
+    assert "dropout" in table and "learning_rate" in table
+
+    sweep_dir = runs_dir / "sweeps" / "tiny"
+    assert (sweep_dir / "history.png").stat().st_size > 1000
+    assert (sweep_dir / "importance.png").stat().st_size > 1000
+    assert len((sweep_dir / "trials.csv").read_text().splitlines()) == 4
+
+    # best.yaml is the best trial's config and trains as it is
+    best = yaml.safe_load((sweep_dir / "best.yaml").read_text())
+    best_meta = max(runs.values(), key=lambda m: m["sweep"]["value"])
+    assert best["model"]["units"] == best_meta["sweep"]["params"]["model.units"]
+    assert best.get("sweep") is None  # a plain training config
+    code, out, err = cli("train", sweep_dir / "best.yaml", "-q")
+    assert code == 0, err
+
+    # the budget is used: running it again without --resume is refused, with it nothing runs
+    code, out, err = cli("sweep", path)
+    assert code == 2 and "--resume" in err
+    code, out, err = cli("sweep", path, "--resume")
+    assert code == 0 and "all 3 trials are done" in out
+    assert len(trial_runs(runs_dir)) == 3
+
+
+def test_pruning_stops_trials_that_are_worse_than_the_median(
+    write_config, cli, runs_dir: Path, tmp_path: Path
+) -> None:
+    # A study that already holds a finished trial with val_loss 0.001 at every epoch: every
+    # real trial is worse after its first epoch, so the median rule must prune it there.
+    storage = f"sqlite:///{tmp_path / 'pruning.db'}"
+    study = optuna.create_study(study_name="tiny", storage=storage, direction="minimize")
+    study.add_trial(
+        optuna.trial.create_trial(
+            value=0.001, intermediate_values={epoch: 0.001 for epoch in range(1, 6)}
+        )
+    )
+    path = sweep_config(
+        write_config,
+        {"model.dropout": {"float": [0.0, 0.3]}},
+        train={"epochs": 5},
+        metric="val_loss",
+        pruner="median",
+        startup_trials=1,
+        warmup_epochs=1,
+        trials=3,
+    )
+    code, out, err = cli("sweep", path, "--storage", storage)
+    assert code == 0, err
+    states = sorted(outcome(t) for t in study.get_trials())
+    assert states == ["complete", "pruned", "pruned"]
+    runs = trial_runs(runs_dir)
+    assert sorted(runs) == [1, 2]
+    for meta in runs.values():
+        assert meta["sweep"]["state"] == "pruned" and meta["sweep"]["pruned_epoch"] == 1
+        history = (runs_dir / meta["id"] / "stages" / "train" / "history.csv").read_text()
+        assert len(history.splitlines()) == 2  # header + the one epoch it ran
+    assert "pruned at step 1" in out
+
+
+def test_invalid_combination_fails_that_trial_and_the_sweep_goes_on(
+    write_config, cli, runs_dir: Path
+) -> None:
+    # sigmoid does not fit a multiclass task: that grid point fails, the other one runs
+    path = sweep_config(
+        write_config,
+        {"model.output_activation": {"choice": ["auto", "sigmoid"]}},
+        sampler="grid",
+        trials=5,
+    )
+    code, out, err = cli("sweep", path)
+    assert code == 0, err
+    assert "the grid has 2 points" in out
+    trials = load_study(runs_dir).get_trials()
+    by_state = {outcome(t): t for t in trials}
+    assert sorted(by_state) == ["complete", "failed"]
+    reason = by_state["failed"].user_attrs["error"]
+    assert reason.startswith("invalid combination") and "sigmoid" in reason
+    assert "failed: invalid combination" in out
+
+
+def test_two_jobs_run_distinct_trials_in_two_processes(write_config, cli, runs_dir: Path) -> None:
+    path = sweep_config(
+        write_config,
+        {
+            "model.dropout": {"float": [0.0, 0.5]},
+            "train.optimizer.learning_rate": {"float": [0.001, 0.02], "log": True},
+        },
+        train={"epochs": 6},
+        sampler="random",
+        trials=4,
+    )
+    code, out, err = cli("sweep", path, "--jobs", "2")
+    assert code == 0, err
+    assert "2 worker processes, 1 TensorFlow thread(s) each" in out
+    runs = trial_runs(runs_dir)
+    assert sorted(runs) == [0, 1, 2, 3]
+    params = {json.dumps(m["sweep"]["params"], sort_keys=True) for m in runs.values()}
+    assert len(params) == 4
+    assert len({m["pid"] for m in runs.values()}) == 2
+    assert len([t for t in load_study(runs_dir).get_trials() if outcome(t) == "complete"]) == 4
+
+
+def test_resume_after_the_sweep_is_killed_mid_trial(write_config, cli, runs_dir: Path) -> None:
+    path = sweep_config(
+        write_config,
+        {"model.dropout": {"float": [0.0, 0.3]}},
+        train={"epochs": 150, "batch_size": 256},
+        sampler="random",
+        trials=3,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlrun", "sweep", str(path), "-q"],
+        cwd=ROOT,
+        env={**os.environ, "DLRUN_RUNS_DIR": str(runs_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            runs = trial_runs(runs_dir)
+            second = runs.get(1)
+            if (
+                runs.get(0, {}).get("status") == "completed"
+                and second
+                and (runs_dir / second["id"] / "stages" / "train" / "history.csv").is_file()
+            ):
+                break
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("trial 1 never started")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker, mid-trial
+        proc.wait()
+    assert trial_runs(runs_dir)[1]["status"] == "running"
+
+    code, out, err = cli("sweep", path, "--resume")
+    assert code == 0, err
+    assert "trial 1 were cut off" in " ".join(out.split())
+    trials = load_study(runs_dir).get_trials()
+    states = [outcome(t) for t in trials]
+    assert states.count("complete") == 3  # exact: nothing lost, nothing counted twice
+    assert states.count("interrupted") == 1 and outcome(trials[1]) == "interrupted"
+    rerun = next(t for t in trials if t.user_attrs.get("rerun_of") == 1)
+    assert rerun.params == trials[1].params and rerun.state.name == "COMPLETE"
+    assert trial_runs(runs_dir)[0]["status"] == "completed"  # the finished trial is kept
+    metas = [json.loads(m.read_text()) for m in runs_dir.glob("*-t001-*/meta.json")]
+    assert sorted(m["status"] for m in metas) == ["interrupted"]
+    assert len(list(runs_dir.glob("*-t[0-9]*-*"))) == 4
