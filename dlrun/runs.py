@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import platform
 import secrets
@@ -208,11 +209,12 @@ class Run:
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
+    """Rows of a history.csv; a metric missing from some epochs reads as NaN there."""
     if not path.is_file():
         return []
     with path.open(newline="") as fp:
         return [
-            {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+            {k: (int(v) if k == "epoch" else float(v) if v else math.nan) for k, v in row.items()}
             for row in csv.DictReader(fp)
         ]
 

@@ -267,3 +267,16 @@ def test_every_task_trains_and_evaluates(cli, runs_dir, write_config, task, data
     code, out, err = cli("evaluate", run)
     assert code == 0, err
     assert metric in out
+
+
+def test_history_with_a_metric_missing_from_some_epochs(tmp_path) -> None:
+    import math
+
+    from dlrun.runs import read_history
+
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,loss,learning_rate\n1,0.5,\n2,0.4,0.001\n")
+    rows = read_history(path)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert math.isnan(rows[0]["learning_rate"])
+    assert rows[1]["learning_rate"] == pytest.approx(0.001)
