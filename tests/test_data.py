@@ -523,3 +523,25 @@ def test_class_count_comes_from_all_training_labels(tmp_path) -> None:
     prepared = prepare(raw, config)  # the test split holds topics 2 and 3
     assert prepared.outputs == 4
     np.testing.assert_array_equal(prepared.test.y, [0, 1, 2, 3])
+
+
+def test_csv_from_a_spreadsheet_bom_and_blank_lines(tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    lines = ["size,color,weight,id,label", *csv_rows(20)]
+    path.write_text("\ufeff" + "\n".join(lines[:10]) + "\n\n" + "\n".join(lines[10:]) + "\n\n")
+    table = load_raw(csv_config(path).data)
+    assert table.feature_names == ["size", "color", "weight"]  # not '\ufeffsize'
+    assert len(table.train) + len(table.test) == 20
+
+
+def test_csv_row_with_a_wrong_field_count_names_its_line(tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    lines = ["size,color,weight,id,label", *csv_rows(8)]
+    lines[6] += ",extra"
+    path.write_text("\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n")
+    with pytest.raises(DataError) as info:
+        load_raw(csv_config(path).data)
+    assert str(info.value) == (
+        f"{path}: line 8 has a different number of fields than the header (5).\n"
+        "Check data.delimiter and quoting."
+    )

@@ -43,12 +43,15 @@ def read_csv(config: DataConfig) -> Table:
     path = Path(config.path or "")
     if not path.is_file():
         raise DataError(f"CSV file not found: {path}", hint="Check data.path.")
-    with path.open(newline="", encoding="utf-8") as fp:
-        rows = list(csv.reader(fp, delimiter=config.delimiter))
-    if len(rows) < 2:
+    # utf-8-sig: spreadsheet exports start with a byte-order mark that would otherwise
+    # become part of the first column's name. Blank lines (often at the end) are skipped.
+    with path.open(newline="", encoding="utf-8-sig") as fp:
+        reader = csv.reader(fp, delimiter=config.delimiter)
+        numbered = [(reader.line_num, row) for row in reader if row]
+    if len(numbered) < 2:
         raise DataError(f"{path} has no data rows under its header.")
-    header, body = rows[0], rows[1:]
-    bad = [i + 2 for i, row in enumerate(body) if len(row) != len(header)]
+    header, body = numbered[0][1], [row for _, row in numbered[1:]]
+    bad = [line for line, row in numbered[1:] if len(row) != len(header)]
     if bad:
         raise DataError(
             f"{path}: line {bad[0]} has a different number of fields than the header "
