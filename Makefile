@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlrun-installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-deps lint bench bench-sweep clean
 
 install: $(STAMP)
 
@@ -16,7 +16,16 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/dlrun train configs/digits.yaml
 
-test: install
+# The sweep's PostgreSQL test starts a local server: install Debian's package when it is
+# missing and we can (root, apt); if that fails the test skips and says why.
+test-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+	  echo "note: PostgreSQL could not be installed; its sweep test will skip"
+
+test: install test-deps
 	$(BIN)/ruff check dlrun tests bench
 	$(BIN)/python -m pytest -q
 
@@ -26,6 +35,10 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+bench-sweep: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/sweep_imdb.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

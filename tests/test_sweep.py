@@ -173,7 +173,7 @@ def test_resume_after_the_sweep_is_killed_mid_trial(write_config, cli, runs_dir:
     path = sweep_config(
         write_config,
         {"model.dropout": {"float": [0.0, 0.3]}},
-        train={"epochs": 150, "batch_size": 256},
+        train={"epochs": 30, "batch_size": 256},
         sampler="random",
         trials=3,
     )
