@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlrun-installed
 
-.PHONY: install demo test test-deps lint bench bench-sweep clean
+.PHONY: install demo test test-deps lint bench clean
 
 install: $(STAMP)
 
@@ -34,11 +34,8 @@ lint: install
 	$(BIN)/ruff format --check dlrun tests bench
 
 bench: install
-	$(BIN)/python bench/run.py
-
-bench-sweep: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python bench/sweep_imdb.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
