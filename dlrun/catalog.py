@@ -92,7 +92,11 @@ def higher_is_better(metric: str) -> bool:
 
 
 def list_runs(runs_dir: Path) -> list[RunInfo]:
-    """Every run under `runs_dir` (sweep folders included), newest first."""
+    """Every run under `runs_dir` (sweep folders included), newest first.
+
+    For speed the configs are not parsed (only their `task:` line is read); use
+    `load_run` for a run's full config.
+    """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
@@ -112,7 +116,7 @@ def _scan(directory: Path, depth: int, found: list[RunInfo]) -> None:
             continue
         path = Path(entry.path)
         if _looks_like_run(path, entry.name):
-            found.append(load_run(path))
+            found.append(load_run(path, parse_config=False))
         elif depth + 1 < MAX_DEPTH:
             _scan(path, depth + 1, found)
 
@@ -123,8 +127,12 @@ def _looks_like_run(path: Path, name: str) -> bool:
     return any((path / f).exists() for f in ("meta.json", "stages", "final"))
 
 
-def load_run(path: Path) -> RunInfo:
-    """Read one run directory; anything unreadable makes it broken, never raises."""
+def load_run(path: Path, parse_config: bool = True) -> RunInfo:
+    """Read one run directory; anything unreadable makes it broken, never raises.
+
+    `parse_config=False` reads config.yaml's `task:` line only (YAML parsing is
+    most of the time `dlrun runs` would spend on a run).
+    """
     path = Path(path)
     info = RunInfo(path=path, id=path.name, name=_name_from_id(path.name), status=BROKEN)
     meta, problem = _read(path / "meta.json", json.loads)
@@ -139,11 +147,12 @@ def load_run(path: Path) -> RunInfo:
     info.status = str(meta.get("status") or BROKEN)
     info.started, info.finished = meta.get("started"), meta.get("finished")
     info.sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else None
-    config, problem = _read(path / "config.yaml", lambda text: yaml.load(text, Loader=_LOADER))
+    parse = _parse_yaml if parse_config else _task_line
+    config, problem = _read(path / "config.yaml", parse)
     if problem or not isinstance(config, dict):
         info.status, info.problem = BROKEN, problem or "config.yaml does not hold a mapping"
         return info
-    info.config = config
+    info.config = config if parse_config else {}
     info.task = config.get("task")
     if (path / "summary.json").exists() or info.status == "completed":
         summary, problem = _read(path / "summary.json", json.loads)
@@ -177,6 +186,18 @@ def _read(path: Path, parse: Any) -> tuple[Any, str | None]:
     except (ValueError, yaml.YAMLError) as exc:
         reason = str(exc).splitlines()[0]
         return None, f"{path.name} is unreadable (truncated?): {reason}"
+
+
+def _parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_LOADER)
+
+
+_TASK_LINE = re.compile(r"^task:\s*['\"]?([A-Za-z_]+)", re.MULTILINE)
+
+
+def _task_line(text: str) -> dict[str, Any]:
+    found = _TASK_LINE.search(text)
+    return {"task": found.group(1) if found else None}
 
 
 def _name_from_id(run_id: str) -> str:
