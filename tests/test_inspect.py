@@ -124,6 +124,8 @@ def test_runs_filters_and_sorts_sweep_trials(cli, trained, runs_copy: Path) -> N
             "metric": "val_accuracy",
             "direction": "maximize",
             "value": value,
+            "state": "complete",
+            "params": {"model.units": [8 * (trial + 1)], "train.optimizer.learning_rate": 1e-4},
         }
         (trial_dir / "meta.json").write_text(json.dumps(meta))
     listed = as_json(cli, "runs", "--runs-dir", runs_copy, "--sweep", "digits-sweep")
@@ -131,6 +133,9 @@ def test_runs_filters_and_sorts_sweep_trials(cli, trained, runs_copy: Path) -> N
     assert [r["metrics"]["val_accuracy"] for r in listed] == [0.93, 0.85, 0.71]
     code, out, _ = cli("runs", "--runs-dir", runs_copy, "--sweep", "digits-sweep")
     assert code == 0 and "trial" in out and "val_accuracy" in out
+    header, best = out.splitlines()[:2]
+    assert "model.units" in header and "train.optimizer.learning_rate" in header
+    assert "complete" in best and "[16]" in best and "0.0001" in best  # trial 1's parameters
     assert len(as_json(cli, "runs", "--runs-dir", runs_copy)) == 5
     assert as_json(cli, "runs", "--runs-dir", runs_copy, "--sweep", "other") == []
     assert len(as_json(cli, "runs", "--runs-dir", runs_copy, "--name", "dig*")) == 5

@@ -124,15 +124,19 @@ def metric_columns(runs: list[RunInfo], first: str | None = None) -> list[str]:
 def runs_table(out: Output, runs: list[RunInfo], metric: str | None, sweep_columns: bool) -> Any:
     """The runs as aligned text: rich's Table takes ~1 ms a row, far too slow for 200 runs."""
     metrics = metric_columns(runs, metric)
-    extra = ["trial"] if sweep_columns else []
-    header = ["run", "name", *extra, "status", "task", *metrics, "duration", "started"]
-    numeric = set(metrics)
+    params = _sweep_params(runs) if sweep_columns else []
+    extra = ["trial", "state"] if sweep_columns else []
+    header = ["run", "name", *extra, "status", "task", *metrics, *params, "duration", "started"]
+    numeric = {*metrics, *params}
     rows: list[list[tuple[str, str]]] = []
     for run in runs:
         status = run.status + (" (dead)" if run.status == "running" and run.problem else "")
-        trial = [str(run.sweep.get("trial", "")) if run.sweep else ""] if sweep_columns else []
+        sweep = run.sweep or {}
+        trial = [str(sweep.get("trial", "")), str(sweep.get("state", ""))] if extra else []
+        values = sweep.get("params") if isinstance(sweep.get("params"), dict) else {}
         cells = [run.id, run.name, *trial, status, run.task or ""]
         cells += [format_value(run.metrics.get(m)) for m in metrics]
+        cells += [format_value(values.get(p)) for p in params]
         cells += [format_duration(run.duration), format_when(run.started)]
         styles = [""] * len(cells)
         styles[len(extra) + 2] = STATUS_STYLE.get(run.status, "")
@@ -152,13 +156,27 @@ def runs_table(out: Output, runs: list[RunInfo], metric: str | None, sweep_colum
     return text
 
 
+def _sweep_params(runs: list[RunInfo]) -> list[str]:
+    """The searched parameters (a sweep's `space` paths), in the order the trials list them."""
+    keys: dict[str, None] = {}
+    for run in runs:
+        params = (run.sweep or {}).get("params")
+        if isinstance(params, dict):
+            keys.update(dict.fromkeys(params))
+    return list(keys)
+
+
 def format_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
+            return f"{value:.4g}"
+        return f"{value:.4f}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
     return str(value)
 
 
