@@ -65,6 +65,10 @@ def trial_rows(study: Any, params: list[Param], maximize: bool) -> list[TrialRow
         note = attrs.get("error")
         if state == "pruned" and attrs.get("pruned_epoch"):
             note = f"pruned at step {attrs['pruned_epoch']}"
+        values = trial.params
+        if state == "waiting":
+            # a queued re-run: its parameters are fixed, not yet suggested
+            values = trial.system_attrs.get("fixed_params", {})
         if attrs.get("rerun_of") is not None:
             note = f"re-run of trial {attrs['rerun_of']}" + (f"; {note}" if note else "")
         rows.append(
@@ -74,7 +78,7 @@ def trial_rows(study: Any, params: list[Param], maximize: bool) -> list[TrialRow
                 value=value,
                 params={
                     path: by_path[path].decode(v) if path in by_path else v
-                    for path, v in trial.params.items()
+                    for path, v in values.items()
                 },
                 epochs=attrs.get("epochs"),
                 seconds=seconds,

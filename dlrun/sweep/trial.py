@@ -166,6 +166,8 @@ class TrialRunner:
         epochs = sum(s["epochs_run"] for s in stages.values())
         trial.set_user_attr("epochs", epochs)
         trial.set_user_attr("seconds", round(seconds, 2))
+        # The worker's memory after the trial was released: flat across trials, or a leak.
+        trial.set_user_attr("worker_rss_mb", _rss_mb())
         self.emit(
             {"event": "end", "trial": trial.number, "epochs": epochs, **result, "run": run.id}
         )
@@ -299,3 +301,12 @@ def _release_memory() -> None:
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session(free_memory=True)
     gc.collect()
+
+
+def _rss_mb() -> float | None:
+    """This process's resident memory in MiB (Linux), or None where /proc is absent."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
