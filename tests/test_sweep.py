@@ -16,6 +16,7 @@ import pytest
 import yaml
 from conftest import TINY_CONFIG
 
+from dlrun.runs import read_history
 from dlrun.sweep.study import outcome
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,3 +219,28 @@ def test_resume_after_the_sweep_is_killed_mid_trial(write_config, cli, runs_dir:
     metas = [json.loads(m.read_text()) for m in runs_dir.glob("*-t001-*/meta.json")]
     assert sorted(m["status"] for m in metas) == ["interrupted"]
     assert len(list(runs_dir.glob("*-t[0-9]*-*"))) == 4
+
+
+def test_kfold_trial_scores_the_mean_over_folds(write_config, cli, runs_dir: Path) -> None:
+    config = copy.deepcopy(TINY_CONFIG)
+    config["data"]["validation"] = {"kfold": 3}
+    config["train"].update({"tensorboard": False, "checkpoint": False})
+    config["sweep"] = {
+        "metric": "val_accuracy",
+        "pruner": "none",
+        "trials": 2,
+        "space": {"model.dropout": {"float": [0.0, 0.3]}},
+    }
+    code, out, err = cli("sweep", write_config(config))
+    assert code == 0, err
+    for meta in trial_runs(runs_dir).values():
+        summary = json.loads((runs_dir / meta["id"] / "summary.json").read_text())
+        folds = summary["stages"]
+        assert sorted(folds) == ["fold1", "fold2", "fold3"]
+        # each fold is scored at its best epoch; the trial by their mean
+        for fold, stage in folds.items():
+            history = read_history(runs_dir / meta["id"] / "stages" / fold / "history.csv")
+            best = max(row["val_accuracy"] for row in history)
+            assert stage["score"] == pytest.approx(best)
+        mean = sum(s["score"] for s in folds.values()) / 3
+        assert summary["sweep"]["value"] == pytest.approx(mean)
