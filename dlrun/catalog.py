@@ -38,7 +38,6 @@ from dlrun.errors import RunError, UsageError
 
 # <YYYYmmdd-HHMMSS>-<name>-<6 hex>, as `Run.create` names them.
 RUN_ID = re.compile(r"^\d{8}-\d{6}-.+-[0-9a-f]{6}$")
-RUN_FILES = ("meta.json", "config.yaml", "summary.json")
 MAX_DEPTH = 3
 BROKEN = "broken"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -6,7 +6,8 @@ Each training (a workflow stage, a sweep trial, a K-fold fold) is one HParams
 
 - `record_session` writes the session start (the hyperparameters: the flattened
   config, plus run, stage and sweep trial), one scalar per metric at the best
-  epoch (`best/val_accuracy`, ...), and the session end; plus `hparams.json`, the
+  epoch (`best/val_accuracy`, ...; best by the metric the workflow or sweep
+  chooses with, else val_loss), and the session end; plus `hparams.json`, the
   same facts in a form dlrun reads back cheaply.
 - `write_experiment` writes the experiment definition (each hyperparameter with
   its domain, each metric) for a set of runs. `dlrun tensorboard` writes one for
@@ -21,7 +22,7 @@ parent process or `dlrun tensorboard` can write them).
 Example:
 
 ```python
-record_session(stage_dir / "tensorboard", config, history, best_epoch=4, seconds=12.5)
+record_session(stage_dir / "tensorboard", config, history, seconds=12.5)
 write_experiment(Path("/tmp/exp"), [Path("runs")])
 ```
 """
@@ -37,6 +38,7 @@ from typing import Any
 
 from dlrun.catalog import flatten, higher_is_better
 from dlrun.runs import atomic_path, read_json, write_json
+from dlrun.tasks import head_for
 
 SESSION_FILE = "hparams.json"
 EVENTS_FILE = "events.out.tfevents.dlrun-hparams"
@@ -94,12 +96,38 @@ def _meta(run_dir: Path | None) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def best_metrics(history: dict[str, list[float]], best_epoch: int | None) -> dict[str, float]:
-    """Each history column at the best epoch (the last epoch when there is none)."""
+def selection_metric(config: Any, session_dir: Path) -> str:
+    """The metric that picks the best epoch, as the run's own decisions use it.
+
+    A sweep trial: the sweep's metric (from meta.json; trial configs drop `sweep`).
+    A workflow stage: `workflow.metric`, or val_ + the task's first metric, as the
+    workflow chooses stages. Otherwise val_loss, as the best checkpoint does.
+    """
+    sweep = _meta(_run_and_stage(session_dir)[0]).get("sweep")
+    if isinstance(sweep, dict) and isinstance(sweep.get("metric"), str):
+        return sweep["metric"]
+    workflow = getattr(config, "workflow", None)
+    if workflow is not None:
+        if workflow.metric:
+            return str(workflow.metric)
+        head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
+        return f"val_{head.metrics[0]}" if head.metrics else "val_loss"
+    return "val_loss"
+
+
+def best_metrics(history: dict[str, list[float]], metric: str) -> dict[str, float]:
+    """Each history column at the best epoch by `metric` (the last epoch without it)."""
     epochs = len(next(iter(history.values()), []))
     if not epochs:
         return {}
-    index = (best_epoch or epochs) - 1
+    column = history.get(metric, [])
+    finite = [i for i, v in enumerate(column) if math.isfinite(v)]
+    if finite:
+        pick = max if higher_is_better(metric) else min
+        best = pick(column[i] for i in finite)
+        index = next(i for i in finite if column[i] == best)  # the first epoch reaching it
+    else:
+        index = epochs - 1
     values = {}
     for key, column in history.items():
         if key != "learning_rate" and index < len(column) and math.isfinite(column[index]):
@@ -113,7 +141,6 @@ def record_session(
     config: Any,
     history: dict[str, list[float]],
     *,
-    best_epoch: int | None,
     seconds: float,
     status: str = "success",
 ) -> dict[str, Any]:
@@ -123,7 +150,7 @@ def record_session(
     end = time.time()
     start = end - seconds
     hparams = session_hparams(config, session_dir)
-    metrics = best_metrics(history, best_epoch)
+    metrics = best_metrics(history, selection_metric(config, session_dir))
     step = int(metrics.get("epoch", 0))
 
     start_info = plugin_data_pb2.SessionStartInfo(start_time_secs=start)
@@ -282,7 +309,7 @@ def experiment_summary(sessions: list[dict[str, Any]], description: str = "") ->
 
 def _metric_description(name: str) -> str:
     if name == "epoch":
-        return "The epoch the metrics are taken from (lowest validation loss)."
+        return "The epoch the metrics are taken from (best by the run's selection metric)."
     better = "higher" if higher_is_better(name) else "lower"
     return f"{name} at the best epoch ({better} is better)."
 

@@ -141,8 +141,7 @@ def train_model(
     if config.train.tensorboard:  # one HParams session per training (stage, fold, trial)
         from dlrun.hparams import record_session
 
-        best = best_epoch(history, "val_loss")
-        record_session(stage_dir / "tensorboard", config, history, best_epoch=best, seconds=seconds)
+        record_session(stage_dir / "tensorboard", config, history, seconds=seconds)
     epochs_run = len(history.get("loss", []))
     return FitResult(
         model=model,

@@ -101,8 +101,11 @@ def test_each_stage_is_an_hparams_session_with_its_hyperparameters_and_metrics(
         assert end.status == api_pb2.STATUS_SUCCESS
         assert end.end_time_secs >= start.start_time_secs
 
+        # best epoch as the workflow picks it: by val_accuracy, the first of equals
         rows = history(run / "stages" / stage)
-        best = min(rows, key=lambda r: float(r["val_loss"]))
+        best = max(rows, key=lambda r: (float(r["val_accuracy"]), -int(r["epoch"])))
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["stages"][stage]["best_epoch"] == int(best["epoch"])
         (best_loss,) = session.Tensors("best/val_loss")
         assert best_loss.step == int(best["epoch"])
         assert scalar(best_loss) == pytest.approx(float(best["val_loss"]), rel=1e-6)
