@@ -63,7 +63,7 @@ def test_interrupt_then_resume(cli, runs_dir: Path, write_config, tiny_config) -
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
 
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (proc.returncode, out, err)
     assert "Traceback" not in err
     assert f"dlrun train --resume {run}" in " ".join(err.split())
     meta = json.loads((run / "meta.json").read_text())
@@ -74,7 +74,7 @@ def test_interrupt_then_resume(cli, runs_dir: Path, write_config, tiny_config) -
     assert not (run / "final" / "model.keras").exists()
 
     code, out, err = cli("train", "--resume", run, "-q")
-    assert code == 0, err
+    assert code == 0, (code, out, err)
     epochs = history_epochs(run)
     assert epochs == list(range(1, EPOCHS + 1))  # continued, not restarted from epoch 1
     assert epochs[: len(done)] == done
