@@ -129,7 +129,7 @@ def _serve(
         f"HParams dashboard: {url}#hparams ({sessions} training sessions). Press Ctrl-C to stop.",
     )
     process.wait()
-    if process.returncode not in (0, -signal.SIGINT):
+    if process.returncode not in (0, -signal.SIGINT, -signal.SIGTERM):
         raise DlrunError(
             f"TensorBoard stopped with exit code {process.returncode}.", hint=_tail(log) or None
         )
@@ -144,10 +144,14 @@ def _answers(url: str) -> bool:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT first (TensorBoard's own clean exit), then terminate, then kill."""
+    """SIGTERM (TensorBoard keeps no state to save), then SIGKILL if it does not go.
+
+    Not SIGINT: a dlrun started in the background by a shell ignores SIGINT, and
+    so would its child.
+    """
     if process.poll() is not None:
         return
-    for stop in (lambda: process.send_signal(signal.SIGINT), process.terminate, process.kill):
+    for stop in (process.terminate, process.kill):
         stop()
         try:
             process.wait(timeout=STOP_SECONDS)
