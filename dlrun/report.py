@@ -173,7 +173,7 @@ def _confusion(path: Path, test: dict[str, Any]) -> str:
     matrix = test.get("confusion_matrix")
     if not isinstance(matrix, list) or not matrix:
         return ""
-    names = _class_names(path, len(matrix))
+    names = class_names(path, len(matrix))
     lines = ["## Confusion matrix", "", "Rows: true class; columns: predicted (test split).", ""]
     try:
         _plot_confusion(matrix, names, path / CONFUSION_PNG)
@@ -186,7 +186,8 @@ def _confusion(path: Path, test: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip()
 
 
-def _class_names(path: Path, n: int) -> list[str]:
+def class_names(path: Path, n: int) -> list[str]:
+    """The run's class names (preprocessing.json), or 0..n-1 when it has none."""
     try:
         names = read_json(path / "preprocessing.json").get("class_names")
     except (OSError, ValueError, AttributeError):

@@ -29,6 +29,7 @@ from dlrun.catalog import (
 from dlrun.commands.runs import STATUS_STYLE, format_value, print_table
 from dlrun.console import Output
 from dlrun.errors import UsageError
+from dlrun.report import class_names
 
 FORMATS = ("text", "json")
 
@@ -118,10 +119,11 @@ def _final(out: Output, info: RunInfo) -> None:
     print_table(out, table)
     matrix = test.get("confusion_matrix")
     if isinstance(matrix, list) and matrix:
+        names = class_names(info.path, len(matrix))
         out.result("confusion matrix (rows: true class, columns: predicted)")
-        grid = out.table("", *(str(i) for i in range(len(matrix))))
-        for i, row in enumerate(matrix):
-            grid.add_row(str(i), *(str(v) for v in row))
+        grid = out.table("", *names)
+        for name, row in zip(names, matrix, strict=False):
+            grid.add_row(name, *(str(v) for v in row))
         print_table(out, grid)
 
 
