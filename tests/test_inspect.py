@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -90,9 +91,17 @@ def test_runs_copes_with_broken_runs(cli, trained, runs_copy: Path) -> None:
     bare = runs_copy / "20261122-101501-digits-0a0b0c"  # crashed right after mkdir
     bare.mkdir()
     (runs_copy / "notes.txt").write_text("not a run")
+    killed = runs_copy / "20261122-101502-digits-dddddd"  # its process was killed -9
+    shutil.copytree(runs_copy / small.name, killed)
+    meta = json.loads((killed / "meta.json").read_text())
+    meta.update(status="running", finished=None, pid=2**22 + 1, host=socket.gethostname())
+    (killed / "meta.json").write_text(json.dumps(meta))
 
     listed = {r["id"]: r for r in as_json(cli, "runs", "--runs-dir", runs_copy)}
-    assert set(listed) == {small.name, large.name, no_summary.name, bare.name}
+    assert set(listed) == {small.name, large.name, no_summary.name, bare.name, killed.name}
+    assert listed[killed.name]["status"] == "running"
+    problem = listed[killed.name]["problem"]
+    assert "is gone" in problem and "--resume" in problem
     assert listed[small.name]["status"] == "completed"
     assert listed[large.name]["status"] == "broken"
     assert "meta.json is unreadable" in listed[large.name]["problem"]
@@ -102,7 +111,7 @@ def test_runs_copes_with_broken_runs(cli, trained, runs_copy: Path) -> None:
 
     code, out, err = cli("runs", "--runs-dir", runs_copy)
     assert code == 0, err
-    assert out.count("broken") >= 3
+    assert out.count("broken") >= 3 and "running (dead)" in out
     code, out, err = cli("show", truncated, "--runs-dir", runs_copy)
     assert code == 0, err
     assert "broken" in out and "meta.json is unreadable" in out
@@ -136,7 +145,7 @@ def test_runs_filters_and_sorts_sweep_trials(cli, trained, runs_copy: Path) -> N
     header, best = out.splitlines()[:2]
     assert "model.units" in header and "train.optimizer.learning_rate" in header
     assert "complete" in best and "[16]" in best and "0.0001" in best  # trial 1's parameters
-    assert len(as_json(cli, "runs", "--runs-dir", runs_copy)) == 5
+    assert len(as_json(cli, "runs", "--runs-dir", runs_copy)) == 5  # 2 runs + 3 trials
     assert as_json(cli, "runs", "--runs-dir", runs_copy, "--sweep", "other") == []
     assert len(as_json(cli, "runs", "--runs-dir", runs_copy, "--name", "dig*")) == 5
 
