@@ -228,7 +228,7 @@ def test_kfold_trial_scores_the_mean_over_folds(write_config, cli, runs_dir: Pat
     config["sweep"] = {
         "metric": "val_accuracy",
         "pruner": "none",
-        "trials": 2,
+        "trials": 1,
         "space": {"model.dropout": {"float": [0.0, 0.3]}},
     }
     code, out, err = cli("sweep", write_config(config))

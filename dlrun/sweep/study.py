@@ -96,6 +96,8 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
                     hint="Examples: sqlite:///study.db, postgresql://user@host:5432/db",
                 ) from None
             last = exc
+            if "connect" in str(exc).lower():
+                break  # the server is not there: retrying will not help
             # Two processes creating the tables at once can collide; the loser retries.
             time.sleep(0.5 + attempt)
     raise DlrunError(
@@ -110,7 +112,10 @@ def create_or_load(
 ) -> Any:
     """The study `name`; UsageError if it exists or not against the caller's wishes."""
     optuna = quiet_optuna()
-    exists = name in {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    summaries = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+    exists = name in summaries
+    if exists and summaries[name].n_trials == 0 and not must_exist:
+        exists = False  # a start that stopped before any trial (e.g. data not found)
     if must_exist and not exists:
         raise UsageError(
             f"there is no sweep '{name}' to resume in this storage.",
