@@ -385,7 +385,7 @@ def export(
         "  dlrun sweep configs/imdb.yaml --trials 30 --jobs 2\n\n"
         "  dlrun sweep configs/imdb.yaml --resume\n\n"
         "  dlrun sweep configs/imdb.yaml --storage postgresql://user@host/db --trials 100\n\n"
-        "  dlrun sweep configs/digits.yaml sweep.sampler=random train.epochs=5\n\n"
+        "  dlrun sweep configs/imdb.yaml sweep.sampler=random --name imdb-random\n\n"
         "The study is runs/sweeps/NAME/study.db (SQLite) unless --storage is given; each "
         "trial is a run directory runs/STAMP-NAME-tNNN-ID; the best trial's config is "
         "written to runs/sweeps/NAME/best.yaml."
