@@ -58,6 +58,9 @@ def test_interrupt_then_resume(cli, runs_dir: Path, write_config, tiny_config) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell starting pytest in the background (`make test &`, some CI runners) makes
+        # children ignore SIGINT, and Python then installs no KeyboardInterrupt handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     run = wait_for_epochs(runs_dir, proc, 2, timeout=120)
     proc.send_signal(signal.SIGINT)
