@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from dlrun.config import load_config, validate
+from dlrun.config import dump_yaml, load_config, validate
 from dlrun.config.loader import set_path
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, ConfigError, DlrunError, UsageError
@@ -137,7 +137,7 @@ def sweep(
             must_exist=resume,
             may_exist=resume or not local,
         )
-        _remember_config(study, loaded.to_yaml(), out)
+        _remember_config(study, loaded.resolved(), out)
         requeued = recover_interrupted(study, assume_all_dead=local)
         if requeued:
             listed = ", ".join(map(str, requeued))
@@ -159,7 +159,7 @@ def sweep(
             sweep_dir=str(sweep_dir.resolve()),
             budget=budget,
             verbosity=out.verbosity,
-            argv=argv(),
+            argv=[redact(arg) for arg in argv()],  # no database password in meta.json
         )
         interrupted = False
         if has_work(study, budget):
@@ -211,7 +211,11 @@ def _results(
     return result
 
 
-def _remember_config(study: Any, config_yaml: str, out: Output) -> None:
+def _remember_config(study: Any, resolved: dict[str, Any], out: Output) -> None:
+    """Keep the config a sweep started with; warn when a resume brings a different one."""
+    # The budget may change from run to run (--trials): that is not a different search.
+    resolved["sweep"].pop("trials", None)
+    config_yaml = dump_yaml(resolved)
     previous = study.user_attrs.get("config")
     if previous is None:
         study.set_user_attr("config", config_yaml)
