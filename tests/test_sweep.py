@@ -244,3 +244,33 @@ def test_kfold_trial_scores_the_mean_over_folds(write_config, cli, runs_dir: Pat
             assert stage["score"] == pytest.approx(best)
         mean = sum(s["score"] for s in folds.values()) / 3
         assert summary["sweep"]["value"] == pytest.approx(mean)
+
+
+def test_ctrl_c_stops_cleanly_and_marks_the_trial_interrupted(write_config, runs_dir: Path) -> None:
+    path = sweep_config(
+        write_config,
+        {"model.dropout": {"float": [0.0, 0.3]}},
+        train={"epochs": 400, "batch_size": 256},
+        trials=2,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlrun", "sweep", str(path)],
+        cwd=ROOT,
+        env={**os.environ, "DLRUN_RUNS_DIR": str(runs_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(runs_dir.glob("*-t000-*/stages/train/history.csv")):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in out + err
+    assert trial_runs(runs_dir)[0]["status"] == "interrupted"
+    trials = load_study(runs_dir).get_trials()
+    assert outcome(trials[0]) == "interrupted"
+    assert [t.user_attrs.get("rerun_of") for t in trials[1:]] == [0]  # queued once

@@ -163,7 +163,8 @@ def sweep(
         )
         interrupted = False
         if has_work(study, budget):
-            interrupted = _run_workers(spec, study, jobs, sweep_dir, out, config.sweep.metric)
+            with _sigterm_as_interrupt():
+                interrupted = _run_workers(spec, study, jobs, sweep_dir, out, config.sweep.metric)
         else:
             out.info(f"all {budget} trials are done; raise the budget with --trials N")
         result = _results(study, params, config, sweep_dir, study_ref, out)
@@ -223,6 +224,23 @@ def _remember_config(study: Any, resolved: dict[str, Any], out: Output) -> None:
         out.warn(
             "the config differs from the one this sweep started with; new trials use the new one."
         )
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a sweep like Ctrl-C: workers told, trials marked, results printed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -122,8 +122,16 @@ def run_worker(spec: WorkerSpec, index: int) -> int:
         return EXIT_FAILURE
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     _die_with_parent()
+    # Ctrl-C and SIGTERM both stop the trial cleanly (marked interrupted), even when the
+    # parent was started with SIGINT ignored (a background job) and passed that on.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     spec_path, index = sys.argv[1], int(sys.argv[2])
     spec = WorkerSpec.from_json(Path(spec_path).read_text(encoding="utf-8"))
     code = run_worker(spec, index)
