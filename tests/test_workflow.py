@@ -258,7 +258,7 @@ def test_kfold_averages_fold_curves_and_picks_the_best_epoch_from_the_mean(
         },
         "model": {"units": [8]},
         "train": {"epochs": 4, "batch_size": 8, "tensorboard": False},
-        "workflow": {"baseline": "mean"},
+        "workflow": {"baseline": "mean", "final_models": 2},
     }
     code, out, err = cli("train", _write_config(tmp_path, config))
     assert code == 0, err
@@ -288,8 +288,15 @@ def test_kfold_averages_fold_curves_and_picks_the_best_epoch_from_the_mean(
     # the mean-of-train baseline, averaged over the four folds, and the final retrain
     assert summary["baseline"]["reference"]["name"] == "mean"
     assert summary["baseline"]["values"]["mean"]["mae"] > 0
-    assert summary["final"]["epochs"] == best and summary["final"]["samples"] == 70
-    assert "mae" in summary["final"]["test"]
+    final = summary["final"]
+    assert final["epochs"] == best and final["samples"] == 70
+    # two retrained copies, averaged into the one final model that `dlrun evaluate` scores
+    assert final["models"] == 2
+    for member in ("member-1", "member-2"):
+        assert (run / "stages" / "final" / member / "history.csv").is_file()
+    code, _, err = cli("evaluate", run)
+    assert code == 0, err
+    assert _read(run, "final/evaluation.json")["mae"] == pytest.approx(final["test"]["mae"])
 
 
 def test_a_failing_stage_is_recorded_and_the_workflow_goes_on(

@@ -181,3 +181,20 @@ def test_workflow_config_mistakes_are_caught_before_training(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         _config(workflow, **extra)
+
+
+def test_choice_is_the_best_validation_score_and_with_kfold_the_one_standard_error_rule() -> None:
+    from dlrun.workflow.runner import choose
+
+    stages = {
+        "small": {"status": "completed", "score": 2.15, "score_std": 0.3, "params": 5000},
+        "overfit": {"status": "completed", "score": 2.08, "score_std": 0.3, "params": 140000},
+        "l2": {"status": "completed", "score": 2.40, "score_std": 0.3, "params": 5000},
+        "broken": {"status": "failed"},
+    }
+    assert choose(stages, higher=False) == "overfit"  # holdout: the best score
+    # 4 folds: SE = 0.3 / 2 = 0.15; small (2.15) is within 2.08 + 0.15 with far fewer weights
+    assert choose(stages, higher=False, folds=4) == "small"
+    # 100 folds: SE = 0.03, so only the best itself is close enough
+    assert choose(stages, higher=False, folds=100) == "overfit"
+    assert choose({"broken": {"status": "failed"}}, higher=True) is None

@@ -150,6 +150,8 @@ def _workflow_problems(config: DlrunConfig) -> list[str]:
             "workflow.final 'keep_best' needs a holdout validation set; with kfold there is one "
             "model per fold. Use final: retrain (the default)."
         )
+    if workflow.final_models > 1 and workflow.final != "retrain":
+        problems.append("workflow.final_models averages retrained copies; it needs final: retrain.")
     if workflow.metric is not None:
         head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
         allowed = ["val_loss", *(f"val_{m}" for m in head.metrics)]

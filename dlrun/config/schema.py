@@ -212,6 +212,13 @@ class WorkflowConfig(Section):
         description="retrain: the chosen stage on train+validation for its best epoch count; "
         "keep_best: keep the chosen stage's best checkpoint (holdout only).",
     )
+    final_models: int = Field(
+        1,
+        ge=1,
+        description="final: retrain N copies (seeds seed, seed+1, ...) and average their "
+        "predictions: on small data this removes much of the test error's dependence on one "
+        "random initialization (the book's model ensembling).",
+    )
 
     def planned(self) -> list[StageConfig]:
         """The stages in order, each with its name resolved (unique, directory-safe)."""

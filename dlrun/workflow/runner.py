@@ -29,8 +29,9 @@ run keeps what it finished; `--resume` reruns only stages not marked done):
                   "folds": [{"name": "fold-1", "epochs_run": 80, "best_epoch": 61,
                              "score": 2.3, "at_best_epoch": 2.4}]   # K-fold only
         }, ...},
-      "chosen": "dropout" | null,
+      "chosen": "dropout" | null,             # best score; K-fold: one-standard-error rule
       "final": null | {"stage": "dropout", "mode": "retrain" | "keep_best", "epochs": 7,
+                       "models": 1,            # retrain: copies averaged (final_models)
                        "samples": 25000, "seconds": 9.1, "test": {"accuracy": .., ...}},
       "plots": {"overlay": "validation_curves.png"},
       "seconds": 123.4
@@ -49,6 +50,7 @@ summary["chosen"], summary["final"]["test"]["accuracy"]
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -65,7 +67,7 @@ from dlrun.evaluation import evaluate_model
 from dlrun.runs import Run, read_history, save_with, write_text
 from dlrun.tasks import head_for
 from dlrun.tfenv import import_keras
-from dlrun.training import best_epoch, train_model
+from dlrun.training import best_epoch, make_optimizer, resolve_head, train_model
 from dlrun.workflow.baselines import BASELINES, compute_baselines, reference
 from dlrun.workflow.kfold import (
     Portion,
@@ -179,7 +181,8 @@ def run_workflow(
     if flow.curves:
         plots.overlay(flow.curves, metric, run.path / "validation_curves.png")
         summary["plots"]["overlay"] = "validation_curves.png"
-    summary["chosen"] = choose(summary["stages"], flow.higher)
+    folds = len(portions) if flow.kfold else 1
+    summary["chosen"] = choose(summary["stages"], flow.higher, folds)
     flow.save()
     if summary["chosen"] is None:
         raise DlrunError(
@@ -194,13 +197,27 @@ def run_workflow(
     return summary
 
 
-def choose(stages: dict[str, dict[str, Any]], higher: bool) -> str | None:
-    """The completed stage with the best validation score (ties: the earlier stage)."""
-    scored = [(name, e["score"]) for name, e in stages.items() if e.get("status") == "completed"]
-    if not scored:
+def choose(stages: dict[str, dict[str, Any]], higher: bool, folds: int = 1) -> str | None:
+    """The completed stage with the best validation score (ties: the earlier stage).
+
+    With K-fold (`folds` > 1), the one-standard-error rule: of the stages whose mean
+    score is within one standard error (std / sqrt(folds)) of the best, the one with
+    the fewest parameters, since differences inside the folds' noise do not justify
+    a bigger model.
+    """
+    completed = {n: e for n, e in stages.items() if e.get("status") == "completed"}
+    if not completed:
         return None
     pick = max if higher else min
-    return pick(scored, key=lambda item: item[1])[0]
+    best = pick(completed, key=lambda n: completed[n]["score"])
+    std = completed[best].get("score_std")
+    if folds < 2 or std is None:
+        return best
+    margin = std / math.sqrt(folds)
+    close = [
+        n for n, e in completed.items() if abs(e["score"] - completed[best]["score"]) <= margin
+    ]
+    return min(close, key=lambda n: completed[n].get("params") or 0)
 
 
 def _protocol(config: DlrunConfig, portions: list[Portion]) -> dict[str, Any]:
@@ -408,9 +425,21 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         fixed = config.train.model_copy(update={"epochs": epochs, "early_stopping": None})
         final_config = config.model_copy(update={"train": fixed})
         prepared = prepare_portion(flow.raw, training_split(flow.raw, config), None, final_config)
-        fit = train_model(final_config, prepared, flow.run.stage_dir("final"), out, epochs=epochs)
-        model, state = fit.model, prepared.state
-        result.update(epochs=epochs, samples=len(prepared.train), seconds=round(fit.seconds, 2))
+        copies = flow.config.workflow.final_models
+        members, seconds = [], 0.0
+        for i in range(copies):
+            directory = flow.run.stage_dir("final" if copies == 1 else f"final/member-{i + 1}")
+            if copies > 1:
+                out.info(f"final model {i + 1} of {copies} (seed {config.seed + i})")
+            member_config = final_config.model_copy(update={"seed": config.seed + i})
+            fit = train_model(member_config, prepared, directory, out, epochs=epochs)
+            members.append(fit.model)
+            seconds += fit.seconds
+        model = members[0] if copies == 1 else _average(members, prepared, final_config, keras)
+        state = prepared.state
+        result.update(
+            epochs=epochs, models=copies, samples=len(prepared.train), seconds=round(seconds, 2)
+        )
     else:
         stage_dir = flow.run.path / "stages" / name
         kept = stage_dir / "checkpoint.keras"
@@ -429,6 +458,20 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
     flow.run.write_json("preprocessing.json", state)
     result["test"] = metrics
     return result
+
+
+def _average(members: list[Any], prepared: Any, config: DlrunConfig, keras: Any) -> Any:
+    """One Keras model whose output is the mean of the members' outputs."""
+    inputs = keras.Input(
+        shape=prepared.input_spec.shape, sparse=prepared.input_spec.sparse, name="inputs"
+    )
+    for i, member in enumerate(members, start=1):
+        member.name = f"member_{i}"  # nested models need unique names
+    outputs = keras.layers.Average(name="average")([member(inputs) for member in members])
+    model = keras.Model(inputs, outputs, name="ensemble")
+    head = resolve_head(config)
+    model.compile(optimizer=make_optimizer(config), loss=head.loss, metrics=list(head.metrics))
+    return model
 
 
 def _headers(flow: Workflow) -> list[str]:
@@ -497,6 +540,8 @@ def _final_row(flow: Workflow) -> list[str] | None:
         if final["mode"] == "retrain"
         else "best checkpoint kept"
     )
+    if final.get("models", 1) > 1:
+        how += f", mean of {final['models']} models"
     extra = 1 if flow.metric != "val_loss" else 0
     test = final["test"].get(base)
     return [
