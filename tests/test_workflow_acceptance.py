@@ -1,0 +1,42 @@
+"""Acceptance of the workflow configs on the real datasets in ../shared/datasets (slow:
+minutes each on 2 cores; run with `pytest -m slow tests/test_workflow_acceptance.py`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.slow
+
+
+def _summary(cli, runs_dir: Path, config: str, data: str) -> dict:
+    code, _, err = cli("train", config, f"data.path={shared_file(data)}", "-q")
+    assert code == 0, err
+    (run,) = list(runs_dir.iterdir())
+    return json.loads((run / "summary.json").read_text())
+
+
+def test_imdb_workflow(cli, runs_dir: Path) -> None:
+    summary = _summary(cli, runs_dir, "configs/imdb.yaml", "imdb/imdb.npz")
+    assert summary["baseline"]["reference"]["value"] == pytest.approx(0.50, abs=0.01)
+    assert summary["stages"]["overfit"]["overfitting"]["overfits"] is True
+    assert summary["final"]["test"]["accuracy"] >= 0.885
+    assert summary["seconds"] < 600
+
+
+def test_reuters_workflow(cli, runs_dir: Path) -> None:
+    summary = _summary(cli, runs_dir, "configs/reuters.yaml", "reuters/reuters.npz")
+    assert 0.17 <= summary["baseline"]["values"]["shuffled"]["accuracy"] <= 0.20
+    assert summary["final"]["test"]["accuracy"] >= 0.78
+
+
+def test_boston_workflow(cli, runs_dir: Path) -> None:
+    summary = _summary(cli, runs_dir, "configs/boston.yaml", "boston_housing/boston_housing.npz")
+    assert summary["workflow"]["protocol"]["k"] == 4
+    assert summary["stages"][summary["chosen"]]["score"] <= 2.6
+    assert summary["final"]["test"]["mae"] <= 2.7
+    assert 5.5 < summary["baseline"]["values"]["mean"]["mae"] < 7.5
