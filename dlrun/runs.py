@@ -193,6 +193,22 @@ class Run:
             changes.update(finished=None, pid=os.getpid(), resumed=now())
         self.update_meta(**changes)
 
+    @property
+    def final_model_path(self) -> Path:
+        return self.path / "final" / "model.keras"
+
+    def final_model(self) -> Path:
+        """The final model's file; a clear error when the run has none."""
+        if not self.final_model_path.is_file():
+            status = self.meta.get("status")
+            hint = (
+                f"Continue it with: dlrun train --resume {self.path}"
+                if status in ("interrupted", "failed")
+                else "Only a run that finished with its test step has one (not --no-final)."
+            )
+            raise RunError(f"{self.path} has no final model (status: {status}).", hint=hint)
+        return self.final_model_path
+
     def stage_dir(self, stage: str) -> Path:
         path = self.path / "stages" / stage
         path.mkdir(parents=True, exist_ok=True)

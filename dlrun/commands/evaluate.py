@@ -19,7 +19,7 @@ from dlrun.config import load_config
 from dlrun.console import Output
 from dlrun.data.prepare import prepare_test
 from dlrun.data.sources import load_raw
-from dlrun.errors import ConfigError, RunError
+from dlrun.errors import ConfigError
 from dlrun.runs import Run
 from dlrun.tfenv import import_keras
 
@@ -27,12 +27,7 @@ from dlrun.tfenv import import_keras
 def evaluate(run_path: Path, *, out: Output, data_config: Path | None = None) -> dict[str, Any]:
     run = Run.open(run_path)
     config = load_config(run.path / "config.yaml").config
-    model_file = run.path / "final" / "model.keras"
-    if not model_file.is_file():
-        raise RunError(
-            f"{run.path} has no final model (status: {run.meta.get('status')}).",
-            hint="Only a run that finished training has one; resume it with dlrun train --resume.",
-        )
+    model_file = run.final_model()
     if data_config is not None:
         other = load_config(data_config).config
         if other.task != config.task:

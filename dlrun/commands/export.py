@@ -27,7 +27,7 @@ import numpy as np
 
 from dlrun.catalog import resolve_run
 from dlrun.console import Output
-from dlrun.errors import DlrunError, RunError, UsageError
+from dlrun.errors import DlrunError, UsageError
 from dlrun.runs import Run
 
 FORMATS = ("saved_model",)
@@ -47,12 +47,7 @@ def export(
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}.")
     run = Run.open(resolve_run(run_arg, runs_dir))
-    model_file = run.path / "final" / "model.keras"
-    if not model_file.is_file():
-        raise RunError(
-            f"{run.path} has no final model (status: {run.meta.get('status')}).",
-            hint="Only a run that finished with a test step has one (not --no-final).",
-        )
+    model_file = run.final_model()
     target = Path(output) if output is not None else run.path / "export"
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

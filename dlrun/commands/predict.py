@@ -35,7 +35,7 @@ from dlrun.config import load_config
 from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.splits import Features, Sequences
-from dlrun.errors import DataError, RunError, UsageError
+from dlrun.errors import DataError, UsageError
 from dlrun.runs import Run, write_text
 
 ARRAY_SUFFIXES = (".npz", ".npy")
@@ -51,12 +51,7 @@ def predict(
 ) -> np.ndarray:
     """Predict `input_file` with the run's final model; returns the raw model outputs."""
     run = Run.open(resolve_run(run_arg, runs_dir))
-    model_file = run.path / "final" / "model.keras"
-    if not model_file.is_file():
-        raise RunError(
-            f"{run.path} has no final model (status: {run.meta.get('status')}).",
-            hint="Only a run that finished with a test step has one (not --no-final).",
-        )
+    model_file = run.final_model()
     if output is not None and output.suffix not in (".csv", ".npz"):
         raise UsageError(f"--output must end in .csv or .npz, not '{output.suffix}'.")
     config = load_config(run.path / "config.yaml").config

@@ -148,7 +148,7 @@ def _train_once(run: Run, config: DlrunConfig, out: Output) -> dict[str, Any]:
     out.info(f"training [bold]{config.model.kind}[/] for up to {config.train.epochs} epochs")
     result = train_model(config, prepared, run.stage_dir("train"), out)
     test = evaluate_model(result.model, prepared.test, config, prepared.outputs)
-    save_with(run.path / "final" / "model.keras", result.model.save)
+    save_with(run.final_model_path, result.model.save)
     run.write_json("final/metrics.json", test)
     return {
         "stages": {

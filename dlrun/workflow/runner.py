@@ -453,7 +453,7 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
     # The one and only use of the test split.
     test = prepare_test(flow.raw, config, state)
     metrics = evaluate_model(model, test, config, state["outputs"])
-    save_with(flow.run.path / "final" / "model.keras", model.save)
+    save_with(flow.run.final_model_path, model.save)
     flow.run.write_json("final/metrics.json", metrics)
     flow.run.write_json("preprocessing.json", state)
     result["test"] = metrics
