@@ -67,6 +67,17 @@ class Output:
         """Plain text: brackets in the message (lists, paths) are printed as they are."""
         self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
+    def metrics(self, title: str, metrics: dict[str, Any], header: str = "metric") -> None:
+        """A titled two-column table of the numeric metrics and the sample count."""
+        self.result(f"[bold]{title}[/]")
+        table = self.table(header, "value")
+        for key, value in metrics.items():
+            if isinstance(value, float):
+                table.add_row(key, f"{value:.4f}")
+            elif key == "samples":
+                table.add_row(key, str(value))
+        self.result(table)
+
     def table(self, *columns: str) -> Table:
         """A table styled like every other dlrun table; print it with `result`."""
         table = Table(header_style="bold", box=None, pad_edge=False)

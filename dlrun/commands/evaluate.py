@@ -51,14 +51,7 @@ def evaluate(run_path: Path, *, out: Output, data_config: Path | None = None) ->
 
 
 def _print(out: Output, run: Run, metrics: dict[str, Any], class_names: list[str] | None) -> None:
-    out.result(f"[bold]{run.id} on the test split[/]")
-    table = out.table("metric", "value")
-    for key, value in metrics.items():
-        if isinstance(value, float):
-            table.add_row(key, f"{value:.4f}")
-        elif key == "samples":
-            table.add_row(key, str(value))
-    out.result(table)
+    out.metrics(f"{run.id} on the test split", metrics)
     matrix = metrics.get("confusion_matrix")
     if matrix:
         names = class_names or [str(i) for i in range(len(matrix))]

@@ -166,12 +166,5 @@ def _train_once(run: Run, config: DlrunConfig, out: Output) -> dict[str, Any]:
 
 
 def _print_final(out: Output, run: Run, metrics: dict[str, Any]) -> None:
-    out.result("[bold]final model on the test split[/]")
-    table = out.table("test metric", "value")
-    for key, value in metrics.items():
-        if isinstance(value, float):
-            table.add_row(key, f"{value:.4f}")
-        elif key == "samples":
-            table.add_row(key, str(value))
-    out.result(table)
+    out.metrics("final model on the test split", metrics, header="test metric")
     out.info(f"run directory: {run.path}")
