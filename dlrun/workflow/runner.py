@@ -471,6 +471,8 @@ def _average(members: list[Any], prepared: Any, config: DlrunConfig, keras: Any)
     model = keras.Model(inputs, outputs, name="ensemble")
     head = resolve_head(config)
     model.compile(optimizer=make_optimizer(config), loss=head.loss, metrics=list(head.metrics))
+    # Built now, the saved optimizer matches the one Keras builds when the model is loaded.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
