@@ -40,7 +40,9 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
 
 
 def run_book(datasets: Path) -> dict[str, float]:
-    wall, rss, stdout = measure([sys.executable, str(ROOT / "bench" / "book_imdb.py"), str(datasets)])
+    wall, rss, stdout = measure(
+        [sys.executable, str(ROOT / "bench" / "book_imdb.py"), str(datasets)]
+    )
     result = json.loads(stdout.strip().splitlines()[-1])
     return {
         "fit_seconds": result["fit_seconds"],
@@ -55,10 +57,15 @@ def run_dlrun(datasets: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as runs:
         wall, rss, _ = measure(
             [
-                sys.executable, "-m", "dlrun", "train",
+                sys.executable,
+                "-m",
+                "dlrun",
+                "train",
                 str(ROOT / "bench" / "configs" / "imdb_dense.yaml"),
                 f"data.path={datasets / 'imdb' / 'imdb.npz'}",
-                "--runs-dir", runs, "-q",
+                "--runs-dir",
+                runs,
+                "-q",
             ]
         )
         (run,) = list(Path(runs).iterdir())

@@ -1,4 +1,9 @@
-"""`make bench`: run every benchmark in bench/ in turn and print what each reports."""
+"""`make bench`: every benchmark in bench/, then the slow acceptance tests on the real data.
+
+The acceptance tests (`pytest -m slow`: the book's results through whole workflows on
+../shared/datasets) take minutes, so the default `make test` leaves them out and this
+runs them.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ def main() -> int:
             continue
         print(f"== {name}", flush=True)
         failed += subprocess.run([sys.executable, str(script)]).returncode != 0
+    print("== acceptance tests on the real data (pytest -m slow)", flush=True)
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "slow", "--durations=0"])
+    failed += tests.returncode not in (0, 5)  # 5: no test collected
     return 1 if failed else 0
 
 
