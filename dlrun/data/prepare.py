@@ -154,10 +154,8 @@ def prepare_labels(y: np.ndarray, task: str, outputs: int) -> np.ndarray:
 
 def prepare(raw: RawData, config: DlrunConfig, state: dict[str, Any] | None = None) -> Prepared:
     """Carve validation from train, fit (or reuse) preprocessing, encode labels."""
-    train, test = raw.train, raw.test
-    if config.data.limit:
-        train = train.take(np.arange(min(config.data.limit, len(train))))
-        test = test.take(np.arange(min(config.data.limit, len(test))))
+    train = limited(raw.train, config.data.limit)
+    test = limited(raw.test, config.data.limit)
     validation = None
     if config.data.validation.kfold is None:
         fit_idx, val_idx = holdout_indices(len(train), config.data.validation, config.seed)
@@ -165,9 +163,9 @@ def prepare(raw: RawData, config: DlrunConfig, state: dict[str, Any] | None = No
     if state is None:
         state = fit_state(raw, train, config)
     return Prepared(
-        train=_apply(train, state, config.task),
-        validation=_apply(validation, state, config.task) if validation is not None else None,
-        test=_apply(test, state, config.task),
+        train=transform(train, state, config.task),
+        validation=transform(validation, state, config.task) if validation is not None else None,
+        test=transform(test, state, config.task),
         input_spec=input_spec(state, train),
         outputs=state["outputs"],
         state=state,
@@ -182,8 +180,14 @@ def input_spec(state: dict[str, Any], train: Split) -> InputSpec:
     return InputSpec(shape=tuple(int(d) for d in np.asarray(sample).shape[1:]))
 
 
-def _apply(split: Split, state: dict[str, Any], task: str) -> Split:
+def transform(split: Split, state: dict[str, Any], task: str) -> Split:
+    """Apply fitted preprocessing to the inputs and encode the targets for `task`."""
     return Split(apply_state(split.x, state), prepare_labels(split.y, task, state["outputs"]))
+
+
+def limited(split: Split, limit: int | None) -> Split:
+    """The first `limit` samples (`data.limit`), or the whole split."""
+    return split.take(np.arange(min(limit, len(split)))) if limit else split
 
 
 def _outputs(y: np.ndarray, task: str, class_names: list[str] | None) -> int:
@@ -197,7 +201,4 @@ def _outputs(y: np.ndarray, task: str, class_names: list[str] | None) -> int:
 
 def prepare_test(raw: RawData, config: DlrunConfig, state: dict[str, Any]) -> Split:
     """The test split only, transformed with an already fitted state (evaluate, predict)."""
-    test = raw.test
-    if config.data.limit:
-        test = test.take(np.arange(min(config.data.limit, len(test))))
-    return _apply(test, state, config.task)
+    return transform(limited(raw.test, config.data.limit), state, config.task)

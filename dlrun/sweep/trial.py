@@ -37,17 +37,10 @@ import numpy as np
 
 from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
-from dlrun.data.prepare import (
-    Prepared,
-    apply_state,
-    fit_state,
-    input_spec,
-    kfold_indices,
-    prepare,
-    prepare_labels,
-)
+from dlrun.data.portions import make_portions
+from dlrun.data.prepare import prepare
 from dlrun.data.sources import load_raw
-from dlrun.data.splits import RawData, Split
+from dlrun.data.splits import RawData
 from dlrun.errors import ConfigError, FailedTrialError
 from dlrun.runs import Run, write_text
 from dlrun.sweep.space import Param, format_value, trial_loaded
@@ -206,7 +199,8 @@ class TrialRunner:
             return score, {"train": _stage(result, metric, score)}, pruning.pruned_epoch
         # K-fold: each fold is one pruning step, scored by the mean of the folds so far.
         stages, scores = {}, []
-        for fold, prepared in enumerate(kfold_prepared(raw, config), start=1):
+        for fold, portion in enumerate(make_portions(raw, config), start=1):
+            prepared = portion.prepared
             result = train_model(config, prepared, run.stage_dir(f"fold{fold}"), self.out)
             if metric not in result.history:
                 raise MetricMissing(
@@ -236,39 +230,6 @@ class TrialRunner:
             self._data = None
             self._data = (key, load_raw(config.data))
         return self._data[1]
-
-
-def kfold_prepared(raw: RawData, config: DlrunConfig) -> list[Prepared]:
-    """One Prepared per fold; preprocessing is fitted on each fold's training part only."""
-    train, test = raw.train, raw.test
-    limit = config.data.limit
-    if limit:
-        train = train.take(np.arange(min(limit, len(train))))
-        test = test.take(np.arange(min(limit, len(test))))
-    v = config.data.validation
-    assert v.kfold is not None
-    folds = []
-    for fit_idx, val_idx in kfold_indices(len(train), v.kfold, v.repeats, config.seed, v.shuffle):
-        fit, val = train.take(fit_idx), train.take(val_idx)
-        state = fit_state(raw, fit, config)
-        folds.append(
-            Prepared(
-                train=_transform(fit, state, config),
-                validation=_transform(val, state, config),
-                test=_transform(test, state, config),
-                input_spec=input_spec(state, fit),
-                outputs=state["outputs"],
-                state=state,
-                class_names=state.get("class_names"),
-            )
-        )
-    return folds
-
-
-def _transform(split: Split, state: dict[str, Any], config: DlrunConfig) -> Split:
-    return Split(
-        apply_state(split.x, state), prepare_labels(split.y, config.task, state["outputs"])
-    )
 
 
 def _stage(result: Any, metric: str, score: float) -> dict[str, Any]:

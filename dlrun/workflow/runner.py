@@ -59,7 +59,8 @@ from typing import Any
 from dlrun import plots
 from dlrun.config.schema import DlrunConfig
 from dlrun.console import QUIET, Output
-from dlrun.data.prepare import prepare_test
+from dlrun.data.portions import Portion, make_portions, prepare_portion
+from dlrun.data.prepare import limited, prepare_test
 from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
 from dlrun.errors import DlrunError
@@ -69,14 +70,7 @@ from dlrun.tasks import head_for
 from dlrun.tfenv import import_keras
 from dlrun.training import best_epoch, make_optimizer, resolve_head, train_model
 from dlrun.workflow.baselines import BASELINES, compute_baselines, reference
-from dlrun.workflow.kfold import (
-    Portion,
-    fold_spread,
-    make_portions,
-    mean_curves,
-    prepare_portion,
-    training_split,
-)
+from dlrun.workflow.kfold import fold_spread, mean_curves
 from dlrun.workflow.stages import Stage, describe_model, plan
 from dlrun.workflow.verdicts import Curves, higher_is_better, overfitting, verdict
 
@@ -424,7 +418,9 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         # Exactly the best number of epochs: nothing to stop early on without validation.
         fixed = config.train.model_copy(update={"epochs": epochs, "early_stopping": None})
         final_config = config.model_copy(update={"train": fixed})
-        prepared = prepare_portion(flow.raw, training_split(flow.raw, config), None, final_config)
+        prepared = prepare_portion(
+            flow.raw, limited(flow.raw.train, config.data.limit), None, final_config
+        )
         copies = flow.config.workflow.final_models
         members, seconds = [], 0.0
         for i in range(copies):
