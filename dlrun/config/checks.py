@@ -15,9 +15,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from dlrun.config.schema import DlrunConfig, StageConfig
+from dlrun.config.schema import DlrunConfig, StageConfig, section_in
 from dlrun.tasks import head_for, head_problems
 
 SEQUENCE_SOURCES = ("keras.imdb", "keras.reuters")
@@ -229,22 +229,9 @@ def space_path_problem(path: str) -> str | None:
             close = difflib.get_close_matches(part, list(fields), n=1, cutoff=0.6)
             hint = f" Did you mean '{'.'.join([*parts[:depth], close[0]])}'?" if close else ""
             return f"unknown key '{part}' in {here}.{hint} Keys there: {', '.join(fields)}."
-        cls = _section_of(fields[part].annotation)
+        cls = section_in(fields[part].annotation)
         if cls is None and depth < len(parts) - 1:
             return f"'{'.'.join(parts[: depth + 1])}' is a value, not a section."
-    return None
-
-
-def _section_of(annotation: Any) -> Any:
-    """The pydantic section class inside an annotation, dict for free-form mappings, or None."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if annotation is dict or getattr(annotation, "__origin__", None) is dict:
-        return dict
-    for arg in getattr(annotation, "__args__", ()):
-        found = _section_of(arg)
-        if found is not None:
-            return found
     return None
 
 

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from dlrun.config.checks import cross_field_problems
-from dlrun.config.schema import DlrunConfig
+from dlrun.config.schema import DlrunConfig, section_in
 from dlrun.errors import ConfigError
 
 KeyPath = tuple[str, ...]
@@ -351,21 +351,11 @@ def _section_class(path: KeyPath) -> type[BaseModel] | None:
         info = cls.model_fields.get(str(part))
         if info is None:
             return None
-        found = _model_in(info.annotation)
-        if found is None:
+        found = section_in(info.annotation)
+        if found is None or found is dict:
             return None
         cls = found
     return cls
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _allowed_keys(parent: KeyPath) -> list[str]:

@@ -22,6 +22,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Task = Literal["binary", "multiclass", "multilabel", "regression"]
 
 
+def section_in(annotation: Any) -> Any:
+    """The section class inside a field's annotation (through unions and Optional), `dict`
+    for a free-form mapping, or None for a plain value."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if annotation is dict or getattr(annotation, "__origin__", None) is dict:
+        return dict
+    for arg in getattr(annotation, "__args__", ()):
+        found = section_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
 class Section(BaseModel):
     """Base of every section: unknown keys are errors, values are checked strictly."""
 
