@@ -21,6 +21,7 @@ import keras
 
 from dlrun.console import Output
 from dlrun.runs import read_history, save_with, write_text
+from dlrun.tasks import higher_is_better
 
 
 class HistoryWriter(keras.callbacks.Callback):
@@ -77,20 +78,70 @@ class EpochPrinter(keras.callbacks.Callback):
         self.out.info("  ".join(parts))
 
 
-class BestCheckpoint(keras.callbacks.Callback):
-    """Save the model with the lowest validation loss so far, atomically."""
+def resumed_best(model: Any, history_path: Path, monitor: str) -> tuple[int, float, int] | None:
+    """(best 1-based epoch, its value, epochs done) over the epochs finished before a resume.
 
-    def __init__(self, path: Path, monitor: str = "val_loss") -> None:
+    BackupAndRestore brings back the weights and the epoch, not the state of the other
+    callbacks; history.csv has what they need to carry on where they stopped.
+    """
+    initial = getattr(model, "_initial_epoch", 0) or 0
+    rows = read_history(history_path)[:initial] if initial else []
+    values = [
+        (int(r["epoch"]), r[monitor]) for r in rows if not math.isnan(r.get(monitor, math.nan))
+    ]
+    if not values:
+        return None
+    pick = max if higher_is_better(monitor) else min
+    epoch, value = pick(values, key=lambda item: item[1])
+    return epoch, value, len(rows)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model with the best `monitor` value so far, atomically; resumes its record."""
+
+    def __init__(self, path: Path, history_path: Path, monitor: str = "val_loss") -> None:
         super().__init__()
         self.path = path
+        self.history_path = history_path
         self.monitor = monitor
-        self.best = math.inf
+        self.higher = higher_is_better(monitor)
+        self.best = -math.inf if self.higher else math.inf
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        resumed = resumed_best(self.model, self.history_path, self.monitor)
+        if resumed is not None and self.path.is_file():
+            self.best = resumed[1]
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = (logs or {}).get(self.monitor)
-        if value is not None and float(value) < self.best:
-            self.best = float(value)
+        if value is None:
+            return
+        value = float(value)
+        if value > self.best if self.higher else value < self.best:
+            self.best = value
             save_with(self.path, self.model.save)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping that, after a resume, keeps its best value, patience count and weights."""
+
+    def __init__(self, history_path: Path, checkpoint: Path | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.history_path = history_path
+        self.checkpoint = checkpoint
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        resumed = resumed_best(self.model, self.history_path, self.monitor)
+        if resumed is None:
+            return
+        epoch, self.best, done = resumed
+        self.best_epoch = epoch - 1  # Keras counts epochs from 0
+        self.wait = done - epoch
+        if self.restore_best_weights and self.checkpoint is not None and self.checkpoint.is_file():
+            # The checkpoint holds the weights of that same best epoch (same monitor).
+            best = keras.saving.load_model(self.checkpoint, safe_mode=True)
+            self.best_weights = best.get_weights()
 
 
 def _metric_order(item: tuple[str, Any]) -> tuple[bool, bool, str]:

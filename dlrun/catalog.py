@@ -35,14 +35,13 @@ from typing import Any
 import yaml
 
 from dlrun.errors import RunError, UsageError
+from dlrun.tasks import higher_is_better
 
 # <YYYYmmdd-HHMMSS>-<name>-<6 hex>, as `Run.create` names them.
 RUN_ID = re.compile(r"^\d{8}-\d{6}-.+-[0-9a-f]{6}$")
 MAX_DEPTH = 3
 BROKEN = "broken"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# Metrics where larger is better; everything else (loss, mae, mse, ...) is minimized.
-_HIGHER = ("acc", "auc", "precision", "recall", "f1", "r2")
 
 
 @dataclass
@@ -83,11 +82,6 @@ class RunInfo:
             "metrics": self.metrics,
             "sweep": self.sweep,
         }
-
-
-def higher_is_better(metric: str) -> bool:
-    base = metric.lower().removeprefix("test_").removeprefix("val_")
-    return any(word in base for word in _HIGHER) and "loss" not in base
 
 
 def list_runs(runs_dir: Path) -> list[RunInfo]:

@@ -36,9 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dlrun.catalog import flatten, higher_is_better
+from dlrun.catalog import flatten
 from dlrun.runs import atomic_path, read_json, write_json
-from dlrun.tasks import head_for
+from dlrun.tasks import head_for, higher_is_better
 
 SESSION_FILE = "hparams.json"
 EVENTS_FILE = "events.out.tfevents.dlrun-hparams"

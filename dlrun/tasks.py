@@ -57,6 +57,13 @@ class Head:
     metrics: list[str] = field(default_factory=list)
 
 
+def higher_is_better(metric: str) -> bool:
+    """Accuracy-like metrics rise; losses and errors (loss, mae, mse, ...) fall."""
+    base = metric.lower().removeprefix("test_").removeprefix("val_")
+    rising = ("acc", "auc", "precision", "recall", "f1", "r2")
+    return any(word in base for word in rising) and "loss" not in base
+
+
 def default_loss(task: str, labels: str = "sparse") -> str:
     if task == "multiclass":
         return (

@@ -1,9 +1,10 @@
 """Compile, callbacks, fit: one training of one model into one stage directory.
 
 A stage directory gets `history.csv` (rewritten atomically each epoch),
-`checkpoint.keras` (best by validation loss), `tensorboard/` events, `backup/`
-(Keras's BackupAndRestore, so an interrupted fit resumes from its last epoch)
-and `model.keras` when the fit ends.
+`checkpoint.keras` (best by the early-stopping monitor, else validation loss),
+`tensorboard/` events, `backup/` (Keras's BackupAndRestore, so an interrupted fit
+resumes from its last epoch; early stopping and the checkpoint pick up their record
+from history.csv) and `model.keras` when the fit ends.
 
 Example:
 
@@ -28,7 +29,7 @@ from dlrun.data.prepare import Prepared
 from dlrun.evaluation import one_hot_width
 from dlrun.models import build_model
 from dlrun.runs import save_with
-from dlrun.tasks import Head, head_for
+from dlrun.tasks import Head, head_for, higher_is_better
 from dlrun.tfenv import import_keras
 
 
@@ -89,7 +90,7 @@ def train_model(
     from its last completed epoch.
     """
     keras = import_keras(out.verbose)
-    from dlrun.callbacks import BestCheckpoint, EpochPrinter, HistoryWriter
+    from dlrun.callbacks import BestCheckpoint, EpochPrinter, HistoryWriter, ResumableEarlyStopping
 
     keras.utils.set_random_seed(config.seed)
     model = compiled_model(config, prepared)
@@ -103,8 +104,27 @@ def train_model(
         else None
     )
     epochs = epochs or config.train.epochs
-    history_writer = HistoryWriter(stage_dir / "history.csv")
-    stopper = _early_stopping(config, has_validation=val_ds is not None)
+    history_path = stage_dir / "history.csv"
+    history_writer = HistoryWriter(history_path)
+    monitor = _monitor(config, has_validation=val_ds is not None)
+    checkpoint = (
+        BestCheckpoint(stage_dir / "checkpoint.keras", history_path, monitor)
+        if config.train.checkpoint and val_ds is not None
+        else None
+    )
+    es = config.train.early_stopping
+    stopper = (
+        ResumableEarlyStopping(
+            history_path,
+            checkpoint.path if checkpoint is not None else None,
+            monitor=monitor,
+            patience=es.patience,
+            min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights,
+        )
+        if es is not None and es.enabled
+        else None
+    )
     callbacks = [
         keras.callbacks.BackupAndRestore(str(stage_dir / "backup"), double_checkpoint=True),
         history_writer,
@@ -114,8 +134,8 @@ def train_model(
         callbacks.append(stopper)
     if config.train.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
-    if config.train.checkpoint and val_ds is not None:
-        callbacks.append(BestCheckpoint(stage_dir / "checkpoint.keras"))
+    if checkpoint is not None:
+        callbacks.append(checkpoint)
     if config.train.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(stage_dir / "tensorboard")))
     callbacks.extend(extra_callbacks or [])
@@ -147,7 +167,7 @@ def train_model(
         model=model,
         history=history,
         epochs_run=epochs_run,
-        best_epoch=best_epoch(history, "val_loss"),
+        best_epoch=best_epoch(history, monitor),
         stopped_early=bool(stopper is not None and stopper.stopped_epoch > 0),
         seconds=seconds,
         params=int(model.count_params()),
@@ -159,22 +179,15 @@ def best_epoch(history: dict[str, list[float]], monitor: str) -> int | None:
     values = history.get(monitor)
     if not values:
         return None
-    higher = any(word in monitor for word in ("acc", "auc", "precision", "recall"))
-    best = max(values) if higher else min(values)
+    best = max(values) if higher_is_better(monitor) else min(values)
     return values.index(best) + 1
 
 
-def _early_stopping(config: DlrunConfig, has_validation: bool) -> Any:
-    keras = import_keras()
+def _monitor(config: DlrunConfig, has_validation: bool) -> str:
+    """What early stopping and the best checkpoint watch: the early-stopping monitor
+    (default val_loss), or its training twin when there is no validation data."""
     es = config.train.early_stopping
-    if es is None or not es.enabled:
-        return None
-    monitor = es.monitor
+    monitor = es.monitor if es is not None and es.enabled else "val_loss"
     if monitor.startswith("val_") and not has_validation:
         monitor = monitor.removeprefix("val_")
-    return keras.callbacks.EarlyStopping(
-        monitor=monitor,
-        patience=es.patience,
-        min_delta=es.min_delta,
-        restore_best_weights=es.restore_best_weights,
-    )
+    return monitor

@@ -20,11 +20,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dlrun.catalog import RunInfo, flatten, higher_is_better, load_run, resolve_run
+from dlrun.catalog import RunInfo, flatten, load_run, resolve_run
 from dlrun.commands.runs import format_value, print_table
 from dlrun.console import Output
 from dlrun.errors import UsageError
 from dlrun.report import markdown_table
+from dlrun.tasks import higher_is_better
 
 FORMATS = ("table", "csv", "json", "markdown")
 MISSING = "-"

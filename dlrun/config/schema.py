@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dlrun.tasks import higher_is_better
+
 Task = Literal["binary", "multiclass", "multilabel", "regression"]
 
 
@@ -300,7 +302,7 @@ class SweepConfig(Section):
         """Whether a higher metric is better (direction, or guessed from the metric's name)."""
         if self.direction != "auto":
             return self.direction == "maximize"
-        return any(word in self.metric for word in ("acc", "auc", "precision", "recall"))
+        return higher_is_better(self.metric)
 
 
 class DlrunConfig(Section):

@@ -66,13 +66,13 @@ from dlrun.data.splits import RawData
 from dlrun.errors import DlrunError
 from dlrun.evaluation import evaluate_model
 from dlrun.runs import Run, read_history, save_with, write_text
-from dlrun.tasks import head_for
+from dlrun.tasks import head_for, higher_is_better
 from dlrun.tfenv import import_keras
 from dlrun.training import best_epoch, make_optimizer, resolve_head, train_model
 from dlrun.workflow.baselines import BASELINES, compute_baselines, reference
 from dlrun.workflow.kfold import fold_spread, mean_curves
 from dlrun.workflow.stages import Stage, describe_model, plan
-from dlrun.workflow.verdicts import Curves, higher_is_better, overfitting, verdict
+from dlrun.workflow.verdicts import Curves, overfitting, verdict
 
 DONE = ("completed", "failed")
 

@@ -24,15 +24,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dlrun.tasks import higher_is_better
+
 Curves = dict[str, list[float]]
 
 AFTER = 2  # epochs without improvement before "overfits" is said
 RISE = 0.01  # relative rise of the validation loss above its minimum
-
-
-def higher_is_better(metric: str) -> bool:
-    """Accuracy-like metrics rise, losses and errors fall (the rule of `training.best_epoch`)."""
-    return any(word in metric for word in ("acc", "auc", "precision", "recall"))
 
 
 @dataclass(frozen=True)
