@@ -229,6 +229,24 @@ def test_export_saved_model_reloads_and_agrees(
     assert code == 2 and "unknown export format 'onnx'" in err
 
 
+def test_export_never_replaces_a_directory_it_did_not_write(
+    cli, npz_run: Path, tmp_path: Path
+) -> None:
+    mine = tmp_path / "serving"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    code, _, err = cli("export", npz_run, "--output", mine)
+    assert code == 2 and "is not a dlrun export" in err
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+    target = tmp_path / "export"
+    for _ in range(2):  # an earlier dlrun export is replaced as a whole
+        code, _, err = cli("export", npz_run, "--output", target)
+        assert code == 0, err
+    assert (target / "saved_model").is_dir()
+    assert not list(tmp_path.glob(".export*"))  # no staging or old copies left behind
+
+
 def test_predict_and_export_need_a_final_model(cli, npz_run: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -30,6 +30,7 @@ from dlrun.console import Output
 from dlrun.errors import DlrunError, UsageError
 from dlrun.runs import Run
 
+MARKER = ".dlrun-export"  # marks a directory dlrun may replace on the next export
 FORMATS = ("saved_model",)
 SAMPLES = 8
 TOLERANCE = 1e-5
@@ -49,6 +50,11 @@ def export(
     run = Run.open(resolve_run(run_arg, runs_dir))
     model_file = run.final_model()
     target = Path(output) if output is not None else run.path / "export"
+    if target.exists() and not _replaceable(target):
+        raise UsageError(
+            f"{target} exists and is not a dlrun export; refusing to replace it.",
+            hint="Give --output a new directory name (or an earlier dlrun export to update).",
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -63,9 +69,14 @@ def export(
         shutil.copy2(model_file, staging / "model.keras")
         if (run.path / "preprocessing.json").is_file():
             shutil.copy2(run.path / "preprocessing.json", staging / "preprocessing.json")
-        if target.exists():
-            shutil.rmtree(target)
+        (staging / MARKER).write_text(f"{run.id}\n", encoding="utf-8")
+        old = target.with_name(f".{target.name}.old") if target.exists() else None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
         staging.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     out.result(f"exported to [bold]{target}[/]", soft_wrap=True)
@@ -93,6 +104,11 @@ def sample_inputs(model: Any, n: int = SAMPLES, seed: int = 0) -> np.ndarray:
     if getattr(spec, "sparse", False):
         return (rng.random_sample((n, *shape)) < 0.05).astype(np.float32)
     return rng.normal(size=(n, *shape)).astype(np.float32)
+
+
+def _replaceable(target: Path) -> bool:
+    """Only an earlier dlrun export (it holds the marker file) may be replaced."""
+    return target.is_dir() and (target / MARKER).is_file()
 
 
 def verify_saved_model(model: Any, path: Path) -> float:
