@@ -13,7 +13,6 @@ raise ConfigError("unknown key 'train.epoch' in imdb.yaml, line 14. Did you mean
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

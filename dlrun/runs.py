@@ -44,6 +44,10 @@ from dlrun.errors import RunError
 STATUSES = ("running", "completed", "failed", "interrupted")
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def default_runs_dir() -> Path:
     return Path(os.environ.get("DLRUN_RUNS_DIR", "runs"))
 
@@ -60,6 +64,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp creates 0600 files; give the artifact the mode a plain open() would.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

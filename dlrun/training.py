@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,6 @@ class FitResult:
     stopped_early: bool
     seconds: float
     params: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_head(config: DlrunConfig) -> Head:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -280,3 +281,50 @@ def test_history_with_a_metric_missing_from_some_epochs(tmp_path) -> None:
     assert [r["epoch"] for r in rows] == [1, 2]
     assert math.isnan(rows[0]["learning_rate"])
     assert rows[1]["learning_rate"] == pytest.approx(0.001)
+
+
+def test_run_files_are_readable_like_any_file_the_user_writes(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from dlrun.runs import write_json
+
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "meta.json"
+        write_json(target, {"status": "running"})
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(old)
+    # Atomic writes go through mkstemp (0600); other users and TensorBoard must read them.
+    assert stat.S_IMODE(target.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+
+
+def test_kfold_without_a_workflow_is_refused_before_any_run(cli, runs_dir: Path) -> None:
+    code, _, err = cli(
+        "train", "configs/digits.yaml", "workflow=null", "data.validation={kfold: 3}"
+    )
+    assert code == 2
+    assert "kfold needs a workflow section" in err and "workflow: {}" in err
+    assert not runs_dir.exists() or not list(runs_dir.iterdir())
+
+
+def test_resume_keeps_stage_and_no_final_even_before_any_summary(cli, runs_dir: Path) -> None:
+    args = ["configs/digits.yaml", "train.epochs=1", "data.limit=300", "-q"]
+    code, _, err = cli("train", *args, "--stage", "small", "--no-final")
+    assert code == 0, err
+    (run,) = list(runs_dir.iterdir())
+    # As if stopped before the workflow wrote anything: only config.yaml and meta.json.
+    for child in run.iterdir():
+        if child.name not in ("config.yaml", "meta.json"):
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    meta = json.loads((run / "meta.json").read_text())
+    (run / "meta.json").write_text(json.dumps({**meta, "status": "interrupted"}))
+
+    code, _, err = cli("train", "--resume", run, "-q")
+    assert code == 0, err
+    summary = json.loads((run / "summary.json").read_text())
+    assert list(summary["stages"]) == ["small"]
+    assert summary["final"] is None  # still --no-final: the test split stays untouched
+    assert not (run / "final" / "model.keras").exists()

@@ -10,9 +10,12 @@ with run_lifecycle(run, out):
 
 from __future__ import annotations
 
+import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, DlrunError
@@ -30,11 +33,29 @@ class RunFailed(DlrunError):
 
 
 @contextmanager
-def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
+    """`kill` (SIGTERM) stops the command like Ctrl-C: the work is marked and kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
+    try:
+        with sigterm_as_interrupt():
+            yield
     except KeyboardInterrupt:
-        run.set_status("interrupted", error="interrupted by the user (Ctrl-C)")
+        run.set_status("interrupted", error="interrupted (Ctrl-C or SIGTERM)")
         raise Interrupted(
             f"interrupted; the run is kept in {run.path}",
             hint=f"Continue it with: dlrun train --resume {run.path}",

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from dlrun.commands.lifecycle import sigterm_as_interrupt
 from dlrun.config import dump_yaml, load_config, validate
 from dlrun.config.loader import set_path
 from dlrun.console import Output
@@ -163,7 +164,7 @@ def sweep(
         )
         interrupted = False
         if has_work(study, budget):
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():
                 interrupted = _run_workers(spec, study, jobs, sweep_dir, out, config.sweep.metric)
         else:
             out.info(f"all {budget} trials are done; raise the budget with --trials N")
@@ -224,23 +225,6 @@ def _remember_config(study: Any, resolved: dict[str, Any], out: Output) -> None:
         out.warn(
             "the config differs from the one this sweep started with; new trials use the new one."
         )
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a sweep like Ctrl-C: workers told, trials marked, results printed."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.prepare import Prepared, prepare
 from dlrun.data.sources import load_raw
-from dlrun.errors import RunError, UsageError
+from dlrun.errors import ConfigError, RunError, UsageError
 from dlrun.runs import Run, argv, save_with
 from dlrun.tfenv import import_keras
 
@@ -54,14 +54,20 @@ def train(
             )
         run, loaded = _reopen(resume)
         out.info(f"resuming run [bold]{run.path}[/]")
-        if loaded.config.workflow is not None:
-            from dlrun.workflow.runner import saved_options
-
-            stage, final = saved_options(run)
+        # The run carries on with the --stage / --no-final it was started with.
+        options = run.meta.get("options", {})
+        stage, final = options.get("stage"), options.get("final", True)
     else:
         if config_path is None:
             raise UsageError("give a config file, e.g. dlrun train configs/digits.yaml")
         loaded = load_config(config_path, overrides, extra_files or [])
+        if loaded.config.workflow is None and loaded.config.data.validation.kfold is not None:
+            raise ConfigError(
+                f"{config_path}: data.validation.kfold needs a workflow section: K-fold trains "
+                "one model per fold, then one on all the training data.",
+                hint="Add `workflow: {}` (the base model alone, validated by K-fold), "
+                "or validate on a holdout (data.validation: {fraction: 0.2}).",
+            )
         if loaded.config.workflow is None and (stage is not None or not final):
             raise UsageError(
                 "--stage and --no-final apply to a config with a workflow section; "
@@ -72,6 +78,7 @@ def train(
 
             plan(loaded.config, stage)  # an unknown stage name is a usage error, before any run
         run = Run.create(runs_dir, loaded.config.name, loaded.to_yaml(), argv(), loaded.config.seed)
+        run.update_meta(options={"stage": stage, "final": final})
         out.info(f"run [bold]{run.path}[/]")
 
     from dlrun.commands.lifecycle import run_lifecycle

@@ -43,11 +43,8 @@ def keras_source(name: str, config: DataConfig) -> RawData:
         (x_train, y_train), (x_test, y_test) = load_builtin(name, config.num_words)
     kind = KERAS_DATASETS[name][1]
     if kind == "sequences":
-        num_words = config.num_words
-        train_x = Sequences.from_lists(x_train, num_words)
-        test_x = Sequences.from_lists(x_test, num_words or train_x.num_words)
-        width = max(train_x.num_words, test_x.num_words)
-        train_x.num_words = test_x.num_words = width
+        train_x = Sequences.from_lists(x_train, config.num_words)
+        test_x = Sequences.from_lists(x_test, train_x.num_words)
         return RawData(
             Split(train_x, np.asarray(y_train).reshape(-1)),
             Split(test_x, np.asarray(y_test).reshape(-1)),

@@ -11,7 +11,7 @@ split.take(np.array([1])).y   # array([0])
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Literal
 
@@ -107,4 +107,3 @@ class RawData:
     kind: Kind
     class_names: list[str] | None = None
     feature_names: list[str] | None = None
-    info: dict[str, Any] = field(default_factory=dict)

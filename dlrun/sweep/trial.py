@@ -127,6 +127,7 @@ class TrialRunner:
             "trial": trial.number,
             "study": self.spec.study_ref,
             "metric": self.sweep.metric,
+            "direction": "maximize" if self.maximize else "minimize",
             "params": values,
         }
         run.update_meta(name=config.name, sweep=sweep_meta)

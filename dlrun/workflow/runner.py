@@ -85,13 +85,6 @@ def default_metric(config: DlrunConfig) -> str:
     return f"val_{head.metrics[0]}" if head.metrics else "val_loss"
 
 
-def saved_options(run: Run) -> tuple[str | None, bool]:
-    """(--stage, final?) recorded by the run's first start, for --resume."""
-    path = run.path / "summary.json"
-    workflow = run.read_json("summary.json").get("workflow", {}) if path.is_file() else {}
-    return workflow.get("stage"), workflow.get("final", "retrain") is not None
-
-
 @dataclass
 class Workflow:
     run: Run
