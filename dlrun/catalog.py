@@ -26,7 +26,6 @@ import fnmatch
 import json
 import os
 import re
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import yaml
 
 from dlrun.errors import RunError, UsageError
+from dlrun.runs import process_alive
 from dlrun.tasks import higher_is_better
 
 # <YYYYmmdd-HHMMSS>-<name>-<6 hex>, as `Run.create` names them.
@@ -153,7 +153,7 @@ def load_run(path: Path, parse_config: bool = True) -> RunInfo:
             info.status, info.problem = BROKEN, f"{info.status} but {problem}"
         elif isinstance(summary, dict):
             info.summary = summary
-    if info.status == "running" and not _alive(meta):
+    if info.status == "running" and not process_alive(meta, elsewhere=True):
         info.problem = (
             f"process {meta.get('pid')} is gone (killed or crashed); "
             f"resume with: dlrun train --resume {path}"
@@ -197,19 +197,6 @@ def _name_from_id(run_id: str) -> str:
     if RUN_ID.match(run_id):
         return run_id.split("-", 2)[2].rsplit("-", 1)[0]
     return run_id
-
-
-def _alive(meta: dict[str, Any]) -> bool:
-    """A run on another host, or without a pid, gets the benefit of the doubt."""
-    if meta.get("host") != socket.gethostname() or not meta.get("pid"):
-        return True
-    try:
-        os.kill(int(meta["pid"]), 0)
-    except PermissionError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def run_metrics(summary: dict[str, Any], sweep: dict[str, Any] | None) -> dict[str, float]:

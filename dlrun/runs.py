@@ -133,6 +133,39 @@ def git_commit(cwd: Path | None = None) -> str | None:
         return None
 
 
+def process_alive(meta: dict[str, Any], *, elsewhere: bool) -> bool:
+    """Whether the process recorded in `meta` (host, pid) still runs.
+
+    A process on another host, or with no pid, cannot be checked: the answer is then
+    `elsewhere`. This process itself does not count (a resume reopens its own run).
+    """
+    pid = meta.get("pid")
+    if meta.get("host") != socket.gethostname() or not pid:
+        return elsewhere
+    try:
+        pid = int(pid)
+    except (TypeError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # someone else's live process
+    except OSError:
+        return False
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process not yet reaped still answers kill(pid, 0); /proc says it is dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
 class Run:
     """One run directory."""
 

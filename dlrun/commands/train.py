@@ -9,8 +9,6 @@ run = train(Path("configs/digits.yaml"), ["train.epochs=3"], runs_dir=Path("runs
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from dlrun.console import Output
 from dlrun.data.prepare import Prepared, prepare
 from dlrun.data.sources import load_raw
 from dlrun.errors import ConfigError, RunError, UsageError
-from dlrun.runs import Run, argv, save_with
+from dlrun.runs import Run, argv, process_alive, save_with
 from dlrun.tfenv import import_keras
 
 
@@ -108,7 +106,7 @@ def _reopen(path: Path) -> tuple[Run, LoadedConfig]:
     status = meta.get("status")
     if status == "completed":
         raise RunError(f"{run.path} is already completed; nothing to resume.")
-    if status == "running" and _alive(meta):
+    if status == "running" and process_alive(meta, elsewhere=False):
         raise RunError(
             f"{run.path} is still running (pid {meta.get('pid')}); "
             "stop it first, or wait for it to finish."
@@ -116,16 +114,6 @@ def _reopen(path: Path) -> tuple[Run, LoadedConfig]:
     loaded = load_config(run.path / "config.yaml")
     run.set_status("running")
     return run, loaded
-
-
-def _alive(meta: dict[str, Any]) -> bool:
-    if meta.get("host") != socket.gethostname() or not meta.get("pid"):
-        return False
-    try:
-        os.kill(int(meta["pid"]), 0)
-    except (OSError, ValueError):
-        return False
-    return int(meta["pid"]) != os.getpid()
 
 
 def load_prepared(run: Run, config: DlrunConfig, out: Output) -> Prepared:

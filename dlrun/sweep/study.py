@@ -29,7 +29,6 @@ used(study.get_trials(deepcopy=False))   # trials counted so far
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time
@@ -39,7 +38,7 @@ from typing import Any
 
 from dlrun.config.schema import DlrunConfig
 from dlrun.errors import DlrunError, UsageError
-from dlrun.runs import Run
+from dlrun.runs import Run, process_alive
 
 HEARTBEAT_SECONDS = 15
 GRACE_SECONDS = 60
@@ -226,7 +225,7 @@ def recover_interrupted(study: Any, assume_all_dead: bool) -> list[int]:
     host = socket.gethostname()
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         attrs = trial.user_attrs
-        mine = attrs.get("host") == host and not _alive(attrs.get("pid"))
+        mine = attrs.get("host") == host and not process_alive(attrs, elsewhere=True)
         if assume_all_dead or mine:
             try:
                 storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
@@ -254,14 +253,6 @@ def _requeue(study: Any, trial: Any) -> None:
             "interrupted", error="the sweep stopped during this trial; it is run again"
         )
     study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number})
-
-
-def _alive(pid: Any) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    return True
 
 
 def _first_line(exc: Exception | None) -> str:
