@@ -176,7 +176,13 @@ class Run:
     def create(cls, runs_dir: Path, name: str, config_yaml: str, argv: list[str], seed: int) -> Run:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = Path(runs_dir) / f"{stamp}-{name}-{secrets.token_hex(3)}"
-        path.mkdir(parents=True)
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise RunError(
+                f"cannot create the run directory {path}: {exc.strerror or exc}",
+                hint="Choose another place with --runs-dir or $DLRUN_RUNS_DIR.",
+            ) from None
         run = cls(path)
         write_text(path / "config.yaml", config_yaml)
         write_json(
@@ -216,7 +222,7 @@ class Run:
 
     @property
     def meta(self) -> dict[str, Any]:
-        return read_json(self.path / "meta.json")
+        return self.read_json("meta.json")
 
     def update_meta(self, **changes: Any) -> None:
         meta = self.meta
@@ -257,7 +263,17 @@ class Run:
         write_json(self.path / relative, data)
 
     def read_json(self, relative: str) -> Any:
-        return read_json(self.path / relative)
+        """A JSON file of the run; a missing or damaged one is a RunError that names it."""
+        path = self.path / relative
+        try:
+            return read_json(path)
+        except FileNotFoundError:
+            raise RunError(f"{path} is missing; the run is incomplete.") from None
+        except (OSError, ValueError) as exc:
+            raise RunError(
+                f"{path} is damaged ({type(exc).__name__}: {exc}).",
+                hint="dlrun runs lists such runs as broken; train again to replace it.",
+            ) from None
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"

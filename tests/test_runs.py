@@ -328,3 +328,22 @@ def test_resume_keeps_stage_and_no_final_even_before_any_summary(cli, runs_dir: 
     assert list(summary["stages"]) == ["small"]
     assert summary["final"] is None  # still --no-final: the test split stays untouched
     assert not (run / "final" / "model.keras").exists()
+
+
+def test_damaged_or_unwritable_runs_get_a_message_not_a_traceback(
+    cli, runs_dir: Path, tmp_path: Path
+) -> None:
+    code, _, err = cli("train", "configs/digits.yaml", "workflow=null", "train.epochs=1", "-q")
+    assert code == 0, err
+    (run,) = list(runs_dir.iterdir())
+    (run / "meta.json").write_text('{"status": "interr')  # cut off mid-write by hand
+    code, _, err = cli("train", "--resume", run)
+    assert code == 2 and "meta.json is damaged" in err and "Traceback" not in err
+    (run / "preprocessing.json").unlink()
+    code, _, err = cli("evaluate", run)
+    assert code == 2 and "Traceback" not in err
+
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    code, _, err = cli("train", "configs/digits.yaml", "--runs-dir", blocked / "runs")
+    assert code == 2 and "cannot create the run directory" in err

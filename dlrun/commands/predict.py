@@ -56,7 +56,13 @@ def predict(
         raise UsageError(f"--output must end in .csv or .npz, not '{output.suffix}'.")
     config = load_config(run.path / "config.yaml").config
     state = run.read_json("preprocessing.json")
-    raw = read_inputs(Path(input_file), state, config)
+    try:
+        raw = read_inputs(Path(input_file), state, config)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{input_file} is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            hint="Save the file as UTF-8, or give an .npz of arrays.",
+        ) from None
     predictions = predict_features(model_file, raw, state, config, out.verbose)
     labels = predicted_labels(predictions, config.task, state.get("class_names"))
     columns, rows = prediction_table(predictions, labels, config.task, state)
