@@ -322,3 +322,16 @@ def test_check_does_not_import_tensorflow() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "name: digits" in result.stdout
+
+
+def test_training_keys_keras_would_reject_late_are_caught_by_check(cli) -> None:
+    code, _, err = cli("check", "configs/imdb.yaml", "train.early_stopping.monitor=val_acc")
+    assert code == 2
+    assert "train.early_stopping.monitor 'val_acc' is not logged by this config." in err
+    assert "Did you mean 'val_accuracy'?" in err
+    code, _, err = cli("check", "configs/imdb.yaml", "train.optimizer.name=rmsprob")
+    assert code == 2 and "unknown train.optimizer.name 'rmsprob'. Did you mean 'rmsprop'?" in err
+    code, _, err = cli(
+        "check", "configs/imdb.yaml", "train.optimizer.name=adam", "train.optimizer.momentum=0.9"
+    )
+    assert code == 2 and "momentum applies to rmsprop and sgd, not 'adam'" in err

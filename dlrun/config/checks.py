@@ -33,9 +33,58 @@ def cross_field_problems(config: DlrunConfig) -> list[str]:
         *_data_problems(config),
         *_model_problems(config),
         *_registry_problems(config),
+        *_train_problems(config),
         *_sweep_problems(config),
         *_workflow_problems(config),
     ]
+
+
+OPTIMIZERS = (
+    "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw",
+    "ftrl", "lamb", "lion", "nadam", "rmsprop", "sgd",
+)  # fmt: skip
+MOMENTUM_OPTIMIZERS = ("rmsprop", "sgd")
+
+
+def logged_metrics(config: DlrunConfig) -> list[str]:
+    """What fit logs each epoch for this config: validation names first, then training."""
+    head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
+    logged = ["loss", *head.metrics]
+    return [*(f"val_{m}" for m in logged), *logged]
+
+
+def _train_problems(config: DlrunConfig) -> list[str]:
+    train = config.train
+    problems = []
+    name = train.optimizer.name.lower()
+    if name not in OPTIMIZERS:
+        close = difflib.get_close_matches(name, OPTIMIZERS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        problems.append(
+            f"unknown train.optimizer.name '{train.optimizer.name}'.{hint} "
+            f"Available: {', '.join(OPTIMIZERS)}."
+        )
+    elif train.optimizer.momentum is not None and name not in MOMENTUM_OPTIMIZERS:
+        problems.append(
+            f"train.optimizer.momentum applies to {' and '.join(MOMENTUM_OPTIMIZERS)}, "
+            f"not '{train.optimizer.name}'; remove it."
+        )
+    es = train.early_stopping
+    swept_head = _swept(config) & {"task", "train.loss", "train.metrics"}
+    if es is not None and es.enabled and not swept_head:
+        allowed = logged_metrics(config)
+        if es.monitor not in allowed:
+            close = difflib.get_close_matches(es.monitor, allowed, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            problems.append(
+                f"train.early_stopping.monitor '{es.monitor}' is not logged by this config.{hint} "
+                f"Use one of: {', '.join(allowed)}."
+            )
+    return problems
+
+
+def _swept(config: DlrunConfig) -> set[str]:
+    return set(config.sweep.space) if config.sweep is not None else set()
 
 
 def _validation_problems(config: DlrunConfig) -> list[str]:
@@ -153,8 +202,7 @@ def _workflow_problems(config: DlrunConfig) -> list[str]:
     if workflow.final_models > 1 and workflow.final != "retrain":
         problems.append("workflow.final_models averages retrained copies; it needs final: retrain.")
     if workflow.metric is not None:
-        head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
-        allowed = ["val_loss", *(f"val_{m}" for m in head.metrics)]
+        allowed = [m for m in logged_metrics(config) if m.startswith("val_")]
         if workflow.metric not in allowed:
             problems.append(
                 f"workflow.metric '{workflow.metric}' is not logged by this config; "
@@ -202,9 +250,7 @@ def _sweep_problems(config: DlrunConfig) -> list[str]:
             problems.append(f"sweep.space '{path}': {problem}")
     swept = set(sweep.space)
     if not swept & {"task", "train.loss", "train.metrics"}:
-        head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
-        logged = ["loss", *head.metrics]
-        allowed = [*(f"val_{m}" for m in logged), *logged]
+        allowed = logged_metrics(config)
         if sweep.metric not in allowed:
             problems.append(
                 f"sweep.metric '{sweep.metric}' is not logged by this config; "
