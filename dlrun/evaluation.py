@@ -10,6 +10,7 @@ metrics["accuracy"], metrics["confusion_matrix"]
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,18 +18,32 @@ import numpy as np
 from dlrun.config.schema import DlrunConfig
 from dlrun.data.pipeline import make_dataset
 from dlrun.data.splits import Split
+from dlrun.runs import write_text
 
 
 def one_hot_width(config: DlrunConfig, outputs: int) -> int | None:
     return outputs if config.task == "multiclass" and config.data.labels == "one_hot" else None
 
 
-def evaluate_model(model: Any, split: Split, config: DlrunConfig, outputs: int) -> dict[str, Any]:
-    """Metrics of `model` on `split`; classification adds the confusion matrix."""
+def evaluate_model(
+    model: Any,
+    split: Split,
+    config: DlrunConfig,
+    outputs: int,
+    predictions_to: Path | None = None,
+) -> dict[str, Any]:
+    """Metrics of `model` on `split`; classification adds the confusion matrix.
+
+    For regression, `predictions_to` gets a CSV of true and predicted targets (what the
+    report's predicted-vs-true plot draws), so nothing has to predict the split again.
+    """
     dataset = make_dataset(split, config.train.batch_size, one_hot=one_hot_width(config, outputs))
     scores = model.evaluate(dataset, verbose=0, return_dict=True)
     metrics: dict[str, Any] = {k: float(v) for k, v in scores.items()}
     metrics["samples"] = len(split)
+    if config.task == "regression" and predictions_to is not None:
+        predicted = np.asarray(model.predict(dataset, verbose=0), dtype=np.float64)
+        write_predictions(predictions_to, np.asarray(split.y, dtype=np.float64), predicted)
     if config.task in ("binary", "multiclass"):
         from sklearn.metrics import confusion_matrix
 
@@ -42,3 +57,17 @@ def evaluate_model(model: Any, split: Split, config: DlrunConfig, outputs: int) 
         truth = np.asarray(split.y).astype(int)
         metrics["confusion_matrix"] = confusion_matrix(truth, labels, labels=classes).tolist()
     return metrics
+
+
+def write_predictions(target: Path, truth: np.ndarray, predicted: np.ndarray) -> None:
+    """A CSV of true and predicted targets, one row per sample (one pair per output)."""
+    truth = truth.reshape(len(truth), -1)
+    predicted = predicted.reshape(len(predicted), -1)
+    width = truth.shape[1]
+    if width == 1:
+        header = ["true", "predicted"]
+    else:
+        header = [*(f"true_{i}" for i in range(width)), *(f"predicted_{i}" for i in range(width))]
+    rows = np.concatenate([truth, predicted], axis=1)
+    body = "\n".join(",".join(f"{v:.6g}" for v in row) for row in rows)
+    write_text(target, ",".join(header) + "\n" + body + "\n")

@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.catalog import RunInfo, artifacts, format_duration, load_run, stage_table, stages
-from dlrun.runs import Run, read_json, write_text
+from dlrun.runs import PREDICTIONS, Run, read_json, write_text
 from dlrun.tasks import head_for
 
 REPORT = "report.md"
 CONFUSION_PNG = "confusion_matrix.png"
 SCATTER_PNG = "predicted_vs_true.png"
-PREDICTIONS = "final/test_predictions.csv"
 # What each file is for, so the report's file list explains the run directory.
 _FILE_ROLES = {
     "config.yaml": "resolved config; `dlrun train` it to reproduce the run",
@@ -59,7 +58,7 @@ def write_report(run: Run | Path) -> Path:
     sections.append(_learning_curves(info))
     if info.task in ("binary", "multiclass"):
         sections.append(_confusion(path, test))
-    elif info.task == "regression" and (path / "final" / "model.keras").is_file():
+    elif info.task == "regression" and (path / PREDICTIONS).is_file():
         sections.append(_regression(path))
     sections += [_config(path), _provenance(info), _files(path)]
     report = path / REPORT
@@ -245,8 +244,7 @@ def _save(fig: Any, target: Path) -> None:
 def _regression(path: Path) -> str:
     lines = ["## Predicted vs true", ""]
     try:
-        truth, predicted = predict_test_split(path)
-        _write_predictions(path / PREDICTIONS, truth, predicted)
+        truth, predicted = _read_predictions(path / PREDICTIONS)
         _plot_scatter(truth, predicted, path / SCATTER_PNG)
         lines += [
             f"![Predicted vs true]({SCATTER_PNG})",
@@ -258,42 +256,13 @@ def _regression(path: Path) -> str:
     return "\n".join(lines)
 
 
-def predict_test_split(path: Path) -> tuple[Any, Any]:
-    """The final model's predictions on the test split (imports TensorFlow)."""
+def _read_predictions(source: Path) -> tuple[Any, Any]:
+    """True and predicted test targets, as the final evaluation wrote them."""
     import numpy as np
 
-    from dlrun.config import load_config
-    from dlrun.data.pipeline import make_dataset
-    from dlrun.data.prepare import prepare_test
-    from dlrun.data.sources import load_raw
-    from dlrun.tfenv import import_keras
-
-    keras = import_keras()
-    config = load_config(path / "config.yaml").config
-    state = read_json(path / "preprocessing.json")
-    test = prepare_test(load_raw(config.data), config, state)
-    model = keras.saving.load_model(path / "final" / "model.keras", safe_mode=True)
-    predicted = model.predict(make_dataset(test, config.train.batch_size), verbose=0)
-    return np.asarray(test.y, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
-
-
-def _write_predictions(target: Path, truth: Any, predicted: Any) -> None:
-    import numpy as np
-
-    truth = truth.reshape(len(truth), -1)
-    predicted = predicted.reshape(len(predicted), -1)
-    width = truth.shape[1]
-    header = (
-        ["true", "predicted"]
-        if width == 1
-        else [
-            *(f"true_{i}" for i in range(width)),
-            *(f"predicted_{i}" for i in range(width)),
-        ]
-    )
-    rows = np.concatenate([truth, predicted], axis=1)
-    body = "\n".join(",".join(f"{v:.6g}" for v in row) for row in rows)
-    write_text(target, ",".join(header) + "\n" + body + "\n")
+    table = np.loadtxt(source, delimiter=",", skiprows=1, ndmin=2)
+    width = table.shape[1] // 2
+    return table[:, :width], table[:, width:]
 
 
 def _plot_scatter(truth: Any, predicted: Any, target: Path) -> None:

@@ -42,6 +42,7 @@ from dlrun import __version__
 from dlrun.errors import RunError
 
 STATUSES = ("running", "completed", "failed", "interrupted")
+PREDICTIONS = "final/test_predictions.csv"  # regression: true and predicted test targets
 
 
 _UMASK = os.umask(0o022)

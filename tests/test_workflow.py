@@ -73,9 +73,9 @@ def test_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     original = runner.evaluate_model
 
-    def counted(model: Any, split: Split, *args: Any) -> dict[str, Any]:
+    def counted(model: Any, split: Split, *args: Any, **kwargs: Any) -> dict[str, Any]:
         calls.append(len(split))
-        return original(model, split, *args)
+        return original(model, split, *args, **kwargs)
 
     monkeypatch.setattr(runner, "evaluate_model", counted)
     return calls

@@ -18,7 +18,7 @@ from dlrun.console import Output
 from dlrun.data.prepare import Prepared, prepare
 from dlrun.data.sources import load_raw
 from dlrun.errors import ConfigError, RunError, UsageError
-from dlrun.runs import Run, argv, process_alive, save_with
+from dlrun.runs import PREDICTIONS, Run, argv, process_alive, save_with
 from dlrun.tfenv import import_keras
 
 
@@ -142,9 +142,12 @@ def _train_once(run: Run, config: DlrunConfig, out: Output) -> dict[str, Any]:
     prepared = load_prepared(run, config, out)
     out.info(f"training [bold]{config.model.kind}[/] for up to {config.train.epochs} epochs")
     result = train_model(config, prepared, run.stage_dir("train"), out)
-    test = evaluate_model(result.model, prepared.test, config, prepared.outputs)
-    save_with(run.final_model_path, result.model.save)
+    test = evaluate_model(
+        result.model, prepared.test, config, prepared.outputs, predictions_to=run.path / PREDICTIONS
+    )
     run.write_json("final/metrics.json", test)
+    # The final model goes last: its presence means metrics and preprocessing are there.
+    save_with(run.final_model_path, result.model.save)
     return {
         "stages": {
             "train": {

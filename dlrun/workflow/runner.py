@@ -65,7 +65,7 @@ from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
 from dlrun.errors import DlrunError
 from dlrun.evaluation import evaluate_model
-from dlrun.runs import Run, read_history, save_with, write_text
+from dlrun.runs import PREDICTIONS, Run, read_history, save_with, write_text
 from dlrun.tasks import head_for, higher_is_better
 from dlrun.tfenv import import_keras
 from dlrun.training import best_epoch, make_optimizer, resolve_head, train_model
@@ -441,10 +441,13 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         result.update(epochs=entry["best_epoch"], samples=len(portion.train_y))
     # The one and only use of the test split.
     test = prepare_test(flow.raw, config, state)
-    metrics = evaluate_model(model, test, config, state["outputs"])
-    save_with(flow.run.final_model_path, model.save)
+    metrics = evaluate_model(
+        model, test, config, state["outputs"], predictions_to=flow.run.path / PREDICTIONS
+    )
     flow.run.write_json("final/metrics.json", metrics)
     flow.run.write_json("preprocessing.json", state)
+    # The final model goes last: its presence means metrics and preprocessing are there.
+    save_with(flow.run.final_model_path, model.save)
     result["test"] = metrics
     return result
 
