@@ -1,6 +1,7 @@
 """All terminal output goes through one `Output` object (the hatch pattern).
 
-Results go to stdout, diagnostics and errors to stderr. Colour and live
+Results and progress go to stdout (so `| tee log` keeps the epoch lines); warnings,
+errors and --verbose details go to stderr. Colour and live
 formatting only when the stream is a terminal, so a log file gets plain text.
 
 Example:

@@ -6,8 +6,9 @@ Each training (a workflow stage, a sweep trial, a K-fold fold) is one HParams
 
 - `record_session` writes the session start (the hyperparameters: the flattened
   config, plus run, stage and sweep trial), one scalar per metric at the best
-  epoch (`best/val_accuracy`, ...; best by the metric the workflow or sweep
-  chooses with, else val_loss), and the session end; plus `hparams.json`, the
+  epoch (`best/val_accuracy`, ...; best by the `metric` the caller chooses with:
+  the workflow's or sweep's metric, else the early-stopping monitor), and the
+  session end; plus `hparams.json`, the
   same facts in a form dlrun reads back cheaply.
 - `write_experiment` writes the experiment definition (each hyperparameter with
   its domain, each metric) for a set of runs. `dlrun tensorboard` writes one for
@@ -22,7 +23,7 @@ parent process or `dlrun tensorboard` can write them).
 Example:
 
 ```python
-record_session(stage_dir / "tensorboard", config, history, seconds=12.5)
+record_session(stage_dir / "tensorboard", config, history, metric="val_accuracy", seconds=12.5)
 write_experiment(Path("/tmp/exp"), [Path("runs")])
 ```
 """
@@ -38,7 +39,7 @@ from typing import Any
 
 from dlrun.catalog import flatten
 from dlrun.runs import atomic_path, read_json, write_json
-from dlrun.tasks import head_for, higher_is_better
+from dlrun.tasks import higher_is_better
 
 SESSION_FILE = "hparams.json"
 EVENTS_FILE = "events.out.tfevents.dlrun-hparams"
@@ -96,25 +97,6 @@ def _meta(run_dir: Path | None) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def selection_metric(config: Any, session_dir: Path) -> str:
-    """The metric that picks the best epoch, as the run's own decisions use it.
-
-    A sweep trial: the sweep's metric (from meta.json; trial configs drop `sweep`).
-    A workflow stage: `workflow.metric`, or val_ + the task's first metric, as the
-    workflow chooses stages. Otherwise val_loss, as the best checkpoint does.
-    """
-    sweep = _meta(_run_and_stage(session_dir)[0]).get("sweep")
-    if isinstance(sweep, dict) and isinstance(sweep.get("metric"), str):
-        return sweep["metric"]
-    workflow = getattr(config, "workflow", None)
-    if workflow is not None:
-        if workflow.metric:
-            return str(workflow.metric)
-        head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
-        return f"val_{head.metrics[0]}" if head.metrics else "val_loss"
-    return "val_loss"
-
-
 def best_metrics(history: dict[str, list[float]], metric: str) -> dict[str, float]:
     """Each history column at the best epoch by `metric` (the last epoch without it)."""
     epochs = len(next(iter(history.values()), []))
@@ -141,8 +123,8 @@ def record_session(
     config: Any,
     history: dict[str, list[float]],
     *,
+    metric: str,
     seconds: float,
-    status: str = "success",
 ) -> dict[str, Any]:
     """Write one training's HParams session (start, best-epoch metrics, end) atomically."""
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
@@ -150,7 +132,7 @@ def record_session(
     end = time.time()
     start = end - seconds
     hparams = session_hparams(config, session_dir)
-    metrics = best_metrics(history, selection_metric(config, session_dir))
+    metrics = best_metrics(history, metric)
     step = int(metrics.get("epoch", 0))
 
     start_info = plugin_data_pb2.SessionStartInfo(start_time_secs=start)
@@ -162,7 +144,7 @@ def record_session(
         else:
             start_info.hparams[key].string_value = value
     end_info = plugin_data_pb2.SessionEndInfo(
-        status=api_pb2.STATUS_SUCCESS if status == "success" else api_pb2.STATUS_FAILURE,
+        status=api_pb2.STATUS_SUCCESS,
         end_time_secs=end,
     )
     events = [
@@ -174,7 +156,7 @@ def record_session(
     record = {
         "hparams": hparams,
         "metrics": metrics,
-        "status": status,
+        "status": "success",
         "start": start,
         "end": end,
     }

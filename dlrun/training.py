@@ -82,11 +82,14 @@ def train_model(
     *,
     epochs: int | None = None,
     extra_callbacks: list[Any] | None = None,
+    selection_metric: str | None = None,
 ) -> FitResult:
     """Fit a fresh model on `prepared.train`, validating on `prepared.validation`.
 
     If `stage_dir/backup` holds a BackupAndRestore checkpoint, training resumes
-    from its last completed epoch.
+    from its last completed epoch. `selection_metric` is what the caller picks epochs
+    and stages by (the workflow's or sweep's metric); the HParams session reports the
+    metrics at its best epoch. It defaults to the early-stopping monitor.
     """
     keras = import_keras(out.verbose)
     from dlrun.callbacks import BestCheckpoint, EpochPrinter, HistoryWriter, ResumableEarlyStopping
@@ -160,7 +163,13 @@ def train_model(
     if config.train.tensorboard:  # one HParams session per training (stage, fold, trial)
         from dlrun.hparams import record_session
 
-        record_session(stage_dir / "tensorboard", config, history, seconds=seconds)
+        record_session(
+            stage_dir / "tensorboard",
+            config,
+            history,
+            metric=selection_metric or monitor,
+            seconds=seconds,
+        )
     epochs_run = len(history.get("loss", []))
     return FitResult(
         model=model,

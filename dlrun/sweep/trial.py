@@ -194,7 +194,12 @@ class TrialRunner:
             run.write_json("preprocessing.json", prepared.state)
             pruning = TrialPruning(trial, metric)
             result = train_model(
-                config, prepared, run.stage_dir("train"), self.out, extra_callbacks=[pruning]
+                config,
+                prepared,
+                run.stage_dir("train"),
+                self.out,
+                extra_callbacks=[pruning],
+                selection_metric=metric,
             )
             score = self._best(result.history[metric])
             return score, {"train": _stage(result, metric, score)}, pruning.pruned_epoch
@@ -202,7 +207,9 @@ class TrialRunner:
         stages, scores = {}, []
         for fold, portion in enumerate(make_portions(raw, config), start=1):
             prepared = portion.prepared
-            result = train_model(config, prepared, run.stage_dir(f"fold{fold}"), self.out)
+            result = train_model(
+                config, prepared, run.stage_dir(f"fold{fold}"), self.out, selection_metric=metric
+            )
             if metric not in result.history:
                 raise MetricMissing(
                     f"sweep.metric '{metric}' is not logged by this model; logged: "

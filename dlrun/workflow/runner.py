@@ -291,7 +291,13 @@ def _fit_stage(
             folds.append(finished[portion.name])
             histories.append(_columns(directory))
             continue
-        result = train_model(config, portion.prepared, directory, quiet if flow.kfold else flow.out)
+        result = train_model(
+            config,
+            portion.prepared,
+            directory,
+            quiet if flow.kfold else flow.out,
+            selection_metric=flow.metric,
+        )
         keras.backend.clear_session()
         if flow.metric not in result.history:
             raise DlrunError(
@@ -421,7 +427,9 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
             if copies > 1:
                 out.info(f"final model {i + 1} of {copies} (seed {config.seed + i})")
             member_config = final_config.model_copy(update={"seed": config.seed + i})
-            fit = train_model(member_config, prepared, directory, out, epochs=epochs)
+            fit = train_model(
+                member_config, prepared, directory, out, epochs=epochs, selection_metric=flow.metric
+            )
             members.append(fit.model)
             seconds += fit.seconds
         model = members[0] if copies == 1 else _average(members, prepared, final_config, keras)
