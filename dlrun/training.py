@@ -1,7 +1,8 @@
 """Compile, callbacks, fit: one training of one model into one stage directory.
 
 A stage directory gets `history.csv` (rewritten atomically each epoch),
-`checkpoint.keras` (best by the early-stopping monitor, else validation loss),
+`checkpoint.keras` (best by the caller's selection metric, else the early-stopping
+monitor, else validation loss),
 `tensorboard/` events, `backup/` (Keras's BackupAndRestore, so an interrupted fit
 resumes from its last epoch; early stopping and the checkpoint pick up their record
 from history.csv) and `model.keras` when the fit ends.
@@ -109,8 +110,10 @@ def train_model(
     history_path = stage_dir / "history.csv"
     history_writer = HistoryWriter(history_path)
     monitor = _monitor(config, has_validation=val_ds is not None)
+    # The checkpoint keeps the best epoch by what the caller chooses with, so a stage's
+    # best_epoch and its checkpoint (final: keep_best) are the same epoch.
     checkpoint = (
-        BestCheckpoint(stage_dir / "checkpoint.keras", history_path, monitor)
+        BestCheckpoint(stage_dir / "checkpoint.keras", history_path, selection_metric or monitor)
         if config.train.checkpoint and val_ds is not None
         else None
     )
@@ -118,7 +121,7 @@ def train_model(
     stopper = (
         ResumableEarlyStopping(
             history_path,
-            checkpoint.path if checkpoint is not None else None,
+            checkpoint.path if checkpoint is not None and checkpoint.monitor == monitor else None,
             monitor=monitor,
             patience=es.patience,
             min_delta=es.min_delta,
