@@ -18,6 +18,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from dlrun.catalog import (
     RunInfo,
     artifacts,
@@ -69,7 +71,7 @@ def _header(out: Output, info: RunInfo) -> None:
     if info.sweep:
         table.add_row("sweep", ", ".join(f"{k} {v}" for k, v in info.sweep.items()))
     if info.problem:
-        table.add_row("problem", f"[red]{info.problem}[/]")
+        table.add_row("problem", f"[red]{escape(info.problem)}[/]")
     print_table(out, table)
 
 

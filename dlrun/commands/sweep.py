@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich.markup import escape
+
 from dlrun.commands.lifecycle import sigterm_as_interrupt
 from dlrun.config import dump_yaml, load_config, validate
 from dlrun.config.loader import set_path
@@ -406,7 +408,7 @@ class _Printer:
             params = "  ".join(f"{k}={v}" for k, v in event["params"].items())
             self.out.info(f"trial {n} [dim]started[/]  {params}", markup=True)
         elif kind == "end" and event["state"] == "failed":
-            self.out.info(f"trial {n} [red]failed[/]: {event.get('reason')}")
+            self.out.info(f"trial {n} [red]failed[/]: {escape(str(event.get('reason')))}")
         elif kind == "end":
             where = f" at step {event['pruned_epoch']}" if event["state"] == "pruned" else ""
             self.out.info(

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from dlrun.console import Output
 from dlrun.runs import save_with, write_text
 from dlrun.sweep.space import Param, format_value
@@ -118,7 +120,7 @@ def print_table(out: Output, rows: list[TrialRow], params: list[Param], metric: 
     out.result(table)
     for row in rows:
         if row.state in ("failed", "interrupted") and row.note:
-            out.info(f"[dim]trial {row.number} {row.state}: {row.note}[/]")
+            out.info(f"[dim]trial {row.number} {row.state}: {escape(row.note)}[/]")
 
 
 def write_trials_csv(path: Path, rows: list[TrialRow], params: list[Param], metric: str) -> None:
