@@ -335,3 +335,11 @@ def test_training_keys_keras_would_reject_late_are_caught_by_check(cli) -> None:
         "check", "configs/imdb.yaml", "train.optimizer.name=adam", "train.optimizer.momentum=0.9"
     )
     assert code == 2 and "momentum applies to rmsprop and sgd, not 'adam'" in err
+
+
+def test_committed_schema_file_matches_dlrun_schema(cli) -> None:
+    # configs/*.yaml point yaml-language-server at this file; it must not drift.
+    code, out, _ = cli("schema")
+    assert code == 0
+    committed = (Path(__file__).resolve().parents[1] / "dlrun.schema.json").read_text()
+    assert json.loads(out) == json.loads(committed), "regenerate: dlrun schema > dlrun.schema.json"
