@@ -236,7 +236,7 @@ def test_kfold_trial_scores_the_mean_over_folds(write_config, cli, runs_dir: Pat
     for meta in trial_runs(runs_dir).values():
         summary = json.loads((runs_dir / meta["id"] / "summary.json").read_text())
         folds = summary["stages"]
-        assert sorted(folds) == ["fold1", "fold2", "fold3"]
+        assert sorted(folds) == ["fold-1", "fold-2", "fold-3"]  # named as the workflow names them
         # each fold is scored at its best epoch; the trial by their mean
         for fold, stage in folds.items():
             history = read_history(runs_dir / meta["id"] / "stages" / fold / "history.csv")

@@ -208,7 +208,7 @@ class TrialRunner:
         for fold, portion in enumerate(make_portions(raw, config), start=1):
             prepared = portion.prepared
             result = train_model(
-                config, prepared, run.stage_dir(f"fold{fold}"), self.out, selection_metric=metric
+                config, prepared, run.stage_dir(portion.name), self.out, selection_metric=metric
             )
             if metric not in result.history:
                 raise MetricMissing(
@@ -217,7 +217,7 @@ class TrialRunner:
                     hint="Set sweep.metric to one of them, e.g. val_loss.",
                 )
             scores.append(self._best(result.history[metric]))
-            stages[f"fold{fold}"] = _stage(result, metric, scores[-1])
+            stages[portion.name] = _stage(result, metric, scores[-1])
             trial.report(float(np.mean(scores)), fold)
             del result
             _release_memory()
