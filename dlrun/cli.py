@@ -57,6 +57,15 @@ RunsDir = Annotated[
 ]
 
 
+RunArg = Annotated[
+    str,
+    typer.Argument(
+        help="A run: its directory, its id, a unique part of the id, or 'last'.",
+        show_default=False,
+    ),
+]
+
+
 def _output(quiet: bool = False, verbose: bool = False) -> Output:
     return Output(QUIET if quiet else VERBOSE if verbose else NORMAL)
 
@@ -128,22 +137,27 @@ def train(
     epilog=(
         "[bold]Examples[/]\n\n"
         "  dlrun evaluate runs/20261122-101500-imdb-a1b2c3\n\n"
-        "  dlrun evaluate runs/20261122-101500-imdb-a1b2c3 --data configs/other.yaml"
+        "  dlrun evaluate last\n\n"
+        "  dlrun evaluate imdb-a1b2 --data configs/other.yaml"
     )
 )
 def evaluate(
-    run: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    run: RunArg,
     data: Annotated[
         Path | None,
         typer.Option("--data", help="Score the test split of this config's data instead."),
     ] = None,
+    runs_dir: RunsDir = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Score a run's final model on its test split: metrics and confusion matrix."""
     from dlrun.commands.evaluate import evaluate as run_evaluate
+    from dlrun.runs import default_runs_dir
 
-    run_evaluate(run, data_config=data, out=_output(quiet, verbose))
+    run_evaluate(
+        run, data_config=data, runs_dir=runs_dir or default_runs_dir(), out=_output(quiet, verbose)
+    )
 
 
 @app.command(
@@ -177,15 +191,6 @@ def schema() -> None:
     from dlrun.commands.check import json_schema
 
     _output().result(json_schema(), markup=False, soft_wrap=True)
-
-
-RunArg = Annotated[
-    str,
-    typer.Argument(
-        help="A run: its directory, its id, a unique part of the id, or 'last'.",
-        show_default=False,
-    ),
-]
 
 
 @app.command(

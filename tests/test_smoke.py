@@ -15,7 +15,7 @@ def test_train_then_evaluate_digits(cli, runs_dir: Path) -> None:
     trained = json.loads((run / "final" / "metrics.json").read_text())
     assert trained["accuracy"] > 0.5  # 3 epochs on digits beat a 10-class guess by far
 
-    code, out, err = cli("evaluate", run)
+    code, out, err = cli("evaluate", "last")  # the newest run in $DLRUN_RUNS_DIR
     assert code == 0, err
     evaluated = json.loads((run / "final" / "evaluation.json").read_text())
     assert abs(evaluated["accuracy"] - trained["accuracy"]) < 1e-6

@@ -15,17 +15,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dlrun.catalog import resolve_run
 from dlrun.config import load_config
 from dlrun.console import Output
 from dlrun.data.prepare import prepare_test
 from dlrun.data.sources import load_raw
 from dlrun.errors import ConfigError
-from dlrun.runs import Run
+from dlrun.runs import Run, default_runs_dir
 from dlrun.tfenv import import_keras
 
 
-def evaluate(run_path: Path, *, out: Output, data_config: Path | None = None) -> dict[str, Any]:
-    run = Run.open(run_path)
+def evaluate(
+    run_arg: str | Path,
+    *,
+    out: Output,
+    data_config: Path | None = None,
+    runs_dir: Path | None = None,
+) -> dict[str, Any]:
+    """`run_arg`: a run directory, an id, a unique part of one, or `last` (in `runs_dir`)."""
+    run = Run.open(resolve_run(run_arg, runs_dir or default_runs_dir()))
     config = load_config(run.path / "config.yaml").config
     model_file = run.final_model()
     if data_config is not None:
