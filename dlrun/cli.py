@@ -102,8 +102,11 @@ def train(
     overrides: Overrides = None,
     extra: ExtraConfigs = None,
     resume: Annotated[
-        Path | None,
-        typer.Option("--resume", help="Continue an interrupted run from its last epoch."),
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted run (path, id, or last) from its last epoch.",
+        ),
     ] = None,
     stage: Annotated[
         str | None,

@@ -322,7 +322,7 @@ def test_resume_keeps_stage_and_no_final_even_before_any_summary(cli, runs_dir: 
     meta = json.loads((run / "meta.json").read_text())
     (run / "meta.json").write_text(json.dumps({**meta, "status": "interrupted"}))
 
-    code, _, err = cli("train", "--resume", run, "-q")
+    code, _, err = cli("train", "--resume", "last", "-q")  # a run id or 'last' works too
     assert code == 0, err
     summary = json.loads((run / "summary.json").read_text())
     assert list(summary["stages"]) == ["small"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dlrun.catalog import resolve_run
 from dlrun.config import LoadedConfig, load_config
 from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
@@ -29,7 +30,7 @@ def train(
     runs_dir: Path,
     out: Output,
     extra_files: list[Path] | None = None,
-    resume: Path | None = None,
+    resume: str | Path | None = None,
     stage: str | None = None,
     final: bool = True,
 ) -> Run:
@@ -50,7 +51,7 @@ def train(
                 "--resume continues a run with the --stage/--no-final it was started with; "
                 "do not give them again."
             )
-        run, loaded = _reopen(resume)
+        run, loaded = _reopen(resolve_run(resume, runs_dir))
         out.info(f"resuming run [bold]{run.path}[/]")
         # The run carries on with the --stage / --no-final it was started with.
         options = run.meta.get("options", {})
