@@ -52,8 +52,8 @@ ExtraConfigs = Annotated[
     typer.Option("--config", "-c", help="Another config file layered on top (repeatable)."),
 ]
 RunsDir = Annotated[
-    Path | None,
-    typer.Option("--runs-dir", help="Where runs are written (default: $DLRUN_RUNS_DIR or ./runs)."),
+    Path,
+    typer.Option("--runs-dir", envvar="DLRUN_RUNS_DIR", help="Where runs are written."),
 ]
 
 
@@ -116,13 +116,12 @@ def train(
         bool,
         typer.Option("--no-final", help="Stop the workflow before the test split."),
     ] = False,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Train a config and write a run directory (config, meta, history, model, metrics)."""
     from dlrun.commands.train import train as run_train
-    from dlrun.runs import default_runs_dir
 
     run_train(
         config,
@@ -131,7 +130,7 @@ def train(
         resume=resume,
         stage=stage,
         final=not no_final,
-        runs_dir=runs_dir or default_runs_dir(),
+        runs_dir=runs_dir,
         out=_output(quiet, verbose),
     )
 
@@ -150,17 +149,14 @@ def evaluate(
         Path | None,
         typer.Option("--data", help="Score the test split of this config's data instead."),
     ] = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Score a run's final model on its test split: metrics and confusion matrix."""
     from dlrun.commands.evaluate import evaluate as run_evaluate
-    from dlrun.runs import default_runs_dir
 
-    run_evaluate(
-        run, data_config=data, runs_dir=runs_dir or default_runs_dir(), out=_output(quiet, verbose)
-    )
+    run_evaluate(run, data_config=data, runs_dir=runs_dir, out=_output(quiet, verbose))
 
 
 @app.command(
@@ -206,7 +202,7 @@ def schema() -> None:
     )
 )
 def runs(
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     sweep: Annotated[
         str | None, typer.Option("--sweep", help="Only the trials of this sweep (name or glob).")
     ] = None,
@@ -233,10 +229,9 @@ def runs(
 ) -> None:
     """List runs: name, status, task, key metrics, duration, when (broken runs included)."""
     from dlrun.commands.runs import runs as run_runs
-    from dlrun.runs import default_runs_dir
 
     run_runs(
-        runs_dir or default_runs_dir(),
+        runs_dir,
         out=_output(),
         name=name,
         status=status,
@@ -256,14 +251,13 @@ def runs(
 )
 def show(
     run: RunArg,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """One run in full: status, provenance, stages and verdicts, final metrics, files, config."""
     from dlrun.commands.show import show as run_show
-    from dlrun.runs import default_runs_dir
 
-    run_show(run, runs_dir=runs_dir or default_runs_dir(), out=_output(), fmt=fmt)
+    run_show(run, runs_dir=runs_dir, out=_output(), fmt=fmt)
 
 
 @app.command(
@@ -278,14 +272,13 @@ def compare(
     runs: Annotated[
         list[str], typer.Argument(help="Two or more runs (directories or ids).", show_default=False)
     ],
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     fmt: Annotated[str, typer.Option("--format", help="table, csv, json or markdown.")] = "table",
 ) -> None:
     """Runs side by side: only the config keys that differ, then every metric."""
     from dlrun.commands.compare import compare as run_compare
-    from dlrun.runs import default_runs_dir
 
-    run_compare(runs, runs_dir=runs_dir or default_runs_dir(), out=_output(), fmt=fmt)
+    run_compare(runs, runs_dir=runs_dir, out=_output(), fmt=fmt)
 
 
 @app.command(
@@ -301,17 +294,14 @@ def tensorboard(
         list[str] | None,
         typer.Argument(help="Runs to show (default: every run).", show_default=False),
     ] = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     port: Annotated[int, typer.Option("--port", help="Port; 0 picks a free one.")] = 0,
     verbose: Verbose = False,
 ) -> None:
     """Start TensorBoard (scalars, HParams) over the runs on 127.0.0.1; Ctrl-C stops it."""
     from dlrun.commands.tensorboard import tensorboard as run_tensorboard
-    from dlrun.runs import default_runs_dir
 
-    run_tensorboard(
-        runs or [], runs_dir=runs_dir or default_runs_dir(), port=port, out=_output(False, verbose)
-    )
+    run_tensorboard(runs or [], runs_dir=runs_dir, port=port, out=_output(False, verbose))
 
 
 @app.command(
@@ -337,19 +327,18 @@ def predict(
         Path | None,
         typer.Option("--output", "-o", help="Write predictions here (.csv or .npz), not stdout."),
     ] = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Predict new inputs with a run's final model (after the run's own preprocessing)."""
     from dlrun.commands.predict import predict as run_predict
-    from dlrun.runs import default_runs_dir
 
     run_predict(
         run,
         input_file,
         output=output,
-        runs_dir=runs_dir or default_runs_dir(),
+        runs_dir=runs_dir,
         out=_output(quiet, verbose),
     )
 
@@ -370,19 +359,18 @@ def export(
         Path | None,
         typer.Option("--output", "-o", help="Directory to write (default: RUN/export)."),
     ] = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Export a run's final model for serving; checks the export reloads and agrees."""
     from dlrun.commands.export import export as run_export
-    from dlrun.runs import default_runs_dir
 
     run_export(
         run,
         fmt=fmt,
         output=output,
-        runs_dir=runs_dir or default_runs_dir(),
+        runs_dir=runs_dir,
         out=_output(quiet, verbose),
     )
 
@@ -426,13 +414,12 @@ def sweep(
         str | None,
         typer.Option("--name", help="Sweep (study) name (default: sweep.name, else name)."),
     ] = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Search the config's sweep.space with Optuna: trials as runs, a table, best.yaml."""
     from dlrun.commands.sweep import sweep as run_sweep
-    from dlrun.runs import default_runs_dir
 
     run_sweep(
         config,
@@ -443,7 +430,7 @@ def sweep(
         resume=resume,
         storage=storage,
         name=name,
-        runs_dir=runs_dir or default_runs_dir(),
+        runs_dir=runs_dir,
         out=_output(quiet, verbose),
     )
 

@@ -284,19 +284,14 @@ def test_history_with_a_metric_missing_from_some_epochs(tmp_path) -> None:
 
 
 def test_run_files_are_readable_like_any_file_the_user_writes(tmp_path: Path) -> None:
-    import os
     import stat
 
     from dlrun.runs import write_json
 
-    old = os.umask(0o022)
-    try:
-        target = tmp_path / "meta.json"
-        write_json(target, {"status": "running"})
-        plain = tmp_path / "plain.txt"
-        plain.write_text("x")
-    finally:
-        os.umask(old)
+    target = tmp_path / "meta.json"
+    write_json(target, {"status": "running"})
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")  # the mode this user's umask gives any file
     # Atomic writes go through mkstemp (0600); other users and TensorBoard must read them.
     assert stat.S_IMODE(target.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,26 +107,35 @@ def _rows(diff: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     return rows
 
 
+SECTIONS = (
+    ("config", "config keys that differ"),
+    ("provenance", "provenance that differs"),
+    ("metric", "metrics (best in bold)"),
+)
+
+
+def _sections(diff: dict[str, Any]) -> Iterator[tuple[str, str, list[tuple[str, list[Any]]]]]:
+    """(section, title, rows) for table and markdown; a row's cells are (text, is_best)."""
+    rows = _rows(diff)
+    for section, title in SECTIONS:
+        picked = []
+        for _, key, cells in (r for r in rows if r[0] == section):
+            winner = diff["best"].get(key) if section == "metric" else None
+            marked = [(c, r == winner) for r, c in zip(diff["runs"], cells, strict=True)]
+            picked.append((key, marked))
+        yield section, title, picked
+
+
 def _table(out: Output, diff: dict[str, Any]) -> None:
-    runs = diff["runs"]
-    for section, title in (
-        ("config", "config keys that differ"),
-        ("provenance", "provenance that differs"),
-        ("metric", "metrics (best in bold)"),
-    ):
-        rows = [r for r in _rows(diff) if r[0] == section]
+    for section, title, rows in _sections(diff):
         if not rows:
             if section == "config":
                 out.result("[bold]configs are identical[/]")
             continue
         out.result(f"[bold]{title}[/]")
-        table = out.table("key", *runs)
-        for _, key, cells in rows:
-            winner = diff["best"].get(key) if section == "metric" else None
-            table.add_row(
-                key,
-                *(f"[bold]{c}[/]" if r == winner else c for r, c in zip(runs, cells, strict=True)),
-            )
+        table = out.table("key", *diff["runs"])
+        for key, cells in rows:
+            table.add_row(key, *(f"[bold]{c}[/]" if best else c for c, best in cells))
         print_table(out, table)
 
 
@@ -144,34 +154,18 @@ def _json(out: Output, diff: dict[str, Any]) -> None:
 
 def _markdown(out: Output, diff: dict[str, Any]) -> None:
     lines: list[str] = []
-    for section, title in (
-        ("config", "Config keys that differ"),
-        ("provenance", "Provenance that differs"),
-        ("metric", "Metrics (best in bold)"),
-    ):
-        rows = [r for r in _rows(diff) if r[0] == section]
+    for section, title, rows in _sections(diff):
         if not rows:
             if section == "config":
                 lines += ["The configs are identical.", ""]
             continue
+        body = [
+            [f"`{key}`", *(f"**{c}**" if best else c for c, best in cells)] for key, cells in rows
+        ]
         lines += [
-            f"### {title}",
+            f"### {title[0].upper()}{title[1:]}",
             "",
-            markdown_table(
-                ["key", *diff["runs"]],
-                [
-                    [
-                        f"`{key}`",
-                        *(
-                            f"**{c}**"
-                            if section == "metric" and diff["best"].get(key) == run
-                            else c
-                            for run, c in zip(diff["runs"], cells, strict=True)
-                        ),
-                    ]
-                    for _, key, cells in rows
-                ],
-            ),
+            markdown_table(["key", *diff["runs"]], body),
             "",
         ]
     out.result("\n".join(lines), markup=False, soft_wrap=True)
