@@ -34,8 +34,9 @@ from typing import Any
 import yaml
 
 from dlrun.errors import RunError, UsageError
+from dlrun.objective import Objective
 from dlrun.runs import process_alive
-from dlrun.tasks import higher_is_better
+from dlrun.summary import run_metrics, stage_values, stages
 
 # <YYYYmmdd-HHMMSS>-<name>-<6 hex>, as `Run.create` names them.
 RUN_ID = re.compile(r"^\d{8}-\d{6}-.+-[0-9a-f]{6}$")
@@ -199,65 +200,6 @@ def _name_from_id(run_id: str) -> str:
     return run_id
 
 
-def run_metrics(summary: dict[str, Any], sweep: dict[str, Any] | None) -> dict[str, float]:
-    """Flat metrics of a run: test_* (final model), the chosen stage's, the sweep objective."""
-    metrics: dict[str, float] = {}
-    stage = chosen_stage(summary)
-    if stage is not None:
-        values = stage_values(stage)
-        metrics.update({k: v for k, v in values.items() if isinstance(v, (int, float))})
-    final = summary.get("final") if isinstance(summary.get("final"), dict) else {}
-    test = final.get("test") if isinstance(final.get("test"), dict) else {}
-    for key, value in test.items():
-        if isinstance(value, (int, float)) and key != "samples":
-            metrics[f"test_{key}"] = float(value)
-    if sweep:
-        name, value = sweep.get("metric"), sweep.get("value")
-        if isinstance(name, str) and isinstance(value, (int, float)):
-            metrics[name] = float(value)
-    return metrics
-
-
-def stages(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found = summary.get("stages")
-    if isinstance(found, dict):
-        return {str(k): v for k, v in found.items() if isinstance(v, dict)}
-    if isinstance(found, list):  # a list of {"name": ...} records
-        return {str(s.get("name", i)): s for i, s in enumerate(found) if isinstance(s, dict)}
-    return {}
-
-
-def chosen_stage(summary: dict[str, Any]) -> dict[str, Any] | None:
-    """The stage whose validation numbers stand for the run: the one the final model came from."""
-    all_stages = stages(summary)
-    final = summary.get("final") if isinstance(summary.get("final"), dict) else {}
-    for key in ("from", "chosen", "best_stage", "stage"):
-        name = final.get(key) or summary.get(key)
-        if isinstance(name, str) and name in all_stages and stage_values(all_stages[name]):
-            return all_stages[name]
-    trained = [s for s in all_stages.values() if stage_values(s)]
-    return trained[-1] if len(trained) == 1 else None
-
-
-def stage_values(stage: dict[str, Any]) -> dict[str, Any]:
-    """A stage's metrics at its best epoch if recorded, else at its last epoch.
-
-    The workflow records `train` and `val` dicts at the best epoch; a single
-    training records `last` (Keras's names, `val_` prefixed).
-    """
-    train, val = stage.get("train"), stage.get("val")
-    if isinstance(train, dict) or isinstance(val, dict):
-        values = dict(train) if isinstance(train, dict) else {}
-        if isinstance(val, dict):
-            values.update({f"val_{k}": v for k, v in val.items()})
-        return values
-    for key in ("best", "metrics", "last"):
-        values = stage.get(key)
-        if isinstance(values, dict) and values:
-            return values
-    return {}
-
-
 def _duration(info: RunInfo) -> float | None:
     start = _parse_time(info.started)
     if start is None:
@@ -319,9 +261,12 @@ def _matches(value: str, pattern: str, exact: bool = False) -> bool:
 
 
 def resolve_metric(runs: list[RunInfo], metric: str) -> str:
-    """`accuracy` finds `test_accuracy`, then `val_accuracy`, when no run has it verbatim."""
+    """A bare name finds `test_<name>`, then `val_<name>`, then the training metric itself;
+    a prefixed name (`val_accuracy`) only itself."""
     available = {k for r in runs for k in r.metrics}
-    for candidate in (metric, f"test_{metric}", f"val_{metric}"):
+    prefixed = metric.startswith(("test_", "val_"))
+    candidates = (metric,) if prefixed else (f"test_{metric}", f"val_{metric}", metric)
+    for candidate in candidates:
         if candidate in available:
             return candidate
     known = ", ".join(sorted(available)) or "none (no run has finished a training)"
@@ -339,11 +284,8 @@ def sort_runs(runs: list[RunInfo], key: str, direction: str | None = None) -> li
         missing = [r for r in runs if getattr(r, key) is None]
         return sorted(present, key=lambda r: getattr(r, key), reverse=reverse) + missing
     metric = resolve_metric(runs, key)
-    maximize = direction == "maximize" if direction else higher_is_better(metric)
-    have = [r for r in runs if metric in r.metrics]
-    rest = [r for r in runs if metric not in r.metrics]
-    have.sort(key=lambda r: r.metrics[metric], reverse=maximize)
-    return have + rest
+    objective = Objective.of(metric, direction or "auto")
+    return sorted(runs, key=lambda r: objective.sort_key(r.metrics.get(metric)))
 
 
 def sweep_direction(runs: list[RunInfo], metric: str) -> str | None:
@@ -427,7 +369,7 @@ def stage_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         for key, value in stage_values(stage).items():
             if isinstance(value, (int, float)) and key not in ("learning_rate", "epoch"):
                 keys.setdefault(key)
-    rows_in = _baseline_rows(summary, keys) + rows_in
+    rows_in = _baseline_rows(summary) + rows_in
     if not rows_in:
         return [], []
     metric_keys = sorted(keys, key=lambda k: (not k.startswith("val_"), "loss" not in k, k))[:4]
@@ -437,9 +379,9 @@ def stage_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for name, stage in rows_in:
         values = stage_values(stage)
-        verdict = stage.get("verdict") or stage.get("error") or stage.get("reason") or ""
+        verdict = stage.get("verdict") or stage.get("error") or ""
         status = stage.get("status")
-        if status and status not in ("completed", "done", "ok") and status not in str(verdict):
+        if status and status != "completed" and status not in str(verdict):
             verdict = f"{status}: {verdict}" if verdict else str(status)
         seconds = stage.get("seconds")
         row = [name, *([_model_text(stage)] if has_model else [])]
@@ -450,38 +392,29 @@ def stage_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return columns, rows
 
 
-def _baseline_rows(
-    summary: dict[str, Any], keys: dict[str, None]
-) -> list[tuple[str, dict[str, Any]]]:
+def _baseline_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Baselines as table rows; their scores are on validation data, so they go in val_ columns."""
     baseline = summary.get("baseline")
     if not isinstance(baseline, dict):
         return []
     values = baseline.get("values")
     if not isinstance(values, dict):
-        values = {"baseline": baseline.get("metrics", baseline)}
+        return []
     reference = baseline.get("reference") if isinstance(baseline.get("reference"), dict) else {}
     rows = []
     for name, metrics in values.items():
         if not isinstance(metrics, dict):
             continue
-        scores = {}
-        for key, value in metrics.items():
-            column = f"val_{key}" if f"val_{key}" in keys or not keys else key
-            scores[column] = value
         label = reference.get("label") if reference.get("name") == name else None
         note = "reference baseline" if label else ""
-        row = {"model": label or name, "best": scores, "verdict": note}
+        row = {"model": label or name, "val": metrics, "verdict": note}
         rows.append((f"baseline: {name}", row))
     return rows
 
 
 def _model_text(stage: dict[str, Any]) -> str:
-    for key in ("model", "description"):
-        value = stage.get(key)
-        if isinstance(value, str):
-            return value
-    return ""
+    value = stage.get("model")
+    return value if isinstance(value, str) else ""
 
 
 def _cell(value: Any) -> str:

@@ -1,8 +1,12 @@
 """Every error dlrun shows a user, and the exit code that goes with it.
 
-The split follows Keras Tuner's `errors.py`: a `FailedTrialError` is recorded
-and the work goes on (one workflow stage, one sweep trial); every other
-`DlrunError` is fatal and stops the command with its exit code.
+The split follows Keras Tuner's `errors.py`, and the raiser chooses: a
+`FailedStageError` fails one unit of work (a workflow stage, a sweep trial), which is
+recorded while the rest goes on; a `FatalError`, like every other `DlrunError`, stops
+the command with its exit code. `dlrun.training.train_stage` is the one guard that
+applies this to stages and trials alike (a ConfigError there is the stage's own config,
+and an exception that is no DlrunError, such as Keras rejecting a mix of values, fails
+that stage too, with its traceback in error.log).
 
 Example:
 
@@ -54,5 +58,20 @@ class RunError(DlrunError):
     exit_code = EXIT_USAGE
 
 
-class FailedTrialError(DlrunError):
-    """One unit of work failed (NaN loss, bad combination); record it and go on."""
+class RunFailed(DlrunError):
+    """Training raised: the run is kept and marked failed with `reason` (the traceback in
+    `log`)."""
+
+    def __init__(self, reason: str, log: str | None = None) -> None:
+        hint = f"The traceback is in {log}; the run is marked failed." if log else None
+        super().__init__(f"the run failed: {reason}", hint=hint)
+        self.reason = reason
+
+
+class FailedStageError(DlrunError):
+    """One stage or trial failed (NaN loss, an invalid mix of values); record it, go on."""
+
+
+class FatalError(DlrunError):
+    """Every stage or trial would fail the same way (a metric never logged, storage gone):
+    stop now."""

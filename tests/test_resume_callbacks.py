@@ -1,7 +1,7 @@
 """After a resume, early stopping and the best checkpoint carry on from the epochs already done.
 
-BackupAndRestore restores weights and the epoch only; without this, a resumed run would
-overwrite checkpoint.keras with a worse epoch and restart its patience from zero.
+The backup restores weights, random state and the epoch only; without this, a resumed run
+would overwrite checkpoint.keras with a worse epoch and restart its patience from zero.
 """
 
 from __future__ import annotations
@@ -10,33 +10,34 @@ from pathlib import Path
 
 import numpy as np
 
+from dlrun.objective import Objective
 from dlrun.tfenv import import_keras
 
 HISTORY = "epoch,loss,val_loss\n1,0.9,0.5\n2,0.6,0.3\n3,0.4,0.4\n4,0.3,0.45\n"
 
 
-def _model(initial_epoch: int):
+def _model():
     keras = import_keras()
     inputs = keras.Input(shape=(2,))
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     model.compile(optimizer="rmsprop", loss="mse")
-    model._initial_epoch = initial_epoch
     return model
 
 
 def test_resumed_callbacks_keep_their_best_and_patience(tmp_path: Path) -> None:
-    from dlrun.callbacks import BestCheckpoint, ResumableEarlyStopping
+    from dlrun.training.callbacks import BestCheckpoint, ResumableEarlyStopping
 
     history = tmp_path / "history.csv"
     history.write_text(HISTORY)
     checkpoint_file = tmp_path / "checkpoint.keras"
-    best_model = _model(0)
+    best_model = _model()
     best_model.save(checkpoint_file)
-    model = _model(4)
+    model = _model()
 
-    checkpoint = BestCheckpoint(checkpoint_file, history, "val_loss")
+    val_loss = Objective.of("val_loss")
+    checkpoint = BestCheckpoint(checkpoint_file, history, val_loss, initial_epoch=4)
     stopper = ResumableEarlyStopping(
-        history, checkpoint_file, monitor="val_loss", patience=3, restore_best_weights=True
+        history, checkpoint_file, val_loss, 4, patience=3, restore_best_weights=True
     )
     for callback in (checkpoint, stopper):
         callback.set_model(model)
@@ -56,11 +57,13 @@ def test_resumed_callbacks_keep_their_best_and_patience(tmp_path: Path) -> None:
 
 
 def test_a_fresh_fit_starts_with_no_record(tmp_path: Path) -> None:
-    from dlrun.callbacks import BestCheckpoint
+    from dlrun.training.callbacks import BestCheckpoint
 
     history = tmp_path / "history.csv"
     history.write_text(HISTORY)  # left over, but this fit starts at epoch 0
-    checkpoint = BestCheckpoint(tmp_path / "checkpoint.keras", history, "val_accuracy")
-    checkpoint.set_model(_model(0))
+    checkpoint = BestCheckpoint(
+        tmp_path / "checkpoint.keras", history, Objective.of("val_accuracy"), initial_epoch=0
+    )
+    checkpoint.set_model(_model())
     checkpoint.on_train_begin()
     assert checkpoint.best == -np.inf  # accuracy: higher is better

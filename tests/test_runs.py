@@ -179,12 +179,13 @@ def test_a_crash_marks_the_run_failed(cli, runs_dir, tiny_config, tmp_path) -> N
     assert "Traceback" not in err
     (run,) = runs_dir.iterdir()
     assert err.startswith("error: the run failed: RuntimeError: the builder broke")
-    assert str(run / "error.log") in " ".join(err.split())
+    log_path = run / "stages" / "train" / "error.log"
+    assert str(log_path) in " ".join(err.split())
     meta = json.loads((run / "meta.json").read_text())
     assert meta["status"] == "failed"
     assert meta["error"] == "RuntimeError: the builder broke"
     assert meta["finished"] is not None
-    log = (run / "error.log").read_text()
+    log = log_path.read_text()
     assert log.startswith("Traceback") and 'raise RuntimeError("the builder broke")' in log
 
 
@@ -205,9 +206,7 @@ def test_nan_loss_is_a_failure_that_says_what_to_do(cli, runs_dir, write_config)
     code, out, err = cli("train", config, "-q")
     assert code == 1
     assert "Traceback" not in err
-    assert err.startswith(
-        "error: the run failed: FloatingPointError: the loss became NaN or infinite"
-    )
+    assert err.startswith("error: the run failed: the loss became NaN or infinite")
     assert "lower train.optimizer.learning_rate" in " ".join(err.split())
     (run,) = runs_dir.iterdir()
     meta = json.loads((run / "meta.json").read_text())
@@ -296,13 +295,31 @@ def test_run_files_are_readable_like_any_file_the_user_writes(tmp_path: Path) ->
     assert stat.S_IMODE(target.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
 
 
-def test_kfold_without_a_workflow_is_refused_before_any_run(cli, runs_dir: Path) -> None:
+def test_kfold_without_a_workflow_trains_the_folds_then_all_the_data(cli, runs_dir) -> None:
     code, _, err = cli(
-        "train", "configs/digits.yaml", "workflow=null", "data.validation={kfold: 3}"
-    )
-    assert code == 2
-    assert "kfold needs a workflow section" in err and "workflow: {}" in err
-    assert not runs_dir.exists() or not list(runs_dir.iterdir())
+        "train", "configs/digits.yaml", "workflow=null", "data.validation={kfold: 3}",
+        "data.limit=240", "train.epochs=3", "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    (run,) = runs_dir.iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    stage = summary["stages"]["train"]
+    assert [f["name"] for f in stage["folds"]] == ["fold-1", "fold-2", "fold-3"]
+    # One common best epoch, read off the fold-averaged curve, is what the final model gets.
+    assert summary["final"]["mode"] == "retrain"
+    assert summary["final"]["epochs"] == stage["best_epoch"]
+    assert summary["final"]["samples"] == 240
+    assert (run / "curves_train.png").is_file()
+
+
+def test_a_single_run_writes_its_learning_curves(cli, runs_dir, tiny_config) -> None:
+    code, _, err = cli("train", tiny_config, "-q")
+    assert code == 0, err
+    (run,) = runs_dir.iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stages"]["train"]["plot"] == "curves_train.png"
+    assert (run / "curves_train.png").stat().st_size > 1000
+    assert summary["final"]["mode"] == "keep_best" and summary["chosen"] == "train"
 
 
 def test_resume_keeps_stage_and_no_final_even_before_any_summary(cli, runs_dir: Path) -> None:

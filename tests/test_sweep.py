@@ -221,29 +221,46 @@ def test_resume_after_the_sweep_is_killed_mid_trial(write_config, cli, runs_dir:
     assert len(list(runs_dir.glob("*-t[0-9]*-*"))) == 4
 
 
-def test_kfold_trial_scores_the_mean_over_folds(write_config, cli, runs_dir: Path) -> None:
+def test_kfold_trial_scores_as_the_workflow_and_its_best_yaml_trains(
+    write_config, cli, runs_dir: Path
+) -> None:
     config = copy.deepcopy(TINY_CONFIG)
     config["data"]["validation"] = {"kfold": 3}
-    config["train"].update({"tensorboard": False, "checkpoint": False})
+    config["train"].update({"tensorboard": False, "checkpoint": False, "epochs": 3})
     config["sweep"] = {
         "metric": "val_accuracy",
         "pruner": "none",
         "trials": 1,
-        "space": {"model.dropout": {"float": [0.0, 0.3]}},
+        "space": {"model.dropout": {"choice": [0.1]}},
     }
     code, out, err = cli("sweep", write_config(config))
     assert code == 0, err
-    for meta in trial_runs(runs_dir).values():
-        summary = json.loads((runs_dir / meta["id"] / "summary.json").read_text())
-        folds = summary["stages"]
-        assert sorted(folds) == ["fold-1", "fold-2", "fold-3"]  # named as the workflow names them
-        # each fold is scored at its best epoch; the trial by their mean
-        for fold, stage in folds.items():
-            history = read_history(runs_dir / meta["id"] / "stages" / fold / "history.csv")
-            best = max(row["val_accuracy"] for row in history)
-            assert stage["score"] == pytest.approx(best)
-        mean = sum(s["score"] for s in folds.values()) / 3
-        assert summary["sweep"]["value"] == pytest.approx(mean)
+    (meta,) = trial_runs(runs_dir).values()
+    trial_dir = runs_dir / meta["id"]
+    summary = json.loads((trial_dir / "summary.json").read_text())
+    stage = summary["stages"]["train"]
+    assert [f["name"] for f in stage["folds"]] == ["fold-1", "fold-2", "fold-3"]
+    # The book's K-fold score: every fold at one common best epoch of the averaged curve.
+    histories = [
+        read_history(trial_dir / "stages" / "train" / f"fold-{i}" / "history.csv")
+        for i in (1, 2, 3)
+    ]
+    length = min(len(h) for h in histories)
+    mean_curve = [sum(h[e]["val_accuracy"] for h in histories) / 3 for e in range(length)]
+    best = mean_curve.index(max(mean_curve))
+    assert stage["best_epoch"] == best + 1
+    assert summary["sweep"]["value"] == pytest.approx(mean_curve[best])
+
+    # The same config through the workflow scores the same, and best.yaml trains as scored.
+    best_yaml = runs_dir / "sweeps" / "tiny" / "best.yaml"
+    assert yaml.safe_load(best_yaml.read_text())["model"]["dropout"] == 0.1
+    code, _, err = cli("train", best_yaml, "-q")
+    assert code == 0, err
+    (run,) = [p for p in runs_dir.iterdir() if p.is_dir() and p.name != "sweeps" and p != trial_dir]
+    trained = json.loads((run / "summary.json").read_text())
+    assert trained["stages"]["train"]["score"] == pytest.approx(stage["score"])
+    assert trained["stages"]["train"]["best_epoch"] == stage["best_epoch"]
+    assert trained["final"]["mode"] == "retrain" and trained["final"]["epochs"] == best + 1
 
 
 def test_ctrl_c_stops_cleanly_and_marks_the_trial_interrupted(write_config, runs_dir: Path) -> None:

@@ -174,15 +174,15 @@ def test_one_stage_with_keep_best_keeps_that_stages_checkpoint(
     assert counting_source.reads == 1 and test_evaluations == [100]
 
 
-def test_stage_and_no_final_need_a_workflow_and_a_known_stage(
+def test_stage_must_be_known_and_a_plain_config_is_one_stage(
     cli, runs_dir: Path, tmp_path: Path, counting_source
 ) -> None:
     code, _, err = cli("train", _write_config(tmp_path, COUNTING), "--stage", "huge")
     assert code == 2
     assert "--stage huge: no such stage; this config has small, overfit, dropout, l2" in err
     plain = {k: v for k, v in COUNTING.items() if k != "workflow"}
-    code, _, err = cli("train", _write_config(tmp_path, plain), "--no-final")
-    assert code == 2 and "apply to a config with a workflow section" in err
+    code, _, err = cli("train", _write_config(tmp_path, plain), "--stage", "small")
+    assert code == 2 and "has no workflow section, so no stages" in err
     assert not runs_dir.exists() or not list(runs_dir.iterdir())
 
 
@@ -332,10 +332,11 @@ def test_a_failing_stage_is_recorded_and_the_workflow_goes_on(
 def test_resume_after_an_interruption_between_stages_runs_only_the_unfinished(
     cli, runs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from dlrun.training import fit
     from dlrun.workflow import runner
 
     trained: list[str] = []
-    original = runner.train_model
+    original = fit.fit_model
 
     def interrupt_overfit_once(config: Any, prepared: Any, stage_dir: Path, *a: Any, **k: Any):
         if stage_dir.name == "overfit" and "overfit" not in trained:
@@ -344,7 +345,8 @@ def test_resume_after_an_interruption_between_stages_runs_only_the_unfinished(
         trained.append(stage_dir.name)
         return original(config, prepared, stage_dir, *a, **k)
 
-    monkeypatch.setattr(runner, "train_model", interrupt_overfit_once)
+    monkeypatch.setattr(fit, "fit_model", interrupt_overfit_once)  # the stages' fits
+    monkeypatch.setattr(runner, "fit_model", interrupt_overfit_once)  # the final retrain
     x, y = _separable(300)
     config = {
         **COUNTING,

@@ -3,13 +3,13 @@ averaging, the stage plan and the workflow section's config checks. No TensorFlo
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from dlrun.config import validate
 from dlrun.errors import ConfigError, UsageError
+from dlrun.objective import Objective
+from dlrun.training import mean_curves
 from dlrun.workflow.baselines import (
     compute_baselines,
     majority_class,
@@ -17,7 +17,6 @@ from dlrun.workflow.baselines import (
     reference,
     shuffled_labels,
 )
-from dlrun.workflow.kfold import fold_spread, mean_curves
 from dlrun.workflow.stages import describe_model, plan
 from dlrun.workflow.verdicts import overfitting, verdict
 
@@ -56,7 +55,7 @@ def test_baselines_average_over_folds_and_pick_the_strongest_reference() -> None
     labels = np.array([0, 0, 0, 1])
     values = compute_baselines("binary", "auto", [(labels, labels)])
     assert set(values) == {"majority", "shuffled"}
-    assert reference(values, "accuracy", higher_is_better=True) == ("majority", 0.75)
+    assert reference(values, Objective.of("val_accuracy")) == ("majority", 0.75)
     assert compute_baselines("binary", "none", [(labels, labels)]) == {}
 
 
@@ -91,12 +90,13 @@ def test_verdicts_say_what_a_practitioner_would() -> None:
         _curves([0.5, 0.4, 0.35, 0.4, 0.5], [0.5, 0.4, 0.3, 0.2, 0.1]), "val_accuracy"
     )
     none = overfitting(_curves([0.5, 0.4, 0.3], [0.5, 0.4, 0.3]), "val_accuracy")
-    text = verdict("overfit", 0.88, "val_accuracy", over, ("majority", 0.5), best_so_far=False)
+    accuracy = Objective.of("val_accuracy")
+    text = verdict("overfit", 0.88, accuracy, over, ("majority", 0.5), best_so_far=False)
     assert text == "beats baseline by 0.38; overfits after epoch 3 (gap 0.2)"
-    text = verdict("overfit", 0.88, "val_accuracy", none, ("majority", 0.5), best_so_far=True)
+    text = verdict("overfit", 0.88, accuracy, none, ("majority", 0.5), best_so_far=True)
     assert "does not overfit yet: scale up" in text and text.endswith("best so far")
     # lower is better for an error: 7.1 MAE against a 6.5 mean predictor does not beat it
-    text = verdict("small", 7.1, "val_mae", none, ("mean", 6.5), best_so_far=False)
+    text = verdict("small", 7.1, Objective.of("val_mae"), none, ("mean", 6.5), best_so_far=False)
     assert text == "does not beat the baseline (7.1 vs 6.5)"
 
 
@@ -109,8 +109,6 @@ def test_kfold_curves_average_per_epoch_up_to_the_shortest_fold() -> None:
     averaged = mean_curves(folds)
     assert averaged["val_mae"] == [4.0, 3.0, 2.0]
     assert averaged["mae"] == [5.0, 4.0, 3.0]
-    mean, std = fold_spread([1.0, 2.0, 3.0])
-    assert mean == 2.0 and std == pytest.approx(math.sqrt(2 / 3))
 
 
 BASE = {
@@ -192,9 +190,9 @@ def test_choice_is_the_best_validation_score_and_with_kfold_the_one_standard_err
         "l2": {"status": "completed", "score": 2.40, "score_std": 0.3, "params": 5000},
         "broken": {"status": "failed"},
     }
-    assert choose(stages, higher=False) == "overfit"  # holdout: the best score
+    assert choose(stages, Objective.of("val_mae")) == "overfit"  # holdout: the best score
     # 4 folds: SE = 0.3 / 2 = 0.15; small (2.15) is within 2.08 + 0.15 with far fewer weights
-    assert choose(stages, higher=False, folds=4) == "small"
+    assert choose(stages, Objective.of("val_mae"), folds=4) == "small"
     # 100 folds: SE = 0.03, so only the best itself is close enough
-    assert choose(stages, higher=False, folds=100) == "overfit"
-    assert choose({"broken": {"status": "failed"}}, higher=True) is None
+    assert choose(stages, Objective.of("val_mae"), folds=100) == "overfit"
+    assert choose({"broken": {"status": "failed"}}, Objective.of("val_accuracy")) is None

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from dlrun.console import Output
-from dlrun.errors import EXIT_INTERRUPTED, DlrunError
+from dlrun.errors import EXIT_INTERRUPTED, DlrunError, RunFailed
 from dlrun.runs import Run, write_text
 
 
@@ -26,10 +26,6 @@ class Interrupted(DlrunError):
     """Ctrl-C: the run is kept and marked interrupted."""
 
     exit_code = EXIT_INTERRUPTED
-
-
-class RunFailed(DlrunError):
-    """Training raised: the run is kept and marked failed with the error."""
 
 
 @contextmanager
@@ -60,6 +56,9 @@ def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
             f"interrupted; the run is kept in {run.path}",
             hint=f"Continue it with: dlrun train --resume {run.path}",
         ) from None
+    except RunFailed as exc:
+        run.set_status("failed", error=exc.reason)
+        raise
     except DlrunError as exc:
         run.set_status("failed", error=str(exc))
         raise
@@ -67,7 +66,4 @@ def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
         write_text(run.path / "error.log", traceback.format_exc())
         reason = f"{type(exc).__name__}: {exc}"
         run.set_status("failed", error=reason)
-        raise RunFailed(
-            f"the run failed: {reason}",
-            hint=f"The traceback is in {run.path / 'error.log'}; the run is marked failed.",
-        ) from exc
+        raise RunFailed(reason, str(run.path / "error.log")) from exc

@@ -4,10 +4,16 @@ Batches are gathered by index from tensors held once in memory, so shuffling is
 cheap, and token sequences become sparse multi-hot batches on the fly: IMDB never
 exists as a dense 25,000 x 10,000 float matrix.
 
+A training dataset's order is a function of (seed, epoch) alone: epoch 7 sees the same
+batches whether the fit ran from epoch 1 or resumed at epoch 6, so a resumed run
+reproduces the uninterrupted one.
+
 Example:
 
 ```python
-train_ds = make_dataset(prepared.train, batch_size=512, shuffle=True, seed=1337)
+train_ds, steps = training_dataset(prepared.train, 512, seed=1337, epochs=(0, 20))
+model.fit(train_ds, steps_per_epoch=steps, epochs=20)
+val_ds = make_dataset(prepared.validation, batch_size=512)
 ```
 """
 
@@ -18,15 +24,46 @@ from typing import Any
 from dlrun.data.splits import Sequences, Split
 
 
-def make_dataset(
+def make_dataset(split: Split, batch_size: int, *, one_hot: int | None = None) -> Any:
+    """A batched `tf.data.Dataset` of (features, labels) in order; `one_hot=N` one-hot
+    encodes labels."""
+    import tensorflow as tf
+
+    return _batches(tf.data.Dataset.range(len(split)).batch(batch_size), split, one_hot)
+
+
+def training_dataset(
     split: Split,
     batch_size: int,
     *,
-    shuffle: bool = False,
-    seed: int = 0,
+    seed: int,
+    epochs: tuple[int, int],
     one_hot: int | None = None,
-) -> Any:
-    """A batched `tf.data.Dataset` of (features, labels); `one_hot=N` one-hot encodes labels."""
+) -> tuple[Any, int]:
+    """Shuffled batches for epochs `first..last-1` (0-based) and the steps in one epoch.
+
+    Each epoch is shuffled with a seed made of `seed` and the epoch number, and the
+    epochs follow each other in one dataset (fit with `steps_per_epoch`).
+    """
+    import tensorflow as tf
+
+    n = len(split)
+    steps = -(-n // batch_size)
+    first, last = epochs
+
+    def epoch_order(epoch: Any) -> Any:
+        return (
+            tf.data.Dataset.range(n)
+            .shuffle(n, seed=tf.cast(seed, tf.int64) * 100_003 + epoch)
+            .batch(batch_size)
+        )
+
+    indices = tf.data.Dataset.range(first, last).flat_map(epoch_order)
+    return _batches(indices, split, one_hot), steps
+
+
+def _batches(indices: Any, split: Split, one_hot: int | None) -> Any:
+    """Batches of (features, labels) gathered by each batch of indices."""
     import tensorflow as tf
 
     labels = tf.constant(split.y)
@@ -49,14 +86,7 @@ def make_dataset(
         def features(index: Any) -> Any:
             return tf.gather(array, index)
 
-    dataset = tf.data.Dataset.range(len(split))
-    if shuffle:
-        dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    return (
-        dataset.batch(batch_size)
-        .map(
-            lambda index: (features(index), tf.gather(labels, index)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return indices.map(
+        lambda index: (features(index), tf.gather(labels, index)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).prefetch(tf.data.AUTOTUNE)

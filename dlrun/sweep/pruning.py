@@ -1,15 +1,21 @@
-"""The Keras callback that reports a sweep's metric to its Optuna trial each epoch.
+"""The sweep's hook into `train_stage`: report the score to the Optuna trial, stop when
+the pruner says so.
 
-Importing this module imports Keras: import it lazily, after `dlrun.tfenv.import_keras`.
-When the pruner says stop, the fit ends after that epoch (its history and model are
-kept) and the trial runner marks the trial pruned with the epoch it reached.
+Holdout: one report per epoch (step = the 1-based epoch), through a Keras callback, so
+`sweep.warmup_epochs` reads the way a user counts; when the pruner says stop, the fit
+ends after that epoch (its history and model are kept). K-fold: one report per fold,
+the score over the folds so far. Importing this module imports Keras: import it lazily,
+after `dlrun.tfenv.import_keras`.
+
+The trial's storage is the only thing these calls touch, so an error from them is a
+FatalError: every later trial would meet the same broken storage.
 
 Example:
 
 ```python
-pruning = TrialPruning(trial, "val_accuracy")
-train_model(config, prepared, stage_dir, out, extra_callbacks=[pruning])
-pruning.pruned_epoch   # None, or the 1-based epoch where the pruner stopped it
+hooks = TrialPruning(trial, "val_accuracy")
+record = train_stage(config, portions, stage_dir, out, objective, hooks=hooks)
+record.pruned_at   # None, or the epoch (holdout) or fold (K-fold) where it was stopped
 ```
 """
 
@@ -19,26 +25,48 @@ from typing import Any
 
 import keras
 
-from dlrun.sweep.trial import MetricMissing
+from dlrun.errors import FatalError
 
 
-class TrialPruning(keras.callbacks.Callback):
+class TrialPruning:
     def __init__(self, trial: Any, metric: str) -> None:
-        super().__init__()
         self.trial = trial
         self.metric = metric
-        self.pruned_epoch: int | None = None
+        self._pruned_at: int | None = None
+
+    @property
+    def pruned_at(self) -> int | None:
+        return self._pruned_at
+
+    def fit_callbacks(self, folds: int) -> list[Any]:
+        return [_EpochReport(self)] if folds == 1 else []
+
+    def fold_done(self, fold: int, score: float) -> bool:
+        return self.report(score, fold)
+
+    def report(self, value: float, step: int) -> bool:
+        """Report `value` at `step`; True (and `pruned_at = step`) when the pruner stops it."""
+        try:
+            self.trial.report(float(value), step)
+            prune = self.trial.should_prune()
+        except Exception as exc:
+            raise FatalError(
+                f"the sweep's study storage failed: {type(exc).__name__}: {exc}",
+                hint="Check the --storage database, then `dlrun sweep CONFIG --resume`.",
+            ) from exc
+        if prune:
+            self._pruned_at = step
+        return prune
+
+
+class _EpochReport(keras.callbacks.Callback):
+    def __init__(self, pruning: TrialPruning) -> None:
+        super().__init__()
+        self.pruning = pruning
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs or {}
-        if self.metric not in logs:
-            raise MetricMissing(
-                f"sweep.metric '{self.metric}' is not logged by this model; logged: "
-                f"{', '.join(k for k in logs if k != 'learning_rate')}.",
-                hint="Set sweep.metric to one of them, e.g. val_loss.",
-            )
-        # Steps are 1-based epochs, so warmup_epochs reads the way a user counts.
-        self.trial.report(float(logs[self.metric]), epoch + 1)
-        if self.trial.should_prune():
-            self.pruned_epoch = epoch + 1
+        value = (logs or {}).get(self.pruning.metric)
+        if value is None:  # train_stage names the missing metric once the fit returns
+            return
+        if self.pruning.report(value, epoch + 1):
             self.model.stop_training = True

@@ -29,7 +29,7 @@ from typing import Any
 
 from dlrun.config import validate
 from dlrun.console import NORMAL, QUIET, Output
-from dlrun.errors import EXIT_FAILURE, EXIT_INTERRUPTED, DlrunError, FailedTrialError
+from dlrun.errors import EXIT_FAILURE, EXIT_INTERRUPTED, DlrunError, FailedStageError
 from dlrun.runs import write_text
 from dlrun.sweep.space import parse_space
 from dlrun.sweep.study import create_or_load, has_work, make_pruner, make_sampler, open_storage
@@ -101,7 +101,7 @@ def run_worker(spec: WorkerSpec, index: int) -> int:
         runner = TrialRunner(spec, config, params, emit, out)
         runner._raw(config)  # the base data: if it cannot load, no trial can run
         while not runner.surplus and has_work(study, spec.budget):
-            study.optimize(runner, n_trials=1, catch=(FailedTrialError, Surplus))
+            study.optimize(runner, n_trials=1, catch=(FailedStageError, Surplus))
         return 0
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlrun.objective import Objective
+
 SHUFFLES = 100
 
 Metrics = dict[str, float]
@@ -103,12 +105,8 @@ def compute_baselines(
     return found
 
 
-def reference(
-    baselines: dict[str, Metrics], metric: str, higher_is_better: bool
-) -> tuple[str, float] | None:
-    """The strongest baseline for `metric` (a name without val_): (key, value), or None."""
-    scored = [(key, m[metric]) for key, m in baselines.items() if metric in m]
-    if not scored:
-        return None
-    pick = max if higher_is_better else min
-    return pick(scored, key=lambda item: item[1])
+def reference(baselines: dict[str, Metrics], objective: Objective) -> tuple[str, float] | None:
+    """The strongest baseline for the objective's metric: (key, value), or None."""
+    scored = {key: m[objective.base] for key, m in baselines.items() if objective.base in m}
+    best = objective.pick(scored)
+    return None if best is None else (best, scored[best])

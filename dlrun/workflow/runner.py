@@ -1,14 +1,18 @@
 """Walk the universal workflow for one run: baseline -> stages -> choose -> final -> test once.
 
-The runner decides; training, evaluation and data preparation are done by the
-layers below it. The test split is prepared and evaluated exactly once, by the
-final step, after the stage has been chosen on validation scores alone.
+The runner decides; training (`dlrun.training.train_stage`), evaluation and data
+preparation are done by the layers below it. A config without a workflow section is a
+one-stage workflow (stage `train`, no baseline): its final model is the stage's best
+checkpoint (holdout) or a retrain on all training data for the common best epoch
+(K-fold), so a sweep's best.yaml trains as its trial was scored. The test split is
+prepared and evaluated exactly once, by the final step, after the stage has been chosen
+on validation scores alone.
 
 summary.json (written atomically after every stage and fold, so an interrupted
 run keeps what it finished; `--resume` reruns only stages not marked done):
 
     {
-      "workflow": {"metric": "val_accuracy", "higher_is_better": true,
+      "workflow": {"metric": "val_accuracy", "direction": "maximize",
                    "protocol": {"kind": "holdout", "train": 15000, "validation": 10000}
                             | {"kind": "kfold", "k": 4, "repeats": 1, "samples": 404},
                    "stage": null | "NAME" (--stage), "final": "retrain" | "keep_best" | null},
@@ -26,8 +30,9 @@ run keeps what it finished; `--resume` reruns only stages not marked done):
                   "overfitting": {"overfits": true, "after_epoch": 4, "gap": 0.05},
                   "verdict": "beats baseline by 0.39; overfits after epoch 4 (gap 0.05)",
                   "seconds": 12.3, "plot": "curves_small.png", "error": null | "reason",
+                  "stopped_early": false, "pruned_at": null, "metric": "val_accuracy",
                   "folds": [{"name": "fold-1", "epochs_run": 80, "best_epoch": 61,
-                             "score": 2.3, "at_best_epoch": 2.4}]   # K-fold only
+                             "score": 2.3, "at_best_epoch": 2.4, "seconds": 3.1}]  # K-fold
         }, ...},
       "chosen": "dropout" | null,             # best score; K-fold: one-standard-error rule
       "final": null | {"stage": "dropout", "mode": "retrain" | "keep_best", "epochs": 7,
@@ -52,37 +57,52 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
 from dlrun import plots
 from dlrun.config.schema import DlrunConfig
-from dlrun.console import QUIET, Output
+from dlrun.console import Output
 from dlrun.data.portions import Portion, make_portions, prepare_portion
 from dlrun.data.prepare import limited, prepare_test
 from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
-from dlrun.errors import DlrunError
+from dlrun.errors import DlrunError, RunFailed
 from dlrun.evaluation import evaluate_model
-from dlrun.runs import PREDICTIONS, Run, read_history, save_with, write_text
-from dlrun.tasks import head_for, higher_is_better
+from dlrun.objective import Objective
+from dlrun.runs import PREDICTIONS, Run, save_with
+from dlrun.summary import new_summary
+from dlrun.tasks import head_for
 from dlrun.tfenv import import_keras
-from dlrun.training import best_epoch, make_optimizer, resolve_head, train_model
+from dlrun.training import (
+    FoldRecord,
+    fit_model,
+    make_optimizer,
+    resolve_head,
+    stage_curves,
+    train_stage,
+)
 from dlrun.workflow.baselines import BASELINES, compute_baselines, reference
-from dlrun.workflow.kfold import fold_spread, mean_curves
 from dlrun.workflow.stages import Stage, describe_model, plan
 from dlrun.workflow.verdicts import Curves, overfitting, verdict
 
 DONE = ("completed", "failed")
 
 
-def default_metric(config: DlrunConfig) -> str:
+def stage_objective(config: DlrunConfig) -> Objective:
     """`workflow.metric`, or val_ + the task's first metric (val_accuracy, val_mae, ...)."""
     if config.workflow is not None and config.workflow.metric:
-        return config.workflow.metric
+        return Objective.of(config.workflow.metric)
     head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
-    return f"val_{head.metrics[0]}" if head.metrics else "val_loss"
+    return Objective.of(f"val_{head.metrics[0]}" if head.metrics else "val_loss")
+
+
+def final_mode(config: DlrunConfig) -> str:
+    """How the final model is made: the workflow's choice; for a single training, its best
+    checkpoint (holdout) or a retrain for the common best epoch (K-fold)."""
+    if config.workflow is not None:
+        return config.workflow.final
+    return "retrain" if config.data.validation.kfold is not None else "keep_best"
 
 
 @dataclass
@@ -90,15 +110,15 @@ class Workflow:
     run: Run
     config: DlrunConfig
     out: Output
-    metric: str
+    objective: Objective
     summary: dict[str, Any]
     raw: RawData | None = None
     portions: dict[str, list[Portion]] = field(default_factory=dict)
     curves: dict[str, Curves] = field(default_factory=dict)
 
     @property
-    def higher(self) -> bool:
-        return higher_is_better(self.metric)
+    def metric(self) -> str:
+        return self.objective.name
 
     @property
     def kfold(self) -> bool:
@@ -121,36 +141,28 @@ def run_workflow(
     run: Run, config: DlrunConfig, out: Output, *, only: str | None, final: bool
 ) -> dict[str, Any]:
     """Run (or continue) every planned stage, choose one, and test it once."""
-    assert config.workflow is not None
     keras = import_keras(out.verbose)
     started = time.perf_counter()
     stages = plan(config, only)
-    metric = default_metric(config)
+    objective = stage_objective(config)
     previous = run.read_json("summary.json") if (run.path / "summary.json").is_file() else {}
-    summary: dict[str, Any] = {
-        "workflow": {
-            "metric": metric,
-            "higher_is_better": higher_is_better(metric),
-            "protocol": None,
-            "stage": only,
-            "final": config.workflow.final if final else None,
-        },
-        "baseline": None,
-        "stages": {},
-        "chosen": None,
-        "final": None,
-        "plots": {},
-        "seconds": None,
-    }
-    flow = Workflow(run, config, out, metric, summary)
+    summary = new_summary(
+        objective,
+        stage=only,
+        final=final_mode(config) if final else None,
+        single=config.workflow is None,
+    )
+    flow = Workflow(run, config, out, objective, summary)
     out.info(f"loading data [bold]{config.data.source}[/]")
     flow.raw = load_raw(config.data)
     portions = flow.portions_for(config)
+    _print_data(out, portions)
     summary["workflow"]["protocol"] = _protocol(config, portions)
     summary["baseline"] = _baseline(flow, portions)
     if not previous:  # a resumed run's summary is rewritten only once its stages are back in
         flow.save()
-    _print_rows(out, flow, [_baseline_row(flow)])
+    if config.workflow is not None:
+        _print_rows(out, flow, [_baseline_row(flow)])
 
     done = previous.get("stages", {})
     for stage in stages:
@@ -158,45 +170,52 @@ def run_workflow(
         if entry and entry.get("status") in DONE:
             summary["stages"][stage.name] = entry
             if entry["status"] == "completed":
-                flow.curves[stage.name] = _stage_curves(run, stage.name, entry)
+                folds = [f["name"] for f in entry.get("folds", [])]
+                flow.curves[stage.name] = stage_curves(run.path / "stages" / stage.name, folds)
             out.info(f"stage [bold]{stage.name}[/]: {entry['status']} before, kept")
             continue
-        summary["stages"][stage.name] = _run_stage(flow, stage, entry, keras)
+        summary["stages"][stage.name] = _run_stage(flow, stage, entry)
         flow.save()
         _print_rows(out, flow, [_stage_row(flow, stage.name)])
 
-    if flow.curves:
-        plots.overlay(flow.curves, metric, run.path / "validation_curves.png")
+    if flow.curves and config.workflow is not None:
+        plots.overlay(flow.curves, flow.metric, run.path / "validation_curves.png")
         summary["plots"]["overlay"] = "validation_curves.png"
     folds = len(portions) if flow.kfold else 1
-    summary["chosen"] = choose(summary["stages"], flow.higher, folds)
+    summary["chosen"] = choose(summary["stages"], objective, folds)
     flow.save()
     if summary["chosen"] is None:
+        reasons = "; ".join(
+            f"{name}: {entry.get('error')}" for name, entry in summary["stages"].items()
+        )
         raise DlrunError(
-            "every workflow stage failed, so there is no model to test.",
+            f"every stage failed, so there is no model to test ({reasons}).",
             hint=f"The reasons are in {run.path / 'summary.json'} (stages.*.error).",
         )
     if final:
         summary["final"] = previous.get("final") or _final(flow, stages, keras)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     flow.save()
-    out.result(_table(out, flow, _all_rows(flow)), markup=False, soft_wrap=True)
+    if config.workflow is not None:
+        _print_rows(out, flow, [row for row in [_final_row(flow)] if row])
     return summary
 
 
-def choose(stages: dict[str, dict[str, Any]], higher: bool, folds: int = 1) -> str | None:
-    """The completed stage with the best validation score (ties: the earlier stage).
+def choose(stages: dict[str, dict[str, Any]], objective: Objective, folds: int = 1) -> str | None:
+    """The completed stage with the best score.
 
-    With K-fold (`folds` > 1), the one-standard-error rule: of the stages whose mean
-    score is within one standard error (std / sqrt(folds)) of the best, the one with
-    the fewest parameters, since differences inside the folds' noise do not justify
-    a bigger model.
+    With K-fold, the book's caution about noisy estimates applies: among the stages whose
+    score is within one standard error (std / sqrt(folds)) of the best, the smallest model
+    (fewest parameters) is chosen.
     """
-    completed = {n: e for n, e in stages.items() if e.get("status") == "completed"}
-    if not completed:
+    completed = {
+        n: e
+        for n, e in stages.items()
+        if e.get("status") == "completed" and e.get("score") is not None
+    }
+    best = objective.pick({n: e["score"] for n, e in completed.items()})
+    if best is None:
         return None
-    pick = max if higher else min
-    best = pick(completed, key=lambda n: completed[n]["score"])
     std = completed[best].get("score_std")
     if folds < 2 or std is None:
         return best
@@ -216,14 +235,22 @@ def _protocol(config: DlrunConfig, portions: list[Portion]) -> dict[str, Any]:
     return {"kind": "holdout", "train": train, "validation": validation}
 
 
-def _baseline(flow: Workflow, portions: list[Portion]) -> dict[str, Any]:
-    assert flow.config.workflow is not None
-    values = compute_baselines(
-        flow.config.task,
-        flow.config.workflow.baseline,
-        [(p.train_y, p.val_y) for p in portions],
+def _print_data(out: Output, portions: list[Portion]) -> None:
+    prepared = portions[0].prepared
+    spec = prepared.input_spec
+    kind = f"{len(portions)} folds of " if len(portions) > 1 else ""
+    validation = len(portions[0].val_y)
+    out.info(
+        f"data: {kind}{len(portions[0].train_y)} train, {validation} validation; "
+        f"input {spec.shape}{' sparse' if spec.sparse else ''}, "
+        f"{prepared.outputs} output{'s' if prepared.outputs > 1 else ''}"
     )
-    ref = reference(values, flow.metric.removeprefix("val_"), flow.higher)
+
+
+def _baseline(flow: Workflow, portions: list[Portion]) -> dict[str, Any]:
+    choice = flow.config.workflow.baseline if flow.config.workflow is not None else "none"
+    values = compute_baselines(flow.config.task, choice, [(p.train_y, p.val_y) for p in portions])
+    ref = reference(values, flow.objective)
     return {
         "values": values,
         "reference": None
@@ -231,13 +258,13 @@ def _baseline(flow: Workflow, portions: list[Portion]) -> dict[str, Any]:
         else {
             "name": ref[0],
             "label": BASELINES[ref[0]].label,
-            "metric": flow.metric.removeprefix("val_"),
+            "metric": flow.objective.base,
             "value": ref[1],
         },
     }
 
 
-def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None, keras: Any) -> dict:
+def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) -> dict:
     out = flow.out
     entry: dict[str, Any] = {
         "role": stage.role,
@@ -247,94 +274,51 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None, ke
         "error": None,
     }
     flow.summary["stages"][stage.name] = entry
-    out.info(f"[bold]stage {stage.name}[/] ({stage.role})")
+    if flow.config.workflow is not None:
+        out.info(f"[bold]stage {stage.name}[/] ({stage.role})")
+    else:
+        out.info(f"training [bold]{entry['model']}[/] for up to {stage.base.train.epochs} epochs")
     stage_dir = flow.run.stage_dir(stage.name)
     try:
         config = stage.resolve()
-        entry["model"] = describe_model(config.model)
-        _fit_stage(flow, stage, config, entry, previous or {}, keras)
-    except Exception as exc:  # one stage's failure is recorded; the workflow goes on
-        if isinstance(exc, DlrunError):
-            reason = exc.message
-        elif isinstance(exc, FloatingPointError):
-            reason = str(exc)
-        else:
-            reason = f"{type(exc).__name__}: {exc}"
-            write_text(stage_dir / "error.log", traceback.format_exc())
+    except DlrunError as exc:  # this stage's merged keys are invalid; the others may not be
+        reason = exc.message
         entry.update(status="failed", error=reason, verdict=f"failed: {reason}")
         out.warn(f"stage {stage.name} failed: {reason}")
-    finally:
-        keras.backend.clear_session()
-    return entry
-
-
-def _fit_stage(
-    flow: Workflow,
-    stage: Stage,
-    config: DlrunConfig,
-    entry: dict[str, Any],
-    previous: dict[str, Any],
-    keras: Any,
-) -> None:
-    portions = flow.portions_for(config)
+        return entry
+    entry["model"] = describe_model(config.model)
     # A K-fold stage interrupted part-way keeps its finished folds.
-    finished = {f["name"]: f for f in previous.get("folds", [])} if flow.kfold else {}
-    if finished:
-        entry["params"] = previous.get("params")
-    quiet = Output(QUIET)
-    histories, folds, seconds = [], [], 0.0
-    for portion in portions:
-        directory = flow.run.stage_dir(stage.name)
-        if flow.kfold:
-            directory = flow.run.stage_dir(f"{stage.name}/{portion.name}")
-        if portion.name in finished:
-            folds.append(finished[portion.name])
-            histories.append(_columns(directory))
-            continue
-        result = train_model(
-            config,
-            portion.prepared,
-            directory,
-            quiet if flow.kfold else flow.out,
-            selection_metric=flow.metric,
-        )
-        keras.backend.clear_session()
-        if flow.metric not in result.history:
-            raise DlrunError(
-                f"the history has no '{flow.metric}' (it has {', '.join(result.history)}); "
-                "set workflow.metric to one of those."
-            )
-        seconds += result.seconds
-        entry["params"] = result.params
-        histories.append(result.history)
-        if flow.kfold:
-            fold = {
-                "name": portion.name,
-                "epochs_run": result.epochs_run,
-                "best_epoch": best_epoch(result.history, flow.metric),
-                "score": _at(result.history, flow.metric, best_epoch(result.history, flow.metric)),
-                "seconds": round(result.seconds, 2),
-            }
-            folds.append(fold)
-            entry["folds"] = folds
-            flow.save()
-            flow.out.info(
-                f"  {portion.name}: best epoch {fold['best_epoch']} of {fold['epochs_run']}, "
-                f"{flow.metric} {fold['score']:.4g}  [dim]{result.seconds:.1f}s[/]"
-            )
-    curves = mean_curves(histories) if flow.kfold else histories[0]
-    best = best_epoch(curves, flow.metric)
-    assert best is not None
-    score, std = _at(curves, flow.metric, best), None
-    if flow.kfold:
-        for fold, history in zip(folds, histories, strict=True):
-            fold["at_best_epoch"] = _at(history, flow.metric, best)
-        score, std = fold_spread([f["at_best_epoch"] for f in folds])
-        entry["folds"] = folds
+    done = [FoldRecord(**f) for f in (previous or {}).get("folds", [])] if flow.kfold else []
+
+    def save_fold(record: Any) -> None:
+        entry["folds"] = [vars(f) for f in record.folds]
+        flow.save()
+
+    record = train_stage(
+        config,
+        flow.portions_for(config),
+        stage_dir,
+        flow.out,
+        flow.objective,
+        done=done,
+        on_fold=save_fold,
+    )
+    entry.update(record.as_dict())
+    if record.status != "completed" and flow.config.workflow is None:
+        log = stage_dir / "error.log"
+        raise RunFailed(record.error or "failed", str(log) if log.is_file() else None)
+    if record.status != "completed":
+        entry["verdict"] = f"failed: {record.error}"
+        out.warn(f"stage {stage.name} failed: {record.error}")
+        return entry
+    assert record.best_epoch is not None and record.score is not None
+    curves = record.curves
     over = overfitting(curves, flow.metric)
-    leader = choose(flow.summary["stages"], flow.higher)
-    leading = leader is not None and _better(
-        score, flow.summary["stages"][leader]["score"], flow.higher
+    leader = choose(
+        {n: e for n, e in flow.summary["stages"].items() if n != stage.name}, flow.objective
+    )
+    leading = leader is None or flow.objective.better(
+        record.score, flow.summary["stages"][leader]["score"]
     )
     ref = flow.summary["baseline"]["reference"]
     plot = f"curves_{stage.name}.png"
@@ -343,69 +327,32 @@ def _fit_stage(
         flow.metric,
         f"{stage.name}: {entry['model']}" + (" (mean over folds)" if flow.kfold else ""),
         flow.run.path / plot,
-        best,
+        record.best_epoch,
     )
     entry.update(
-        status="completed",
-        epochs_run=len(curves.get("loss", [])),
-        best_epoch=best,
-        score=score,
-        score_std=std,
-        train=_metrics_at(curves, best, validation=False),
-        val=_metrics_at(curves, best, validation=True),
         overfitting=over.as_dict(),
         verdict=verdict(
             stage.role,
-            score,
-            flow.metric,
+            record.score,
+            flow.objective,
             over,
             (ref["name"], ref["value"]) if ref else None,
-            best_so_far=leading,
+            best_so_far=leading and leader is not None,
         ),
-        seconds=round(seconds, 2),
         plot=plot,
     )
     flow.curves[stage.name] = curves
-
-
-def _better(score: float, other: float, higher: bool) -> bool:
-    return score > other if higher else score < other
-
-
-def _at(curves: Curves, key: str, epoch: int | None) -> float:
-    return float(curves[key][(epoch or len(curves[key])) - 1])
-
-
-def _metrics_at(curves: Curves, epoch: int, validation: bool) -> dict[str, float]:
-    return {
-        key.removeprefix("val_"): _at(curves, key, epoch)
-        for key in curves
-        if key.startswith("val_") == validation and key != "learning_rate"
-    }
-
-
-def _columns(directory: Any) -> Curves:
-    rows = read_history(directory / "history.csv")
-    keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
-    return {k: [r[k] for r in rows] for k in keys}
-
-
-def _stage_curves(run: Run, name: str, entry: dict[str, Any]) -> Curves:
-    """A finished stage's curves from disk (resume): the history, or the mean over folds."""
-    folds = entry.get("folds")
-    if folds:
-        return mean_curves([_columns(run.path / "stages" / name / f["name"]) for f in folds])
-    return _columns(run.path / "stages" / name)
+    return entry
 
 
 def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
     """Retrain (or keep) the chosen stage's model, then evaluate it on the test split once."""
-    assert flow.config.workflow is not None and flow.raw is not None
+    assert flow.raw is not None
     name = flow.summary["chosen"]
     entry = flow.summary["stages"][name]
     stage = next(s for s in stages if s.name == name)
     config = stage.resolve()
-    mode = flow.config.workflow.final
+    mode = flow.summary["workflow"]["final"]
     out = flow.out
     result: dict[str, Any] = {"stage": name, "mode": mode}
     if mode == "retrain":
@@ -420,15 +367,20 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         prepared = prepare_portion(
             flow.raw, limited(flow.raw.train, config.data.limit), None, final_config
         )
-        copies = flow.config.workflow.final_models
+        copies = flow.config.workflow.final_models if flow.config.workflow is not None else 1
         members, seconds = [], 0.0
         for i in range(copies):
             directory = flow.run.stage_dir("final" if copies == 1 else f"final/member-{i + 1}")
             if copies > 1:
                 out.info(f"final model {i + 1} of {copies} (seed {config.seed + i})")
             member_config = final_config.model_copy(update={"seed": config.seed + i})
-            fit = train_model(
-                member_config, prepared, directory, out, epochs=epochs, selection_metric=flow.metric
+            fit = fit_model(
+                member_config,
+                prepared,
+                directory,
+                out,
+                flow.objective.on(flow.objective.base),
+                epochs=epochs,
             )
             members.append(fit.model)
             seconds += fit.seconds

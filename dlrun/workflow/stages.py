@@ -42,9 +42,20 @@ class Stage:
         return validate(stage_raw(self.base, self.spec)).config
 
 
+SINGLE = "train"  # the one stage of a config without a workflow section
+
+
 def plan(config: DlrunConfig, only: str | None = None) -> list[Stage]:
-    """The workflow's stages in order; `only` keeps the one stage of that name."""
-    assert config.workflow is not None
+    """The workflow's stages in order; `only` keeps the one stage of that name.
+
+    A config without a workflow section is a one-stage workflow: the base config as
+    stage `train`.
+    """
+    if config.workflow is None:
+        stages = [Stage(name=SINGLE, role="small", base=config, spec=StageConfig(role="small"))]
+        if only not in (None, SINGLE):
+            raise UsageError(f"--stage {only}: this config has no workflow section, so no stages.")
+        return stages
     stages = [
         Stage(name=s.name or s.role, role=s.role, base=config, spec=s)
         for s in config.workflow.planned()

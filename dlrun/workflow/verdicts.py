@@ -24,7 +24,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dlrun.tasks import higher_is_better
+from dlrun.objective import Objective
 
 Curves = dict[str, list[float]]
 
@@ -49,7 +49,7 @@ def metric_gap(curves: Curves, metric: str, epoch: int | None = None) -> float |
     if not train or not val:
         return None
     i = (epoch or len(val)) - 1
-    gap = train[i] - val[i] if higher_is_better(base) else val[i] - train[i]
+    gap = Objective.of(base).margin(train[i], val[i])
     return round(float(gap), 6)
 
 
@@ -71,7 +71,7 @@ def overfitting(curves: Curves, metric: str) -> Overfitting:
 def verdict(
     role: str,
     score: float,
-    metric: str,
+    objective: Objective,
     over: Overfitting,
     baseline: tuple[str, float] | None,
     best_so_far: bool,
@@ -79,7 +79,7 @@ def verdict(
     """One line: against the baseline, about overfitting, and whether it leads."""
     parts = []
     if baseline is not None:
-        margin = score - baseline[1] if higher_is_better(metric) else baseline[1] - score
+        margin = objective.margin(score, baseline[1])
         if margin > 0:
             parts.append(f"beats baseline by {margin:.3g}")
         else:

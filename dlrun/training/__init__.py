@@ -1,0 +1,32 @@
+"""Training: one fit (`fit_model`) and the one stage path over portions (`train_stage`).
+
+A single `dlrun train`, a workflow stage and a sweep trial all train through
+`train_stage`; the workflow's final retrain calls `fit_model` directly (no validation,
+a fixed epoch count). TensorFlow is imported only when a fit starts.
+"""
+
+from dlrun.training.fit import Fit, compiled_model, fit_model, make_optimizer, resolve_head
+from dlrun.training.stage import (
+    FoldRecord,
+    StageHooks,
+    StageRecord,
+    mean_curves,
+    metrics_at,
+    stage_curves,
+    train_stage,
+)
+
+__all__ = [
+    "Fit",
+    "FoldRecord",
+    "StageHooks",
+    "StageRecord",
+    "compiled_model",
+    "fit_model",
+    "make_optimizer",
+    "mean_curves",
+    "metrics_at",
+    "resolve_head",
+    "stage_curves",
+    "train_stage",
+]

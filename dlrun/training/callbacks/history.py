@@ -1,0 +1,74 @@
+"""`HistoryWriter`: history.csv, rewritten atomically at the end of every epoch.
+
+Args:
+    path: the stage's `history.csv`.
+    initial_epoch: epochs already done (a resumed fit); their rows are kept, later ones
+        (written before a kill, but not covered by the backup) are dropped and rerun.
+
+Example:
+
+```python
+writer = HistoryWriter(stage_dir / "history.csv", initial_epoch=0)
+model.fit(ds, epochs=5, callbacks=[writer])
+writer.columns()["val_loss"]
+```
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from dlrun.objective import Objective
+from dlrun.runs import read_history, write_text
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    def __init__(self, path: Path, initial_epoch: int = 0) -> None:
+        super().__init__()
+        self.path = path
+        self.rows: list[dict[str, float]] = previous_rows(path, initial_epoch)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        self.rows = [r for r in self.rows if r["epoch"] < epoch + 1] + [row]
+        keys: list[str] = []
+        for r in self.rows:
+            keys.extend(k for k in r if k not in keys)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text(self.path, buffer.getvalue())
+
+    def columns(self) -> dict[str, list[float]]:
+        keys = [k for k in (self.rows[0] if self.rows else {}) if k != "epoch"]
+        return {k: [float(r.get(k, math.nan)) for r in self.rows] for k in keys}
+
+
+def previous_rows(path: Path, initial_epoch: int) -> list[dict[str, float]]:
+    """The rows of the epochs a resumed fit does not run again."""
+    if not initial_epoch:
+        return []
+    return [r for r in read_history(path) if int(r["epoch"]) <= initial_epoch]
+
+
+def resumed_best(
+    path: Path, initial_epoch: int, objective: Objective
+) -> tuple[int, float, int] | None:
+    """(best 1-based epoch, its value, epochs done) over the epochs finished before a resume.
+
+    The backup brings back the weights and the epoch, not the state of the other
+    callbacks; history.csv has what they need to carry on where they stopped.
+    """
+    rows = previous_rows(path, initial_epoch)
+    values = [r.get(objective.name, math.nan) for r in rows]
+    epoch = objective.best_epoch(values)
+    if epoch is None:
+        return None
+    return int(rows[epoch - 1]["epoch"]), values[epoch - 1], len(rows)

@@ -1,0 +1,233 @@
+"""One `fit` of one model into one directory: compile, callbacks, resume, history.
+
+A fit's directory gets `history.csv` (rewritten atomically each epoch),
+`checkpoint.keras` (the best epoch by the caller's objective), `tensorboard/` events
+with an HParams session, `backup/` (everything a resume needs; see
+`dlrun.training.callbacks.backup`) and `model.keras` when the fit ends.
+
+Example:
+
+```python
+fit = fit_model(config, prepared, stage_dir, out, Objective.of("val_accuracy"))
+fit.best_epoch, fit.history["val_accuracy"]
+```
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlrun.config.schema import DlrunConfig
+from dlrun.console import Output
+from dlrun.data.pipeline import make_dataset, training_dataset
+from dlrun.data.prepare import Prepared
+from dlrun.errors import FailedStageError, FatalError
+from dlrun.evaluation import one_hot_width
+from dlrun.models import build_model
+from dlrun.objective import Objective
+from dlrun.runs import save_with
+from dlrun.tasks import Head, head_for
+from dlrun.tfenv import import_keras
+
+# Files of a fit directory that a restart from scratch removes (not tensorboard/: its
+# events of the lost attempt stay readable, and a new session is written beside them).
+FIT_FILES = ("history.csv", "checkpoint.keras", "model.keras", "backup")
+
+
+@dataclass
+class Fit:
+    """What one fit produced."""
+
+    model: Any
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int | None
+    stopped_early: bool
+    seconds: float
+    params: int
+
+
+def resolve_head(config: DlrunConfig) -> Head:
+    return head_for(
+        config.task,
+        activation=config.model.output_activation,
+        loss=config.train.loss,
+        labels=config.data.labels,
+        metrics=config.train.metrics,
+    )
+
+
+def make_optimizer(config: DlrunConfig) -> Any:
+    keras = import_keras()
+    opt = config.train.optimizer
+    kwargs: dict[str, Any] = {"learning_rate": opt.learning_rate}
+    if opt.momentum is not None:
+        kwargs["momentum"] = opt.momentum
+    return keras.optimizers.get({"class_name": opt.name, "config": kwargs})
+
+
+def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
+    """Build and compile the configured model for the prepared data."""
+    head = resolve_head(config)
+    model = build_model(config.model, prepared.input_spec, prepared.outputs, head)
+    model.compile(optimizer=make_optimizer(config), loss=head.loss, metrics=list(head.metrics))
+    return model
+
+
+def monitor_objective(config: DlrunConfig, has_validation: bool) -> Objective:
+    """What early stopping watches: its monitor (default val_loss), or the training twin
+    of it when there is no validation data."""
+    es = config.train.early_stopping
+    name = es.monitor if es is not None and es.enabled else "val_loss"
+    if name.startswith("val_") and not has_validation:
+        name = name.removeprefix("val_")
+    return Objective.of(name)
+
+
+def metric_missing(name: str, logged: list[str], key: str) -> FatalError:
+    """The error for an objective the model never logs: every stage or trial would fail."""
+    shown = ", ".join(k for k in logged if k != "learning_rate")
+    return FatalError(
+        f"{key} '{name}' is not logged by this model; logged: {shown}.",
+        hint=f"Set {key} to one of them, e.g. val_loss.",
+    )
+
+
+def fit_model(
+    config: DlrunConfig,
+    prepared: Prepared,
+    directory: Path,
+    out: Output,
+    objective: Objective,
+    *,
+    epochs: int | None = None,
+    extra_callbacks: list[Any] | None = None,
+) -> Fit:
+    """Fit a fresh model on `prepared.train`, validating on `prepared.validation`.
+
+    If `directory/backup` holds a backup, the fit resumes after its last epoch; an
+    unreadable backup restarts the fit from scratch, with a warning. `objective`
+    chooses the best epoch and the checkpoint (the workflow's or the sweep's metric).
+    """
+    keras = import_keras(out.verbose)
+    from dlrun.training.callbacks import (
+        Backup,
+        BackupUnreadable,
+        BestCheckpoint,
+        EpochPrinter,
+        HistoryWriter,
+        ResumableEarlyStopping,
+        restore,
+    )
+
+    keras.utils.set_random_seed(config.seed)
+    model = compiled_model(config, prepared)
+    has_validation = prepared.validation is not None
+    epochs = epochs or config.train.epochs
+    backup = directory / "backup"
+    try:
+        initial = restore(backup, model)
+    except BackupUnreadable as exc:
+        out.warn(
+            f"the backup of {directory} cannot be read ({exc}); training it again from epoch 1"
+        )
+        for name in FIT_FILES:
+            path = directory / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        keras.utils.set_random_seed(config.seed)
+        model = compiled_model(config, prepared)
+        initial = 0
+    one_hot = one_hot_width(config, prepared.outputs)
+    train_ds, steps = training_dataset(
+        prepared.train,
+        config.train.batch_size,
+        seed=config.seed,
+        epochs=(initial, epochs),
+        one_hot=one_hot,
+    )
+    val_ds = (
+        make_dataset(prepared.validation, config.train.batch_size, one_hot=one_hot)
+        if prepared.validation is not None
+        else None
+    )
+    history_path = directory / "history.csv"
+    history_writer = HistoryWriter(history_path, initial)
+    monitor = monitor_objective(config, has_validation)
+    # The checkpoint keeps the best epoch by the caller's objective, so a stage's
+    # best_epoch and its checkpoint (final: keep_best) are the same epoch.
+    checkpoint = (
+        BestCheckpoint(directory / "checkpoint.keras", history_path, objective, initial)
+        if config.train.checkpoint and has_validation
+        else None
+    )
+    es = config.train.early_stopping
+    stopper = (
+        ResumableEarlyStopping(
+            history_path,
+            checkpoint.path
+            if checkpoint is not None and checkpoint.monitor == monitor.name
+            else None,
+            monitor,
+            initial,
+            patience=es.patience,
+            min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights,
+        )
+        if es is not None and es.enabled
+        else None
+    )
+    callbacks: list[Any] = [history_writer, EpochPrinter(out, epochs)]
+    if config.train.terminate_on_nan:
+        callbacks.append(keras.callbacks.TerminateOnNaN())
+    if checkpoint is not None:
+        callbacks.append(checkpoint)
+    if stopper is not None:
+        callbacks.append(stopper)
+    if config.train.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(directory / "tensorboard")))
+    callbacks.extend(extra_callbacks or [])
+    # Last: a backup vouches for everything the epoch wrote before it (history row,
+    # checkpoint), so a kill between the two reruns that epoch instead of losing it.
+    callbacks.append(Backup(backup))
+
+    started = time.perf_counter()
+    if initial < epochs:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=initial,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            verbose=0,
+            shuffle=False,  # the dataset shuffles itself, by seed and epoch
+        )
+    seconds = time.perf_counter() - started
+    history = history_writer.columns()
+    # TerminateOnNaN stops at the bad batch, but the epoch's mean loss is often inf, not NaN.
+    if any(not math.isfinite(v) for v in history.get("loss", [])):
+        raise FailedStageError(
+            "the loss became NaN or infinite (training diverged); lower "
+            "train.optimizer.learning_rate, or normalize the inputs and targets"
+        )
+    save_with(directory / "model.keras", model.save)
+    if config.train.tensorboard:  # one HParams session per fit (stage, fold, trial)
+        from dlrun.hparams import record_session
+
+        record_session(
+            directory / "tensorboard", config, history, metric=objective.name, seconds=seconds
+        )
+    return Fit(
+        model=model,
+        history=history,
+        epochs_run=len(history.get("loss", [])),
+        best_epoch=objective.best_epoch(history.get(objective.name, [])),
+        stopped_early=bool(stopper is not None and stopper.stopped_epoch > 0),
+        seconds=seconds,
+        params=int(model.count_params()),
+    )

@@ -1,0 +1,81 @@
+"""Imports run one way, down the layers of DESIGN.md, with no circle: checked on the source.
+
+Every `import` and `from ... import` in dlrun/, at module level or inside a function
+(lazy imports count: they are how a layer reaches up without anyone noticing), is
+mapped to its layer. An import may go down or stay in its own layer, never up, and
+`workflow` and `sweep` (siblings in one layer) never import each other.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "dlrun"
+
+# Top to bottom. A module's layer is its first dotted prefix found here.
+LAYERS: list[tuple[str, ...]] = [
+    ("dlrun.__main__",),
+    ("dlrun.cli",),
+    ("dlrun.commands",),
+    ("dlrun.workflow", "dlrun.sweep"),
+    ("dlrun.training", "dlrun.evaluation"),
+    ("dlrun.report", "dlrun.plots", "dlrun.hparams"),
+    ("dlrun.models",),
+    ("dlrun.data",),
+    ("dlrun.runs", "dlrun.catalog", "dlrun.summary"),
+    ("dlrun.config",),
+    ("dlrun.tasks", "dlrun.objective", "dlrun.errors", "dlrun.console", "dlrun.tfenv", "dlrun"),
+]
+SIBLINGS = {"dlrun.workflow", "dlrun.sweep"}
+
+
+def layer_of(module: str) -> tuple[int, str]:
+    """(depth, the prefix that matched); deeper layers have larger depths."""
+    for depth, prefixes in enumerate(LAYERS):
+        for prefix in sorted(prefixes, key=len, reverse=True):
+            if module == prefix or module.startswith(prefix + "."):
+                return depth, prefix
+    raise AssertionError(f"{module} is in no layer; add it to LAYERS")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every dlrun import in a file, relative ones resolved."""
+    found = []
+    package = module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else None
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("dlrun")]
+        elif isinstance(node, ast.ImportFrom):
+            name = node.module or ""
+            if node.level:
+                base = (package or module_name(path)).split(".")
+                name = ".".join(base[: len(base) - node.level + 1] + ([name] if name else []))
+            if name.startswith("dlrun"):
+                found.append((node.lineno, name))
+    return found
+
+
+def test_no_import_runs_up_a_layer_or_across_siblings() -> None:
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = module_name(path)
+        depth, own = layer_of(source)
+        for line, target in imports(path):
+            target_depth, target_prefix = layer_of(target)
+            where = f"{path.relative_to(PACKAGE.parent)}:{line}: {source} imports {target}"
+            if target_depth < depth:
+                problems.append(f"{where} (up a layer)")
+            elif {own, target_prefix} == SIBLINGS:
+                problems.append(f"{where} (a sibling)")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_layer_map_knows_every_module() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        layer_of(module_name(path))
