@@ -92,6 +92,7 @@ def load_local(name: str, path: str | Path, num_words: int | None = None) -> Arr
         if name == "reuters":
             return _reuters(arrays, num_words)
         if name == "mnist":
+            check_splits(path, arrays)
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
         return _boston(arrays)
     except KeyError as exc:
@@ -114,6 +115,25 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     except (zipfile.BadZipFile, ValueError, pickle.UnpicklingError) as exc:
         raise DataError(f"{path} is not a readable .npz file: {exc}") from None
     return out
+
+
+def check_splits(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse x/y arrays that do not pair up, which would otherwise be cut to the shorter one."""
+    for split in ("train", "test"):
+        x, y = f"x_{split}", f"y_{split}"
+        if len(arrays[x]) != len(arrays[y]):
+            raise DataError(
+                f"{path}: {x} has {len(arrays[x])} samples but {y} has {len(arrays[y])}; "
+                "each sample needs its label.",
+                hint=f"Rebuild the file so that {x} and {y} have the same length.",
+            )
+    train, test = arrays["x_train"].shape[1:], arrays["x_test"].shape[1:]
+    if train != test:
+        raise DataError(
+            f"{path}: the samples of x_train have shape {train} but those of x_test {test}; "
+            "the model is trained on one and tested on the other, so both need the same features.",
+            hint="Rebuild the file with the same features (in the same order) in both splits.",
+        )
 
 
 def _read_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
