@@ -88,3 +88,81 @@ def test_npz_test_split_with_other_features_than_training(
         "the model is trained on one and tested on the other, so both need the same features. "
         "Rebuild the file with the same features (in the same order) in both splits."
     )
+
+
+# --- targets with one class --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_csv_target_with_a_single_class_is_refused(
+    cli, runs_dir, write_config, tmp_path, task
+) -> None:
+    path = _csv(tmp_path / "t.csv", "size,label", [f"{i},cat" for i in range(40)])
+    data = {"source": "csv", "path": str(path), "target": "label"}
+    code, _, err = _train(cli, write_config, data, task)
+    assert code == 1
+    assert _one_paragraph(err) == (
+        f"error: the target column 'label' has a single value in the training data, 'cat': "
+        f"a {task} model has nothing to tell apart. Check data.target and the file, or use "
+        "task: regression if the target is a measurement."
+    )
+
+
+def test_npz_binary_labels_all_one_are_refused(cli, runs_dir, write_config, tmp_path) -> None:
+    rng = np.random.RandomState(0)
+    path = _npz(
+        tmp_path / "data.npz",
+        x_train=rng.rand(30, 3),
+        y_train=np.ones(30),
+        x_test=rng.rand(10, 3),
+        y_test=np.ones(10),
+    )
+    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
+    assert code == 1
+    assert "error: y_train has a single value in the training data, 1:" in (_one_paragraph(err))
+
+
+# --- labels that do not fit the task ---------------------------------------------------
+
+
+def test_multilabel_task_on_one_label_per_sample(cli, runs_dir, write_config, tmp_path) -> None:
+    rng = np.random.RandomState(0)
+    path = _npz(
+        tmp_path / "data.npz",
+        x_train=rng.rand(30, 3),
+        y_train=rng.randint(0, 4, 30),
+        x_test=rng.rand(10, 3),
+        y_test=rng.randint(0, 4, 10),
+    )
+    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "multilabel")
+    assert code == 1
+    assert _one_paragraph(err) == (
+        "error: task 'multilabel' needs a row of 0/1 flags per sample (labels of shape "
+        "(samples, labels)), but the labels have shape (30,): one label per sample. "
+        "Use task: multiclass for one label among several classes."
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "fix"),
+    [
+        (np.linspace(0.5, 9.5, 30), "Use task: regression for a continuous target."),
+        (np.arange(30) % 4, "Use task: multiclass for more than two classes."),
+    ],
+)
+def test_binary_task_hint_fits_the_labels(
+    cli, runs_dir, write_config, tmp_path, labels, fix
+) -> None:
+    rng = np.random.RandomState(0)
+    path = _npz(
+        tmp_path / "data.npz",
+        x_train=rng.rand(30, 3),
+        y_train=labels,
+        x_test=rng.rand(10, 3),
+        y_test=labels[:10],
+    )
+    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
+    assert code == 1
+    message = _one_paragraph(err)
+    assert message.startswith("error: task 'binary' needs labels 0 and 1")
+    assert message.endswith(fix)
