@@ -122,6 +122,37 @@ def test_npz_binary_labels_all_one_are_refused(cli, runs_dir, write_config, tmp_
     assert "error: y_train has a single value in the training data, 1:" in (_one_paragraph(err))
 
 
+# --- a CSV that is not UTF-8 -----------------------------------------------------------
+
+
+def test_csv_that_is_not_utf8_names_the_line(cli, runs_dir, write_config, tmp_path) -> None:
+    rows = [f"{i},{'café' if i == 3 else 'tea'},{i % 2}" for i in range(20)]
+    path = _csv(tmp_path / "t.csv", "size,drink,label", rows, encoding="latin-1")
+    data = {"source": "csv", "path": str(path), "target": "label"}
+    code, _, err = _train(cli, write_config, data, "binary")
+    assert code == 1
+    assert _one_paragraph(err) == (
+        f"error: {path} is not UTF-8 text: line 5 has the byte 0xe9 (invalid continuation "
+        f"byte). Save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > utf8-{path.name}"
+    )
+
+
+def test_predict_on_a_csv_that_is_not_utf8_says_the_same(
+    cli, runs_dir, write_config, tmp_path
+) -> None:
+    rows = [f"{i},{'tea' if i % 2 else 'milk'},{i % 2}" for i in range(40)]
+    data = {"source": "csv", "path": str(_csv(tmp_path / "t.csv", "size,drink,label", rows))}
+    code, _, err = _train(cli, write_config, {**data, "target": "label"}, "binary")
+    assert code == 0, err
+    new = _csv(tmp_path / "new.csv", "size,drink", ["1,tea", "2,café"], encoding="latin-1")
+    code, _, err = cli("predict", "last", new)
+    assert code == 1
+    assert _one_paragraph(err) == (
+        f"error: {new} is not UTF-8 text: line 3 has the byte 0xe9 (invalid continuation "
+        f"byte). Save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {new} > utf8-{new.name}"
+    )
+
+
 # --- labels that do not fit the task ---------------------------------------------------
 
 

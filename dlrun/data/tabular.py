@@ -45,9 +45,12 @@ def read_csv(config: DataConfig) -> Table:
         raise DataError(f"CSV file not found: {path}", hint="Check data.path.")
     # utf-8-sig: spreadsheet exports start with a byte-order mark that would otherwise
     # become part of the first column's name. Blank lines (often at the end) are skipped.
-    with path.open(newline="", encoding="utf-8-sig") as fp:
-        reader = csv.reader(fp, delimiter=config.delimiter)
-        numbered = [(reader.line_num, row) for row in reader if row]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fp:
+            reader = csv.reader(fp, delimiter=config.delimiter)
+            numbered = [(reader.line_num, row) for row in reader if row]
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
     if len(numbered) < 2:
         raise DataError(f"{path} has no data rows under its header.")
     header, body = numbered[0][1], [row for _, row in numbered[1:]]
@@ -71,6 +74,22 @@ def read_csv(config: DataConfig) -> Table:
         raise DataError(f"{path}: the target column '{config.target}' has missing values.")
     y, class_names = _encode_target(y_raw)
     return Table(x=data[:, keep], y=y, columns=[header[i] for i in keep], class_names=class_names)
+
+
+def not_utf8(path: Path, error: UnicodeDecodeError) -> DataError:
+    """The error for a text file that is not UTF-8, naming the line of its first bad byte."""
+    # A decoding stream counts error.start within its current chunk, not within the file.
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        error = exc
+    line = data.count(b"\n", 0, error.start) + 1
+    return DataError(
+        f"{path} is not UTF-8 text: line {line} has the byte 0x{error.object[error.start]:02x} "
+        f"({error.reason}).",
+        hint=f"Save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > utf8-{path.name}",
+    )
 
 
 def _encode_target(values: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
