@@ -6,6 +6,7 @@ would, and checks the exit code and what the user reads.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,45 @@ def test_npz_binary_labels_all_one_are_refused(cli, runs_dir, write_config, tmp_
     code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
     assert code == 1
     assert "error: y_train has a single value in the training data, 1:" in (_one_paragraph(err))
+
+
+# --- non-finite CSV values ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["inf", "-Infinity", "1e400"])
+def test_csv_infinite_value_names_the_column_and_row(
+    cli, runs_dir, write_config, tmp_path, bad
+) -> None:
+    rows = [f"{i},{i % 3},{i % 2}" for i in range(40)]
+    rows[6] = f"6,{bad},0"
+    path = _csv(tmp_path / "t.csv", "size,weight,label", rows)
+    data = {"source": "csv", "path": str(path), "target": "label"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, err = _train(cli, write_config, data, "binary")
+    assert code == 1
+    assert _one_paragraph(err) == (
+        f"error: {path}: column 'weight' holds the value '{bad}' in data row 7 (line 8), which "
+        "is not a finite number. Fix or remove that value (a missing value is filled with the "
+        "training median), or drop the column with data.drop: [weight]."
+    )
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def test_csv_values_too_large_to_standardize(cli, runs_dir, write_config, tmp_path) -> None:
+    rows = [f"{i},{'-' if i % 2 else ''}1e300,{i % 2}" for i in range(40)]
+    path = _csv(tmp_path / "t.csv", "size,weight,label", rows)
+    data = {"source": "csv", "path": str(path), "target": "label"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, err = _train(cli, write_config, data, "binary")
+    assert code == 1
+    message = _one_paragraph(err)
+    assert message.startswith(
+        "error: the values of column 'weight' are too large to standardize (up to 1e+300): "
+    )
+    assert "Rescale the column" in message
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
 # --- a CSV that is not UTF-8 -----------------------------------------------------------

@@ -73,7 +73,26 @@ def read_csv(config: DataConfig) -> Table:
     if any(str(v).strip().lower() in MISSING for v in y_raw):
         raise DataError(f"{path}: the target column '{config.target}' has missing values.")
     y, class_names = _encode_target(y_raw)
+    lines = [line for line, _ in numbered[1:]]
+    for i in keep:
+        _check_column(path, header[i], data[:, i], lines, config.categorical)
     return Table(x=data[:, keep], y=y, columns=[header[i] for i in keep], class_names=class_names)
+
+
+def _check_column(
+    path: Path, name: str, column: np.ndarray, lines: list[int], categorical: list[str] | None
+) -> None:
+    """Refuse non-finite numbers while rows are in file order (fitting sees a shuffled part)."""
+    numbers = None if categorical is not None and name in categorical else _as_float(column)
+    bad = np.flatnonzero(np.isinf(numbers)) if numbers is not None else []
+    if len(bad):
+        row = int(bad[0])
+        raise DataError(
+            f"{path}: column '{name}' holds the value '{column[row]}' in data row {row + 1} "
+            f"(line {lines[row]}), which is not a finite number.",
+            hint="Fix or remove that value (a missing value is filled with the training "
+            f"median), or drop the column with data.drop: [{name}].",
+        )
 
 
 def not_utf8(path: Path, error: UnicodeDecodeError) -> DataError:
@@ -144,13 +163,21 @@ def fit_table(x: np.ndarray, columns: list[str], categorical: list[str] | None) 
             present = numbers[~np.isnan(numbers)]
             fill = float(np.median(present)) if len(present) else 0.0
             filled = np.where(np.isnan(numbers), fill, numbers)
-            std = float(filled.std())
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                mean, std = float(filled.mean()), float(filled.std())
+            if not (np.isfinite(mean) and np.isfinite(std)):
+                raise DataError(
+                    f"the values of column '{name}' are too large to standardize (up to "
+                    f"{np.abs(present).max():.2g}): their mean or spread overflows.",
+                    hint="Rescale the column in the file (other units, or its logarithm), "
+                    f"or drop it with data.drop: [{name}].",
+                )
             specs.append(
                 {
                     "name": name,
                     "type": "numeric",
                     "fill": fill,
-                    "mean": float(filled.mean()),
+                    "mean": mean,
                     "std": std if std > 0 else 1.0,
                 }
             )
