@@ -16,7 +16,7 @@ from dlrun.data.prepare import holdout_indices, prepare
 from dlrun.data.sources import SOURCES, load_raw
 from dlrun.data.splits import Sequences
 from dlrun.data.tabular import transform_table
-from dlrun.errors import DataError
+from dlrun.errors import DataError, DataWarning
 from tests.conftest import shared_file
 
 
@@ -332,8 +332,11 @@ def test_csv_missing_and_unseen_values_in_new_data(tmp_path) -> None:
 
 def test_csv_text_in_a_column_not_declared_categorical(tmp_path) -> None:
     config = csv_config(write_csv(tmp_path / "t.csv", csv_rows()), categorical=["size"])
+    # the squares in 'size' are all distinct: as a category, nearly one feature per row
+    with pytest.warns(DataWarning, match="column 'size' has 51 distinct values in 60 rows"):
+        raw = load_raw(config.data)
     with pytest.raises(DataError, match="CSV column 'color' holds text but is not listed"):
-        prepare(load_raw(config.data), config)
+        prepare(raw, config)
 
 
 def test_csv_missing_column_is_named(tmp_path) -> None:

@@ -237,3 +237,21 @@ def test_binary_task_hint_fits_the_labels(
     message = _one_paragraph(err)
     assert message.startswith("error: task 'binary' needs labels 0 and 1")
     assert message.endswith(fix)
+
+
+# --- an id-like categorical column -------------------------------------------------------
+
+
+def test_id_like_categorical_column_warns_and_says_how_to_drop_it(
+    cli, runs_dir, write_config, tmp_path
+) -> None:
+    rows = [f"user-{i:04d},{['red', 'blue'][i % 2]},{i % 5},{i % 2}" for i in range(200)]
+    path = _csv(tmp_path / "t.csv", "user,color,size,label", rows)
+    data = {"source": "csv", "path": str(path), "target": "label"}
+    code, _, err = _train(cli, write_config, data, "binary")
+    assert code == 0, err
+    assert " ".join(err.split()) == (
+        f"warning: {path}: the categorical column 'user' has 200 distinct values in 200 rows, "
+        "so one-hot encoding makes up to 200 features of it. If it identifies rows (an id, a "
+        "name) rather than describing them, drop it with data.drop: [user]."
+    )

@@ -18,6 +18,7 @@ features = transform_table(table.x, state)   # float32, shape (n, n_features)
 from __future__ import annotations
 
 import csv
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,12 @@ from typing import Any
 import numpy as np
 
 from dlrun.config.schema import DataConfig
-from dlrun.errors import DataError
+from dlrun.errors import DataError, DataWarning
 
 MISSING = {"", "na", "nan", "null", "none", "?"}
+# A categorical column is worth a warning with more than MANY_CATEGORIES distinct values
+# when most of its rows are distinct (an id, a name), or with more than TOO_MANY_CATEGORIES.
+MANY_CATEGORIES, TOO_MANY_CATEGORIES = 50, 1000
 
 
 @dataclass
@@ -82,9 +86,15 @@ def read_csv(config: DataConfig) -> Table:
 def _check_column(
     path: Path, name: str, column: np.ndarray, lines: list[int], categorical: list[str] | None
 ) -> None:
-    """Refuse non-finite numbers while rows are in file order (fitting sees a shuffled part)."""
+    """Refuse non-finite numbers while rows are in file order (fitting sees a shuffled part),
+    and warn of a categorical column that one-hot encoding turns into very many features."""
     numbers = None if categorical is not None and name in categorical else _as_float(column)
-    bad = np.flatnonzero(np.isinf(numbers)) if numbers is not None else []
+    if numbers is None:
+        # Text in a column left out of data.categorical is refused by fit_table instead.
+        if categorical is None or name in categorical:
+            _warn_if_id_like(path, name, column)
+        return
+    bad = np.flatnonzero(np.isinf(numbers))
     if len(bad):
         row = int(bad[0])
         raise DataError(
@@ -92,6 +102,19 @@ def _check_column(
             f"(line {lines[row]}), which is not a finite number.",
             hint="Fix or remove that value (a missing value is filled with the training "
             f"median), or drop the column with data.drop: [{name}].",
+        )
+
+
+def _warn_if_id_like(path: Path, name: str, column: np.ndarray) -> None:
+    distinct = len({str(v).strip() for v in column if not _is_missing(v)})
+    if distinct > max(MANY_CATEGORIES, min(TOO_MANY_CATEGORIES, len(column) // 2)):
+        warnings.warn(
+            f"{path}: the categorical column '{name}' has {distinct} distinct values in "
+            f"{len(column)} rows, so one-hot encoding makes up to {distinct} features of it. "
+            "If it identifies rows (an id, a name) rather than describing them, drop it with "
+            f"data.drop: [{name}].",
+            DataWarning,
+            stacklevel=2,
         )
 
 
