@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer._click.exceptions import ClickException
 
 from dlrun import __version__
 from dlrun.console import NORMAL, QUIET, VERBOSE, Output
-from dlrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, DlrunError
+from dlrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, DataWarning, DlrunError
 
 app = typer.Typer(
     name="dlrun",
@@ -437,6 +439,24 @@ def sweep(
 
 def run(args: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this in-process)."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning(warnings.showwarning)
+        return _run(args)
+
+
+def _show_warning(others: Callable[..., None]) -> Callable[..., None]:
+    """Print DataWarnings as dlrun's own warnings; leave every other warning to `others`."""
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, DataWarning):
+            _output().warn(str(message))
+        else:
+            others(message, category, *args, **kwargs)
+
+    return show
+
+
+def _run(args: list[str] | None) -> int:
     try:
         code = app(args=args, prog_name="dlrun", standalone_mode=False)
     except ClickException as exc:

@@ -52,6 +52,10 @@ class DataError(DlrunError):
     """The data could not be loaded or does not fit the config."""
 
 
+class DataWarning(UserWarning):
+    """The data loads but is likely not what the user meant; the CLI prints it as a warning."""
+
+
 class RunError(DlrunError):
     """A run directory is missing, broken, or in a state that forbids the command."""
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import pickle
+import struct
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +20,7 @@ from dlrun.data.prepare import holdout_indices, prepare
 from dlrun.data.sources import SOURCES, load_raw
 from dlrun.data.splits import Sequences
 from dlrun.data.tabular import transform_table
-from dlrun.errors import DataError
+from dlrun.errors import DataError, DataWarning
 from tests.conftest import shared_file
 
 
@@ -132,6 +136,112 @@ def test_local_boston_and_mnist_match_keras_loaders(keras, tmp_path, monkeypatch
     for (ex, ey), (gx, gy) in zip(mnist.load_data(), load_local("mnist", digits), strict=True):
         np.testing.assert_array_equal(gx, ex)
         np.testing.assert_array_equal(gy, ey)
+
+
+def write_fashion_mnist(folder: Path, rng: np.random.RandomState) -> Path:
+    """The four gzipped idx files, headers and all, as Keras downloads them."""
+    folder.mkdir()
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        labels = struct.pack(">II", 2049, n) + rng.randint(0, 10, n).astype(np.uint8).tobytes()
+        images = (
+            struct.pack(">IIII", 2051, n, 28, 28)
+            + rng.randint(0, 256, n * 784).astype(np.uint8).tobytes()
+        )
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(images))
+    return folder
+
+
+def test_local_fashion_mnist_matches_keras_loader(keras, tmp_path, monkeypatch) -> None:
+    from keras.src.datasets import fashion_mnist
+
+    folder = write_fashion_mnist(tmp_path / "fashion-mnist", np.random.RandomState(5))
+    monkeypatch.setattr(fashion_mnist, "get_file", lambda fname, **_: str(folder / fname))
+    expected = fashion_mnist.load_data()
+    got = load_local("fashion_mnist", folder)
+    assert got[0][0].shape == (12, 28, 28)
+    for (ex, ey), (gx, gy) in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(gx, ex)
+        np.testing.assert_array_equal(gy, ey)
+
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"fashion-mnist does not hold t10k-labels-idx1-ubyte.gz"):
+        load_raw(DataConfig(source="keras.fashion_mnist", path=str(folder)))
+
+
+def test_train_on_a_local_fashion_mnist(cli, runs_dir, write_config, tmp_path) -> None:
+    folder = write_fashion_mnist(tmp_path / "fashion-mnist", np.random.RandomState(8))
+    config = write_config(
+        {
+            "name": "fashion",
+            "task": "multiclass",
+            "data": {"source": "keras.fashion_mnist", "path": str(folder)},
+            "model": {"units": [4]},
+            "train": {"epochs": 1, "tensorboard": False},
+        }
+    )
+    code, out, err = cli("train", config, "-q")
+    assert code == 0, err
+
+
+def write_cifar10(root: Path, rng: np.random.RandomState, batch: int = 3) -> Path:
+    """cifar-10-python.tar.gz in its real layout: a folder of pickled dicts with bytes keys."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        content = {
+            b"batch_label": name.encode(),
+            b"labels": [int(v) for v in rng.randint(0, 10, batch)],
+            b"data": rng.randint(0, 256, (batch, 3072)).astype(np.uint8),
+            b"filenames": [f"{name}-{i}.png".encode() for i in range(batch)],
+        }
+        (folder / name).write_bytes(pickle.dumps(content, protocol=4))
+    archive = root / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    return archive
+
+
+def test_local_cifar10_reads_batches_as_keras_does(keras, tmp_path) -> None:
+    from keras.src.datasets.cifar import load_batch
+
+    archive = write_cifar10(tmp_path, np.random.RandomState(6))
+    folder = tmp_path / "cifar-10-batches-py"
+    (x_train, y_train), (x_test, y_test) = load_local("cifar10", archive)
+    assert (x_train.shape, y_train.shape) == ((15, 32, 32, 3), (15, 1))
+    assert (x_test.shape, y_test.shape, x_train.dtype) == ((3, 32, 32, 3), (3, 1), np.uint8)
+    # Keras's own batch parser, then its load_data's concatenation and channels-last transpose
+    parsed = [load_batch(str(folder / f"data_batch_{i}")) for i in range(1, 6)]
+    np.testing.assert_array_equal(
+        x_train, np.concatenate([x for x, _ in parsed]).transpose(0, 2, 3, 1)
+    )
+    np.testing.assert_array_equal(y_train[:, 0], np.concatenate([y for _, y in parsed]))
+    kx_test, ky_test = load_batch(str(folder / "test_batch"))
+    np.testing.assert_array_equal(x_test, kx_test.transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(y_test[:, 0], ky_test)
+    # the extracted folder, or the folder it was extracted into, read the same
+    for path in (folder, tmp_path):
+        (gx_train, gy_train), (gx_test, gy_test) = load_local("cifar10", path)
+        for got, want in ((gx_train, x_train), (gy_train, y_train), (gx_test, x_test)):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(gy_test, y_test)
+
+    raw = load_raw(DataConfig(source="keras.cifar10", path=str(archive)))
+    assert (raw.kind, raw.train.y.shape) == ("images", (15,))
+
+
+def test_malicious_pickle_in_a_cifar_batch_is_refused(tmp_path) -> None:
+    archive = write_cifar10(tmp_path, np.random.RandomState(7), batch=1)
+    marker = tmp_path / "pwned"
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(pickle.dumps(_Exploit(marker)))
+    with pytest.raises(DataError, match=r"test_batch is not a CIFAR-10 batch: .*refusing"):
+        load_local("cifar10", tmp_path / "cifar-10-batches-py")
+    archive.unlink()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    with pytest.raises(DataError, match=r"test_batch is not a CIFAR-10 batch: .*refusing"):
+        load_local("cifar10", archive)
+    assert not marker.exists()
 
 
 def test_images_are_scaled_and_flattened_for_an_mlp(tmp_path) -> None:
@@ -332,8 +442,11 @@ def test_csv_missing_and_unseen_values_in_new_data(tmp_path) -> None:
 
 def test_csv_text_in_a_column_not_declared_categorical(tmp_path) -> None:
     config = csv_config(write_csv(tmp_path / "t.csv", csv_rows()), categorical=["size"])
+    # the squares in 'size' are all distinct: as a category, nearly one feature per row
+    with pytest.warns(DataWarning, match="column 'size' has 51 distinct values in 60 rows"):
+        raw = load_raw(config.data)
     with pytest.raises(DataError, match="CSV column 'color' holds text but is not listed"):
-        prepare(load_raw(config.data), config)
+        prepare(raw, config)
 
 
 def test_csv_missing_column_is_named(tmp_path) -> None:

@@ -10,7 +10,13 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 from pathlib import Path
+
+import pytest
+
+from dlrun.data.keras_files import load_builtin
+from dlrun.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOSED_PORT = "http://127.0.0.1:9"
@@ -56,7 +62,7 @@ def test_missing_keras_dataset_names_the_file_the_cache_and_data_path(
     assert err.count("error:") == 1
     assert err.startswith("error: could not load the Keras dataset 'mnist'")
     assert f"put Keras's original mnist.npz at {keras_home / 'datasets' / 'mnist.npz'}" in err
-    assert "set data.path to it" in err
+    assert "set data.path to any copy of mnist.npz" in err
     (run,) = runs.iterdir()
     meta = json.loads((run / "meta.json").read_text())
     assert meta["status"] == "failed"
@@ -71,3 +77,39 @@ def test_data_path_to_a_missing_copy(cli, runs_dir, write_config, tmp_path) -> N
     code, out, err = cli("train", config, "-q")
     assert code == 1
     assert err == f"error: data file not found: {absent}\nCheck data.path.\n"
+
+
+@pytest.mark.parametrize(
+    "name", ["imdb", "reuters", "mnist", "fashion_mnist", "cifar10", "boston_housing"]
+)
+def test_offline_hint_names_the_path_keras_reads(name, tmp_path, monkeypatch) -> None:
+    """The hint must name the very path Keras 3.15 tries to fill before it downloads."""
+    from dlrun.tfenv import import_keras
+
+    import_keras()
+    from keras.src.backend import config
+    from keras.src.utils import file_utils
+
+    home = tmp_path / "keras-home"
+    home.mkdir()  # as Keras does when it is imported
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setattr(config, "_KERAS_DIR", str(home))  # read once, when Keras is imported
+    wanted: list[Path] = []
+
+    def offline(origin, target, *args):
+        wanted.append(Path(target))
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(file_utils, "urlretrieve", offline)
+    with pytest.raises(DataError) as info:
+        load_builtin(name, None)
+    hint = " ".join(str(info.value.hint).split())
+    (target,) = wanted
+    if name == "fashion_mnist":  # one of four files fetched one by one into one folder
+        assert f"in {target.parent}," in hint and target.name in hint
+    else:
+        assert f" {target}, " in hint
+    assert "set data.path to" in hint
+    if name == "cifar10":
+        assert target.name == "cifar-10-batches-py-target_archive"
+        assert "the original cifar-10-python.tar.gz (sha256 6d958be074577803" in hint

@@ -35,6 +35,7 @@ from dlrun.config import load_config
 from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.splits import Features, Sequences
+from dlrun.data.tabular import not_utf8
 from dlrun.errors import DataError, UsageError
 from dlrun.runs import Run, write_text
 
@@ -59,10 +60,7 @@ def predict(
     try:
         raw = read_inputs(Path(input_file), state, config)
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{input_file} is not UTF-8 text ({exc.reason} at byte {exc.start}).",
-            hint="Save the file as UTF-8, or give an .npz of arrays.",
-        ) from None
+        raise not_utf8(Path(input_file), exc) from None
     predictions = predict_features(model_file, raw, state, config, out.verbose)
     labels = predicted_labels(predictions, config.task, state.get("class_names"))
     columns, rows = prediction_table(predictions, labels, config.task, state)

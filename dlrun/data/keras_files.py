@@ -3,7 +3,8 @@
 Keras's loaders reject any file whose hash differs from the original and then try
 to download. `load_local` reads a local copy of the same format with the same
 semantics as Keras 3.15 (`RandomState(113)` shuffle, start/oov/index_from,
-`num_words`, the 80/20 split of reuters and boston_housing), numpy only.
+`num_words`, the 80/20 split of reuters and boston_housing, fashion-mnist's idx
+files, cifar10's pickled batches in channels-last order), numpy only.
 
 Example:
 
@@ -15,8 +16,11 @@ Example:
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import pickle
+import tarfile
 import zipfile
 from itertools import chain
 from pathlib import Path
@@ -26,16 +30,38 @@ import numpy as np
 
 from dlrun.errors import DataError
 
-# dataset -> (file name in Keras's cache, kind of data)
+# dataset -> (what Keras 3.15 looks for in its cache, kind of data)
 KERAS_DATASETS = {
     "imdb": ("imdb.npz", "sequences"),
     "reuters": ("reuters.npz", "sequences"),
     "mnist": ("mnist.npz", "images"),
     "fashion_mnist": ("fashion-mnist/", "images"),
-    "cifar10": ("cifar-10-batches-py/", "images"),
+    # cifar10's get_file(extract=True) keeps the download under this name, checks its
+    # sha256 and extracts it again on every load; an extracted folder alone is not used.
+    "cifar10": ("cifar-10-batches-py-target_archive", "images"),
     "boston_housing": ("boston_housing.npz", "features"),
 }
-LOCAL_COPY_FORMATS = ("imdb", "reuters", "mnist", "boston_housing")
+FASHION_FILES = (
+    "train-labels-idx1-ubyte.gz",
+    "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+)
+CIFAR_ARCHIVE, CIFAR_DIR = "cifar-10-python.tar.gz", "cifar-10-batches-py"
+CIFAR_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+CIFAR_BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+# Where the cached file is not simply Keras's original under its own name:
+# dataset -> (what to put at the cache path, what data.path may name instead).
+_OFFLINE = {
+    "fashion_mnist": (
+        f"the four files {', '.join(FASHION_FILES)} in",
+        "the directory holding those four files",
+    ),
+    "cifar10": (
+        f"the original {CIFAR_ARCHIVE} (sha256 {CIFAR_SHA256}), renamed to",
+        f"{CIFAR_ARCHIVE} or the {CIFAR_DIR}/ directory extracted from it",
+    ),
+}
 
 _ALLOWED_PICKLE = {
     ("numpy", "ndarray"),
@@ -48,7 +74,13 @@ Arrays = tuple[tuple[Any, np.ndarray], tuple[Any, np.ndarray]]
 
 
 def keras_cache_dir() -> Path:
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    """Where Keras 3.15's get_file looks: $KERAS_HOME or ~/.keras, else /tmp/.keras."""
+    if "KERAS_HOME" in os.environ:
+        home = Path(os.environ["KERAS_HOME"]).expanduser()
+    else:
+        home = (Path.home() if os.access(Path.home(), os.W_OK) else Path("/tmp")) / ".keras"
+    # get_file falls back to /tmp/.keras when it cannot write the home it was given.
+    return (home if os.access(home, os.W_OK) else Path("/tmp/.keras")) / "datasets"
 
 
 def load_builtin(name: str, num_words: int | None) -> Arrays:
@@ -61,30 +93,25 @@ def load_builtin(name: str, num_words: int | None) -> Arrays:
         return module.load_data(**kwargs)
     except Exception as exc:  # noqa: BLE001 - any download failure gets the same advice
         file_name = KERAS_DATASETS[name][0]
-        target = keras_cache_dir() / file_name
-        local = (
-            f" or put any copy of the file somewhere and set data.path to it "
-            f"(dlrun reads {file_name} copies with Keras's semantics)."
-            if name in LOCAL_COPY_FORMATS
-            else "."
+        put, local = _OFFLINE.get(
+            name, (f"Keras's original {file_name} at", f"any copy of {file_name}")
         )
         raise DataError(
             f"could not load the Keras dataset '{name}': {type(exc).__name__}: {exc}",
             hint=(
-                f"Keras downloads it on first use, which needs the network. Offline, put "
-                f"Keras's original {file_name} at {target}{local}"
+                f"Keras downloads it on first use, which needs the network. Offline, put {put} "
+                f"{keras_cache_dir() / file_name}, or set data.path to {local} (dlrun reads it "
+                "with Keras's semantics)."
             ),
         ) from None
 
 
 def load_local(name: str, path: str | Path, num_words: int | None = None) -> Arrays:
     """Read a local copy of a Keras dataset file with Keras's own semantics."""
-    if name not in LOCAL_COPY_FORMATS:
-        raise DataError(
-            f"data.path is not supported for keras.{name}: "
-            f"local copies work for {', '.join(LOCAL_COPY_FORMATS)}.",
-            hint=f"Put Keras's original files under {keras_cache_dir()} and remove data.path.",
-        )
+    if name == "fashion_mnist":
+        return _fashion_mnist(Path(path))
+    if name == "cifar10":
+        return _cifar10(Path(path))
     arrays = load_npz(path)
     try:
         if name == "imdb":
@@ -92,6 +119,7 @@ def load_local(name: str, path: str | Path, num_words: int | None = None) -> Arr
         if name == "reuters":
             return _reuters(arrays, num_words)
         if name == "mnist":
+            check_splits(path, arrays)
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
         return _boston(arrays)
     except KeyError as exc:
@@ -116,6 +144,25 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
+def check_splits(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse x/y arrays that do not pair up, which would otherwise be cut to the shorter one."""
+    for split in ("train", "test"):
+        x, y = f"x_{split}", f"y_{split}"
+        if len(arrays[x]) != len(arrays[y]):
+            raise DataError(
+                f"{path}: {x} has {len(arrays[x])} samples but {y} has {len(arrays[y])}; "
+                "each sample needs its label.",
+                hint=f"Rebuild the file so that {x} and {y} have the same length.",
+            )
+    train, test = arrays["x_train"].shape[1:], arrays["x_test"].shape[1:]
+    if train != test:
+        raise DataError(
+            f"{path}: the samples of x_train have shape {train} but those of x_test {test}; "
+            "the model is trained on one and tested on the other, so both need the same features.",
+            hint="Rebuild the file with the same features (in the same order) in both splits.",
+        )
+
+
 def _read_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
     with archive.open(member) as fp:
         version = np.lib.format.read_magic(fp)
@@ -134,6 +181,95 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         if (module, name) in _ALLOWED_PICKLE:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
+
+
+def _fashion_mnist(folder: Path) -> Arrays:
+    """The four idx files as Keras downloads them: a header, then one uint8 per label/pixel."""
+    missing = [name for name in FASHION_FILES if not (folder / name).is_file()]
+    if missing:
+        raise DataError(
+            f"{folder} does not hold {', '.join(missing)}.",
+            hint="For keras.fashion_mnist, data.path is a directory with "
+            f"{', '.join(FASHION_FILES)} (as Keras keeps them in its cache's fashion-mnist/).",
+        )
+
+    def read(name: str, header: int) -> np.ndarray:
+        try:
+            with gzip.open(folder / name, "rb") as fp:
+                return np.frombuffer(fp.read(), np.uint8, offset=header)
+        except (OSError, EOFError, ValueError) as exc:
+            raise DataError(f"{folder / name} is not a gzipped idx file: {exc}") from None
+
+    splits = []
+    for labels, images in (FASHION_FILES[:2], FASHION_FILES[2:]):
+        y, pixels = read(labels, 8), read(images, 16)
+        if len(pixels) != len(y) * 28 * 28:
+            raise DataError(
+                f"{folder / images} holds {len(pixels)} pixels, not 28x28 for each of the "
+                f"{len(y)} labels in {labels}."
+            )
+        splits.append((pixels.reshape(len(y), 28, 28), y))
+    return splits[0], splits[1]
+
+
+def _cifar10(path: Path) -> Arrays:
+    """cifar-10-python.tar.gz, or the cifar-10-batches-py/ directory extracted from it."""
+    if path.is_dir():
+        folder = path / CIFAR_DIR if (path / CIFAR_DIR).is_dir() else path
+        missing = [name for name in CIFAR_BATCHES if not (folder / name).is_file()]
+        if missing:
+            raise DataError(
+                f"{folder} is not an extracted {CIFAR_ARCHIVE}: it lacks {', '.join(missing)}.",
+                hint=f"Set data.path to {CIFAR_ARCHIVE} itself, or to its {CIFAR_DIR}/.",
+            )
+        batches = [
+            _cifar_batch(folder / name, (folder / name).read_bytes()) for name in CIFAR_BATCHES
+        ]
+    elif path.is_file():
+        batches = _cifar_archive(path)
+    else:
+        raise DataError(f"data file not found: {path}", hint="Check data.path.")
+    x_train = np.concatenate([x for x, _ in batches[:-1]])
+    y_train = np.concatenate([y for _, y in batches[:-1]])
+    x_test, y_test = batches[-1]
+    # Keras's layout: labels as (n, 1), images channels-last as Keras's default format.
+    return (
+        (x_train.transpose(0, 2, 3, 1), y_train.reshape(-1, 1)),
+        (x_test.transpose(0, 2, 3, 1), y_test.reshape(-1, 1)),
+    )
+
+
+def _cifar_archive(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    # Members are read in memory by their known names: nothing is extracted to disk.
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            batches = []
+            for name in CIFAR_BATCHES:
+                member = archive.extractfile(f"{CIFAR_DIR}/{name}")
+                if member is None:
+                    raise KeyError(name)
+                batches.append(_cifar_batch(path / name, member.read()))
+            return batches
+    except KeyError as exc:
+        raise DataError(
+            f"{path} is not {CIFAR_ARCHIVE}: it lacks {CIFAR_DIR}/{exc.args[0]}."
+        ) from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"{path} is not a readable {CIFAR_ARCHIVE}: {exc}") from None
+
+
+def _cifar_batch(where: Path, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """One pickled batch, read as Keras's `cifar.load_batch` does, but numpy-only."""
+    try:
+        batch = _NumpyOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
+        batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+        pixels = np.asarray(batch["data"], dtype=np.uint8)
+        labels = np.asarray(batch["labels"], dtype=np.uint8)
+        if len(labels) != len(pixels):
+            raise ValueError(f"{len(pixels)} images but {len(labels)} labels")
+        return pixels.reshape(len(pixels), 3, 32, 32), labels
+    except (pickle.UnpicklingError, EOFError, AttributeError, KeyError, ValueError) as exc:
+        raise DataError(f"{where} is not a CIFAR-10 batch: {type(exc).__name__}: {exc}") from None
 
 
 def _shuffled(*arrays: np.ndarray, rng: np.random.RandomState | None = None) -> list[np.ndarray]:

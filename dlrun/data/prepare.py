@@ -101,11 +101,37 @@ def fit_state(raw: RawData, train: Split, config: DlrunConfig) -> dict[str, Any]
     if raw.kind == "images" and data.normalize:
         x = apply_state(train.x, state)
         state.update(mean=float(x.mean()), std=float(x.std() or 1.0))
+    check_targets(raw.train.y, config, raw.class_names)
     # Classes are counted over the whole training split: the validation carve-out or
     # data.limit may leave out the highest label, and the head would be too narrow.
     state["outputs"] = _outputs(raw.train.y, config.task, raw.class_names)
     state["class_names"] = raw.class_names
     return state
+
+
+def check_targets(y: np.ndarray, config: DlrunConfig, class_names: list[str] | None) -> None:
+    """Refuse training targets that the task's head cannot learn, before anything is fitted."""
+    y = np.asarray(y)
+    task = config.task
+    if task == "multilabel" and y.ndim != 2:
+        raise DataError(
+            "task 'multilabel' needs a row of 0/1 flags per sample (labels of shape "
+            f"(samples, labels)), but the labels have shape {y.shape}: one label per sample.",
+            hint="Use task: multiclass for one label among several classes.",
+        )
+    if task not in ("binary", "multiclass"):
+        return
+    values = np.unique(y)
+    if len(values) == 1:
+        csv = config.data.source == "csv"
+        value = repr(class_names[int(values[0])]) if class_names else f"{values[0]:g}"
+        what = f"the target column '{config.data.target}'" if csv else "y_train"
+        raise DataError(
+            f"{what} has a single value in the training data, {value}: a {task} model has "
+            "nothing to tell apart.",
+            hint=f"Check {'data.target and ' if csv else ''}the file, or use task: regression "
+            "if the target is a measurement.",
+        )
 
 
 def apply_state(x: Features, state: dict[str, Any]) -> Features:
@@ -138,11 +164,15 @@ def prepare_labels(y: np.ndarray, task: str, outputs: int) -> np.ndarray:
             raise DataError(
                 f"task 'binary' needs labels 0 and 1, but the data has {len(values)} distinct "
                 f"labels ({', '.join(map(str, values[:5]))}{', ...' if len(values) > 5 else ''}).",
-                hint="Use task: multiclass for more than two classes.",
+                hint=(
+                    "Use task: multiclass for more than two classes."
+                    if _integers(values)
+                    else "Use task: regression for a continuous target."
+                ),
             )
         return y.astype(np.float32)
     if task == "multiclass":
-        if y.ndim != 1 or not np.all(np.equal(np.mod(y, 1), 0)):
+        if y.ndim != 1 or not _integers(y):
             raise DataError("task 'multiclass' needs one integer class label per sample.")
         if y.min() < 0 or y.max() >= outputs:
             raise DataError(
@@ -150,6 +180,10 @@ def prepare_labels(y: np.ndarray, task: str, outputs: int) -> np.ndarray:
             )
         return y.astype(np.int64)
     return y.astype(np.float32)
+
+
+def _integers(values: np.ndarray) -> bool:
+    return bool(np.all(np.equal(np.mod(values, 1), 0)))
 
 
 def prepare(raw: RawData, config: DlrunConfig, state: dict[str, Any] | None = None) -> Prepared:

@@ -20,7 +20,7 @@ from functools import partial
 import numpy as np
 
 from dlrun.config.schema import DataConfig
-from dlrun.data.keras_files import KERAS_DATASETS, load_builtin, load_local, load_npz
+from dlrun.data.keras_files import KERAS_DATASETS, check_splits, load_builtin, load_local, load_npz
 from dlrun.data.splits import RawData, Sequences, Split
 from dlrun.data.tabular import read_csv
 from dlrun.errors import DataError
@@ -89,6 +89,7 @@ def npz_source(config: DataConfig) -> RawData:
             f"{config.path} lacks the arrays {', '.join(missing)}.",
             hint="An npz data file holds x_train, y_train, x_test and y_test.",
         )
+    check_splits(config.path or "", arrays)
     x_train = arrays["x_train"]
     kind = "images" if x_train.ndim >= 3 else "features"
     return RawData(

@@ -18,6 +18,7 @@ features = transform_table(table.x, state)   # float32, shape (n, n_features)
 from __future__ import annotations
 
 import csv
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,12 @@ from typing import Any
 import numpy as np
 
 from dlrun.config.schema import DataConfig
-from dlrun.errors import DataError
+from dlrun.errors import DataError, DataWarning
 
 MISSING = {"", "na", "nan", "null", "none", "?"}
+# A categorical column is worth a warning with more than MANY_CATEGORIES distinct values
+# when most of its rows are distinct (an id, a name), or with more than TOO_MANY_CATEGORIES.
+MANY_CATEGORIES, TOO_MANY_CATEGORIES = 50, 1000
 
 
 @dataclass
@@ -45,9 +49,12 @@ def read_csv(config: DataConfig) -> Table:
         raise DataError(f"CSV file not found: {path}", hint="Check data.path.")
     # utf-8-sig: spreadsheet exports start with a byte-order mark that would otherwise
     # become part of the first column's name. Blank lines (often at the end) are skipped.
-    with path.open(newline="", encoding="utf-8-sig") as fp:
-        reader = csv.reader(fp, delimiter=config.delimiter)
-        numbered = [(reader.line_num, row) for row in reader if row]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fp:
+            reader = csv.reader(fp, delimiter=config.delimiter)
+            numbered = [(reader.line_num, row) for row in reader if row]
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
     if len(numbered) < 2:
         raise DataError(f"{path} has no data rows under its header.")
     header, body = numbered[0][1], [row for _, row in numbered[1:]]
@@ -70,7 +77,61 @@ def read_csv(config: DataConfig) -> Table:
     if any(str(v).strip().lower() in MISSING for v in y_raw):
         raise DataError(f"{path}: the target column '{config.target}' has missing values.")
     y, class_names = _encode_target(y_raw)
+    lines = [line for line, _ in numbered[1:]]
+    for i in keep:
+        _check_column(path, header[i], data[:, i], lines, config.categorical)
     return Table(x=data[:, keep], y=y, columns=[header[i] for i in keep], class_names=class_names)
+
+
+def _check_column(
+    path: Path, name: str, column: np.ndarray, lines: list[int], categorical: list[str] | None
+) -> None:
+    """Refuse non-finite numbers while rows are in file order (fitting sees a shuffled part),
+    and warn of a categorical column that one-hot encoding turns into very many features."""
+    numbers = None if categorical is not None and name in categorical else _as_float(column)
+    if numbers is None:
+        # Text in a column left out of data.categorical is refused by fit_table instead.
+        if categorical is None or name in categorical:
+            _warn_if_id_like(path, name, column)
+        return
+    bad = np.flatnonzero(np.isinf(numbers))
+    if len(bad):
+        row = int(bad[0])
+        raise DataError(
+            f"{path}: column '{name}' holds the value '{column[row]}' in data row {row + 1} "
+            f"(line {lines[row]}), which is not a finite number.",
+            hint="Fix or remove that value (a missing value is filled with the training "
+            f"median), or drop the column with data.drop: [{name}].",
+        )
+
+
+def _warn_if_id_like(path: Path, name: str, column: np.ndarray) -> None:
+    distinct = len({str(v).strip() for v in column if not _is_missing(v)})
+    if distinct > max(MANY_CATEGORIES, min(TOO_MANY_CATEGORIES, len(column) // 2)):
+        warnings.warn(
+            f"{path}: the categorical column '{name}' has {distinct} distinct values in "
+            f"{len(column)} rows, so one-hot encoding makes up to {distinct} features of it. "
+            "If it identifies rows (an id, a name) rather than describing them, drop it with "
+            f"data.drop: [{name}].",
+            DataWarning,
+            stacklevel=2,
+        )
+
+
+def not_utf8(path: Path, error: UnicodeDecodeError) -> DataError:
+    """The error for a text file that is not UTF-8, naming the line of its first bad byte."""
+    # A decoding stream counts error.start within its current chunk, not within the file.
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        error = exc
+    line = data.count(b"\n", 0, error.start) + 1
+    return DataError(
+        f"{path} is not UTF-8 text: line {line} has the byte 0x{error.object[error.start]:02x} "
+        f"({error.reason}).",
+        hint=f"Save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > utf8-{path.name}",
+    )
 
 
 def _encode_target(values: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
@@ -125,13 +186,21 @@ def fit_table(x: np.ndarray, columns: list[str], categorical: list[str] | None) 
             present = numbers[~np.isnan(numbers)]
             fill = float(np.median(present)) if len(present) else 0.0
             filled = np.where(np.isnan(numbers), fill, numbers)
-            std = float(filled.std())
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                mean, std = float(filled.mean()), float(filled.std())
+            if not (np.isfinite(mean) and np.isfinite(std)):
+                raise DataError(
+                    f"the values of column '{name}' are too large to standardize (up to "
+                    f"{np.abs(present).max():.2g}): their mean or spread overflows.",
+                    hint="Rescale the column in the file (other units, or its logarithm), "
+                    f"or drop it with data.drop: [{name}].",
+                )
             specs.append(
                 {
                     "name": name,
                     "type": "numeric",
                     "fill": fill,
-                    "mean": float(filled.mean()),
+                    "mean": mean,
                     "std": std if std > 0 else 1.0,
                 }
             )
