@@ -220,8 +220,10 @@ def find_sessions(paths: list[Path]) -> list[dict[str, Any]]:
     found = []
     for root in paths:
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if d not in ("backup", "train", "validation")]
             if SESSION_FILE in filenames:
+                # Below a session are only Keras's event folders. Pruning by what a directory
+                # holds, not by its name: `train` is also a stage (workflow=null, sweep trials).
+                dirnames.clear()
                 try:
                     record = read_json(Path(dirpath) / SESSION_FILE)
                 except (OSError, ValueError):
