@@ -188,6 +188,20 @@ def test_a_crash_marks_the_run_failed(cli, runs_dir, tiny_config, tmp_path) -> N
     assert log.startswith("Traceback") and 'raise RuntimeError("the builder broke")' in log
 
 
+def test_a_builder_that_calls_sys_exit_marks_the_run_failed_and_exits_1(
+    cli, runs_dir, tiny_config, tmp_path
+) -> None:
+    builder = tmp_path / "leave.py"
+    builder.write_text("def build(config, input_spec, outputs, head):\n    raise SystemExit(3)\n")
+    code, _, err = cli("train", tiny_config, f"model.kind=python:{builder}:build", "-q")
+    assert code == 1  # the README's "the run failed", not the builder's 3
+    assert err.startswith("error: the run failed: SystemExit: 3") and "Traceback" not in err
+    (run,) = runs_dir.iterdir()
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "failed" and meta["finished"] is not None
+    assert "raise SystemExit(3)" in (run / "error.log").read_text()
+
+
 def test_nan_loss_is_a_failure_that_says_what_to_do(cli, runs_dir, write_config) -> None:
     config = write_config(
         {

@@ -29,7 +29,7 @@ class Interrupted(DlrunError):
 
 
 class RunFailed(DlrunError):
-    """Training raised: the run is kept and marked failed with the error."""
+    """Training raised (or exited): the run is kept, marked failed with the error; exit 1."""
 
 
 @contextmanager
@@ -63,7 +63,9 @@ def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
     except DlrunError as exc:
         run.set_status("failed", error=str(exc))
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        # Also SystemExit from user code (a python: builder's sys.exit(3)): it must neither
+        # leave the run "running" nor choose dlrun's exit code.
         write_text(run.path / "error.log", traceback.format_exc())
         reason = f"{type(exc).__name__}: {exc}"
         run.set_status("failed", error=reason)
