@@ -78,7 +78,7 @@ class RunInfo:
             "task": self.task,
             "started": self.started,
             "finished": self.finished,
-            "duration_seconds": None if self.duration is None else round(self.duration, 2),
+            "duration_seconds": None if self.duration is None else round(self.duration, 6),
             "metrics": self.metrics,
             "sweep": self.sweep,
         }
@@ -272,6 +272,8 @@ def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.2g}s"  # 0.42s, 3.1s: a fast run does not show as 0s
     if seconds < 60:
         return f"{seconds:.0f}s"
     minutes, secs = divmod(int(seconds), 60)

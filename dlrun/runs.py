@@ -54,7 +54,8 @@ def default_runs_dir() -> Path:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    """Local time, ISO 8601 to the microsecond: a run that lasts under a second does not last 0."""
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="microseconds")
 
 
 @contextmanager

@@ -234,3 +234,17 @@ assert not loaded, loaded[:5]
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_run_that_ran_never_lasts_zero_seconds(cli, tmp_path: Path) -> None:
+    from dlrun.runs import Run
+
+    runs_dir = tmp_path / "runs"
+    run = Run.create(runs_dir, "quick", "task: binary\n", argv=["dlrun"], seed=1)
+    run.set_status("completed")  # a few milliseconds after it started: same second, usually
+    (record,) = as_json(cli, "runs", "--runs-dir", runs_dir)
+    assert record["duration_seconds"] > 0
+    code, out, err = cli("show", run.path, "--runs-dir", runs_dir)
+    assert code == 0, err
+    (duration,) = [line.split()[-1] for line in out.splitlines() if line.startswith("duration")]
+    assert duration.endswith("s") and float(duration[:-1]) > 0
