@@ -175,7 +175,21 @@ class Run:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, runs_dir: Path, name: str, config_yaml: str, argv: list[str], seed: int) -> Run:
+    def create(
+        cls,
+        runs_dir: Path,
+        name: str,
+        config_yaml: str,
+        argv: list[str],
+        seed: int,
+        *,
+        meta: dict[str, Any] | None = None,
+    ) -> Run:
+        """A new run directory, status running; `meta` adds to (or overrides) meta.json's keys.
+
+        Give the extra keys here rather than by `update_meta` afterwards: meta.json is
+        readable from its first write, so a reader would see the run without them.
+        """
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = Path(runs_dir) / f"{stamp}-{name}-{secrets.token_hex(3)}"
         try:
@@ -203,6 +217,7 @@ class Run:
                 "started": now(),
                 "finished": None,
                 "error": None,
+                **(meta or {}),
             },
         )
         return run

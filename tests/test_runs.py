@@ -356,3 +356,26 @@ def test_damaged_or_unwritable_runs_get_a_message_not_a_traceback(
     blocked.write_text("")
     code, _, err = cli("train", "configs/digits.yaml", "--runs-dir", blocked / "runs")
     assert code == 2 and "cannot create the run directory" in err
+
+
+def test_a_sweep_trial_is_a_trial_from_its_first_meta_json(tmp_path: Path, monkeypatch) -> None:
+    import dlrun.runs
+    from dlrun.catalog import load_run
+
+    written: list[dict] = []
+    write_json = dlrun.runs.write_json
+
+    def recording(path: Path, data) -> None:
+        if path.name == "meta.json":
+            written.append(json.loads(json.dumps(data)))
+        write_json(path, data)
+
+    monkeypatch.setattr(dlrun.runs, "write_json", recording)
+    sweep = {"name": "tiny", "trial": 4, "metric": "val_accuracy"}
+    run = dlrun.runs.Run.create(
+        tmp_path, "tiny-t004", "task: binary\n", argv=["dlrun"], seed=1, meta={"sweep": sweep}
+    )
+    # `dlrun runs` (or a test) reading at any moment sees a sweep trial, never a plain run.
+    assert written and all(meta["sweep"] == sweep for meta in written)
+    assert load_run(run.path).sweep == sweep
+    assert run.meta["status"] == "running" and run.meta["name"] == "tiny-t004"

@@ -115,13 +115,6 @@ class TrialRunner:
         except ConfigError as exc:
             self._fail(trial, f"invalid combination: {exc.message}", started)
         config = loaded.config
-        run = Run.create(
-            Path(self.spec.runs_dir),
-            f"{self.spec.sweep_name}-t{trial.number:03d}",
-            loaded.to_yaml(),
-            self.spec.argv,
-            config.seed,
-        )
         sweep_meta = {
             "name": self.spec.sweep_name,
             "trial": trial.number,
@@ -130,7 +123,14 @@ class TrialRunner:
             "direction": "maximize" if self.maximize else "minimize",
             "params": values,
         }
-        run.update_meta(name=config.name, sweep=sweep_meta)
+        run = Run.create(
+            Path(self.spec.runs_dir),
+            f"{self.spec.sweep_name}-t{trial.number:03d}",
+            loaded.to_yaml(),
+            self.spec.argv,
+            config.seed,
+            meta={"name": config.name, "sweep": sweep_meta},
+        )
         trial.set_user_attr("run", str(run.path.resolve()))
         trial.set_user_attr("config", loaded.to_yaml())
         try:
