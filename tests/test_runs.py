@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -379,3 +381,35 @@ def test_a_sweep_trial_is_a_trial_from_its_first_meta_json(tmp_path: Path, monke
     assert written and all(meta["sweep"] == sweep for meta in written)
     assert load_run(run.path).sweep == sweep
     assert run.meta["status"] == "running" and run.meta["name"] == "tiny-t004"
+
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from dlrun.runs import atomic_path
+with atomic_path(Path(sys.argv[1])) as tmp:
+    tmp.write_text("half of a summ")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_kill_during_an_atomic_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    from dlrun.runs import Run, atomic_path
+
+    run = Run.create(tmp_path / "runs", "tiny", "task: binary\n", argv=["dlrun"], seed=1)
+    for target in (run.path / "summary.json", run.path / "stages" / "train" / "model.keras"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        killed = subprocess.run(
+            [sys.executable, "-c", KILLED_MID_WRITE, str(target)],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            timeout=60,
+        )
+        assert killed.returncode == -9
+    assert len(list(run.path.rglob(".*"))) == 2  # the writer died: its temporaries linger
+    with atomic_path(run.path / "report.md") as writing:  # a live writer, mid-write
+        writing.write_text("# tiny")
+        Run.open(run.path)  # e.g. dlrun train --resume
+        assert [p.name for p in run.path.rglob(".*")] == [writing.name]
+    assert not list(run.path.rglob(".*"))
+    assert (run.path / "report.md").read_text() == "# tiny"
+    assert not (run.path / "summary.json").exists()

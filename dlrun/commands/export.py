@@ -28,7 +28,7 @@ import numpy as np
 from dlrun.catalog import resolve_run
 from dlrun.console import Output
 from dlrun.errors import DlrunError, UsageError
-from dlrun.runs import Run
+from dlrun.runs import Run, temporary_prefix
 
 MARKER = ".dlrun-export"  # marks a directory dlrun may replace on the next export
 FORMATS = ("saved_model",)
@@ -56,7 +56,7 @@ def export(
             hint="Give --output a new directory name (or an earlier dlrun export to update).",
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(target.name), dir=target.parent))
     try:
         from dlrun.tfenv import import_keras
 

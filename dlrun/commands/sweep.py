@@ -41,7 +41,7 @@ from dlrun.config import dump_yaml, load_config, validate
 from dlrun.config.loader import set_path
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, ConfigError, DlrunError, UsageError
-from dlrun.runs import argv, write_text
+from dlrun.runs import argv, remove_leftovers, write_text
 from dlrun.sweep.results import (
     TrialRow,
     best_trial,
@@ -129,6 +129,7 @@ def sweep(
     study_ref = str(sweep_dir / "study.db") if local else redact(url)
 
     with _lock(sweep_dir) if local else contextlib.nullcontext():
+        remove_leftovers(sweep_dir)  # of an earlier sweep killed while writing its results
         if local and resume and not (sweep_dir / "study.db").is_file():
             raise UsageError(
                 f"there is no sweep to resume in {sweep_dir}.", hint="Start it without --resume."
