@@ -357,9 +357,18 @@ def sweep_direction(runs: list[RunInfo], metric: str) -> str | None:
 
 
 def resolve_run(arg: str | Path, runs_dir: Path) -> Path:
-    """A run given as a path, an id, a unique part of an id, or `last`."""
+    """A run given as a path, an id, a unique part of an id, or `last`.
+
+    A directory is taken only if `dlrun runs` would list it, broken or not: `show /usr`
+    must not walk /usr, nor `compare` call two empty directories identical.
+    """
     path = Path(arg)
     if path.is_dir():
+        if not _looks_like_run(path, path.resolve().name):
+            raise RunError(
+                f"{path} is not a dlrun run directory (no meta.json, stages/ or final/).",
+                hint=f"List runs with: dlrun runs --runs-dir {runs_dir}",
+            )
         return path
     text = str(arg)
     runs = list_runs(runs_dir)

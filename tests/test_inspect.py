@@ -173,6 +173,22 @@ def test_show_prints_provenance_stages_metrics_files_and_config(cli, trained) ->
     assert code == 2 and "run not found" in err
 
 
+def test_show_and_compare_refuse_a_directory_that_is_not_a_run(cli, trained, tmp_path) -> None:
+    runs_dir, small, _ = trained
+    photos = tmp_path / "photos"
+    (photos / "2019").mkdir(parents=True)
+    (photos / "2019" / "beach.jpg").write_text("not a run")
+    code, out, err = cli("show", photos, "--runs-dir", runs_dir)
+    assert code == 2 and "beach.jpg" not in out
+    assert f"{photos} is not a dlrun run directory" in " ".join(err.split())
+    for pair in ((photos, tmp_path), (small, photos)):
+        code, out, err = cli("compare", *pair, "--runs-dir", runs_dir)
+        assert code == 2 and "identical" not in out
+        assert "is not a dlrun run directory" in err
+    code, _, err = cli("evaluate", photos, "--runs-dir", runs_dir)  # as evaluate refuses it
+    assert code == 2 and f"{photos} is not a dlrun run directory" in " ".join(err.split())
+
+
 def test_compare_shows_only_differing_keys_in_every_format(cli, trained) -> None:
     runs_dir, small, large = trained
     args = ("compare", small, large, "--runs-dir", runs_dir)
