@@ -271,7 +271,7 @@ class _Pool:
             [sys.executable, "-m", "dlrun.sweep.worker", str(self.spec_path), str(index)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # closed to say "start no new trial" (dlrun.sweep.worker)
             env=self.env,
             text=True,
             bufsize=1,
@@ -303,8 +303,16 @@ class _Pool:
                 return False
         return True
 
+    def stop_starting(self) -> None:
+        """Tell every worker to start no new trial: its stdin reaches end of file."""
+        for proc in self.procs.values():
+            if proc.stdin is not None and not proc.stdin.closed:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+
     def stop(self) -> None:
-        """Ask the workers to stop (their trials are marked interrupted), then insist."""
+        """Start no new trial; give the running ones 5 s, then interrupt them, then insist."""
+        self.stop_starting()
         for sig, seconds in ((None, 5.0), (signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)):
             if sig is not None:
                 self.signal_all(sig)
@@ -365,6 +373,8 @@ def _run_workers(
                     hint="Look for out-of-memory kills (dmesg); try fewer --jobs.",
                 )
     except KeyboardInterrupt:
+        # At once: a worker may finish its trial any moment and must not take another.
+        pool.stop_starting()
         out.warn("stopping: the running trials are marked interrupted ...")
         pool.stop()
         recover_interrupted(study, assume_all_dead=False)
