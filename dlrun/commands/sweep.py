@@ -142,10 +142,15 @@ def sweep(
             may_exist=resume or not local,
         )
         _remember_config(study, loaded.resolved(), out)
-        requeued = recover_interrupted(study, assume_all_dead=local)
-        if requeued:
-            listed = ", ".join(map(str, requeued))
-            out.info(f"trial{'s' * (len(requeued) > 1)} {listed} were cut off: running again")
+        recovered = recover_interrupted(study, assume_all_dead=local)
+        for numbers, how in (
+            (recovered.rerun, ": queued to run again with the same parameters"),
+            (recovered.dropped, " before having parameters: not counted against the budget"),
+        ):
+            if numbers:
+                out.info(
+                    f"{_trials(numbers)} {'was' if len(numbers) == 1 else 'were'} cut off{how}"
+                )
         done = used(study.get_trials(deepcopy=False))
         out.info(
             f"sweep [bold]{sweep_name}[/]: {done} of {budget} trials so far; "
@@ -168,7 +173,9 @@ def sweep(
         interrupted = False
         if has_work(study, budget):
             with sigterm_as_interrupt():
-                interrupted = _run_workers(spec, study, jobs, sweep_dir, out, config.sweep.metric)
+                interrupted = _run_workers(
+                    spec, study, jobs, sweep_dir, out, config.sweep.metric, local=local
+                )
         else:
             out.info(f"all {budget} trials are done; raise the budget with --trials N")
         result = _results(study, params, config, sweep_dir, study_ref, out)
@@ -320,10 +327,26 @@ class _Pool:
                 return
 
 
+def _trials(numbers: list[int]) -> str:
+    """'trial 3' or 'trials 3, 5'."""
+    return f"trial{'s' * (len(numbers) > 1)} {', '.join(map(str, numbers))}"
+
+
 def _run_workers(
-    spec: WorkerSpec, study: Any, jobs: int, sweep_dir: Path, out: Output, metric: str
+    spec: WorkerSpec,
+    study: Any,
+    jobs: int,
+    sweep_dir: Path,
+    out: Output,
+    metric: str,
+    *,
+    local: bool,
 ) -> bool:
-    """Run the workers to the end of the budget; True if interrupted by Ctrl-C."""
+    """Run the workers to the end of the budget; True if interrupted by Ctrl-C.
+
+    `local`: this process holds the study's lock, so once its workers are stopped no
+    trial of the study can still be running.
+    """
     spec_path = sweep_dir / f"worker-{os.getpid()}.json"
     write_text(spec_path, spec.to_json())
     trials = study.get_trials(deepcopy=False)
@@ -358,10 +381,10 @@ def _run_workers(
             running -= 1
             if code in (0, EXIT_INTERRUPTED) or fatal is not None:
                 continue
-            requeued = recover_interrupted(study, assume_all_dead=False)
+            rerun = recover_interrupted(study, assume_all_dead=False).rerun
             out.warn(
                 f"worker {index} stopped unexpectedly (exit {code})"
-                + (f"; trial {', '.join(map(str, requeued))} will run again" if requeued else "")
+                + (f"; {_trials(rerun)} will run again" if rerun else "")
             )
             if restarts and has_work(study, spec.budget):
                 restarts -= 1
@@ -377,7 +400,9 @@ def _run_workers(
         pool.stop_starting()
         out.warn("stopping: the running trials are marked interrupted ...")
         pool.stop()
-        recover_interrupted(study, assume_all_dead=False)
+        # A local study's running trials were all our workers', so all are dead now, even
+        # one cut off before it recorded its host and pid; a shared study's heartbeat finds it.
+        recover_interrupted(study, assume_all_dead=local)
         return True
     finally:
         pool.stop()
