@@ -37,7 +37,6 @@ def evaluate(
     """`run_arg`: a run directory, an id, a unique part of one, or `last` (in `runs_dir`)."""
     run = Run.open(resolve_run(run_arg, runs_dir or default_runs_dir()))
     config = load_config(run.path / "config.yaml").config
-    run.final_model()  # a run without one is refused before its data is loaded
     if data_config is not None:
         other = load_config(data_config).config
         if other.task != config.task:

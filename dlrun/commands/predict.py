@@ -91,12 +91,12 @@ def predict_features(
     from dlrun.data.splits import Split
 
     # Arrays are taken as the user gives them (tables and token lines are read to fit).
-    sample = np.shape(raw)[1:]
-    if state["kind"] == "features":  # kept as they are: a wrong width would not even normalize
-        _check_shape(path, sample, sample, model)
+    kind = state["kind"]
+    if kind == "features":  # kept as they are: a wrong width would not even normalize
+        _check_shape(path, np.shape(raw)[1:], np.shape(raw)[1:], model)
     features = apply_state(raw, state)
-    if state["kind"] == "images":  # flattened, or given a channel axis
-        _check_shape(path, sample, np.shape(features)[1:], model)
+    if kind == "images":  # flattened, or given a channel axis
+        _check_shape(path, np.shape(raw)[1:], np.shape(features)[1:], model)
     n = len(features)
     if n == 0:
         raise DataError("the input holds no samples.")
