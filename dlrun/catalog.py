@@ -79,7 +79,7 @@ class RunInfo:
             "task": self.task,
             "started": self.started,
             "finished": self.finished,
-            "duration_seconds": None if self.duration is None else round(self.duration, 2),
+            "duration_seconds": None if self.duration is None else round(self.duration, 6),
             "metrics": self.metrics,
             "sweep": self.sweep,
         }
@@ -214,6 +214,8 @@ def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.2g}s"  # 0.42s, 3.1s: a fast run does not show as 0s
     if seconds < 60:
         return f"{seconds:.0f}s"
     minutes, secs = divmod(int(seconds), 60)
@@ -297,9 +299,18 @@ def sweep_direction(runs: list[RunInfo], metric: str) -> str | None:
 
 
 def resolve_run(arg: str | Path, runs_dir: Path) -> Path:
-    """A run given as a path, an id, a unique part of an id, or `last`."""
+    """A run given as a path, an id, a unique part of an id, or `last`.
+
+    A directory is taken only if `dlrun runs` would list it, broken or not: `show /usr`
+    must not walk /usr, nor `compare` call two empty directories identical.
+    """
     path = Path(arg)
     if path.is_dir():
+        if not _looks_like_run(path, path.resolve().name):
+            raise RunError(
+                f"{path} is not a dlrun run directory (no meta.json, stages/ or final/).",
+                hint=f"List runs with: dlrun runs --runs-dir {runs_dir}",
+            )
         return path
     text = str(arg)
     runs = list_runs(runs_dir)

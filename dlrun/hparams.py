@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.catalog import flatten
+from dlrun.objective import Objective
 from dlrun.runs import atomic_path, read_json, write_json
-from dlrun.tasks import higher_is_better
 
 SESSION_FILE = "hparams.json"
 EVENTS_FILE = "events.out.tfevents.dlrun-hparams"
@@ -102,14 +102,8 @@ def best_metrics(history: dict[str, list[float]], metric: str) -> dict[str, floa
     epochs = len(next(iter(history.values()), []))
     if not epochs:
         return {}
-    column = history.get(metric, [])
-    finite = [i for i, v in enumerate(column) if math.isfinite(v)]
-    if finite:
-        pick = max if higher_is_better(metric) else min
-        best = pick(column[i] for i in finite)
-        index = next(i for i in finite if column[i] == best)  # the first epoch reaching it
-    else:
-        index = epochs - 1
+    best = Objective.of(metric).best_epoch(history.get(metric, []))
+    index = epochs - 1 if best is None else best - 1
     values = {}
     for key, column in history.items():
         if key != "learning_rate" and index < len(column) and math.isfinite(column[index]):
@@ -220,8 +214,10 @@ def find_sessions(paths: list[Path]) -> list[dict[str, Any]]:
     found = []
     for root in paths:
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if d not in ("backup", "train", "validation")]
             if SESSION_FILE in filenames:
+                # Below a session are only Keras's event folders. Pruning by what a directory
+                # holds, not by its name: `train` is also a stage (workflow=null, sweep trials).
+                dirnames.clear()
                 try:
                     record = read_json(Path(dirpath) / SESSION_FILE)
                 except (OSError, ValueError):
@@ -292,7 +288,7 @@ def experiment_summary(sessions: list[dict[str, Any]], description: str = "") ->
 def _metric_description(name: str) -> str:
     if name == "epoch":
         return "The epoch the metrics are taken from (best by the run's selection metric)."
-    better = "higher" if higher_is_better(name) else "lower"
+    better = "higher" if Objective.of(name).maximize else "lower"
     return f"{name} at the best epoch ({better} is better)."
 
 

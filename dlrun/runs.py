@@ -26,7 +26,9 @@ import json
 import math
 import os
 import platform
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -54,14 +56,49 @@ def default_runs_dir() -> Path:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    """Local time, ISO 8601 to the microsecond: a run that lasts under a second does not last 0."""
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="microseconds")
+
+
+# Temporary files and directories are named .<name>.dlrun-tmp-<pid>-<random>[suffix]: the
+# pid tells `remove_leftovers` whether the writer was killed mid-write or is still writing.
+_TEMPORARY = re.compile(r"^\..*\.dlrun-tmp-(\d+)-")
+
+
+def temporary_prefix(name: str) -> str:
+    """The prefix for a temporary file or directory standing in for `name` (mkstemp, mkdtemp)."""
+    return f".{name}.dlrun-tmp-{os.getpid()}-"
+
+
+def remove_leftovers(directory: Path) -> list[Path]:
+    """Delete the temporary files (and directories) under `directory` whose writer is gone.
+
+    A kill during an atomic write leaves its temporary file behind; nothing else ever
+    removes it. Those of a live process (this one included) are kept: it may still write.
+    """
+    removed = []
+    for root, dirs, files in os.walk(directory):
+        for name in [*dirs, *files]:
+            found = _TEMPORARY.match(name)
+            if not found or pid_alive(int(found.group(1))):
+                continue
+            path = Path(root, name)
+            if name in dirs:
+                dirs.remove(name)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=temporary_prefix(path.stem), suffix=path.suffix, dir=path.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)
@@ -149,6 +186,11 @@ def process_alive(meta: dict[str, Any], *, elsewhere: bool) -> bool:
         return False
     if pid == os.getpid():
         return False
+    return pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this host runs (a zombie, killed but not reaped, does not)."""
     try:
         os.kill(pid, 0)
     except PermissionError:
@@ -174,7 +216,21 @@ class Run:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, runs_dir: Path, name: str, config_yaml: str, argv: list[str], seed: int) -> Run:
+    def create(
+        cls,
+        runs_dir: Path,
+        name: str,
+        config_yaml: str,
+        argv: list[str],
+        seed: int,
+        *,
+        meta: dict[str, Any] | None = None,
+    ) -> Run:
+        """A new run directory, status running; `meta` adds to (or overrides) meta.json's keys.
+
+        Give the extra keys here rather than by `update_meta` afterwards: meta.json is
+        readable from its first write, so a reader would see the run without them.
+        """
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = Path(runs_dir) / f"{stamp}-{name}-{secrets.token_hex(3)}"
         try:
@@ -202,6 +258,7 @@ class Run:
                 "started": now(),
                 "finished": None,
                 "error": None,
+                **(meta or {}),
             },
         )
         return run
@@ -215,6 +272,7 @@ class Run:
             )
         if not (run.path / "meta.json").is_file() or not (run.path / "config.yaml").is_file():
             raise RunError(f"{path} is not a dlrun run directory (no meta.json or config.yaml).")
+        remove_leftovers(run.path)
         return run
 
     @property

@@ -173,6 +173,22 @@ def test_show_prints_provenance_stages_metrics_files_and_config(cli, trained) ->
     assert code == 2 and "run not found" in err
 
 
+def test_show_and_compare_refuse_a_directory_that_is_not_a_run(cli, trained, tmp_path) -> None:
+    runs_dir, small, _ = trained
+    photos = tmp_path / "photos"
+    (photos / "2019").mkdir(parents=True)
+    (photos / "2019" / "beach.jpg").write_text("not a run")
+    code, out, err = cli("show", photos, "--runs-dir", runs_dir)
+    assert code == 2 and "beach.jpg" not in out
+    assert f"{photos} is not a dlrun run directory" in " ".join(err.split())
+    for pair in ((photos, tmp_path), (small, photos)):
+        code, out, err = cli("compare", *pair, "--runs-dir", runs_dir)
+        assert code == 2 and "identical" not in out
+        assert "is not a dlrun run directory" in err
+    code, _, err = cli("evaluate", photos, "--runs-dir", runs_dir)  # as evaluate refuses it
+    assert code == 2 and f"{photos} is not a dlrun run directory" in " ".join(err.split())
+
+
 def test_compare_shows_only_differing_keys_in_every_format(cli, trained) -> None:
     runs_dir, small, large = trained
     args = ("compare", small, large, "--runs-dir", runs_dir)
@@ -234,3 +250,17 @@ assert not loaded, loaded[:5]
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_run_that_ran_never_lasts_zero_seconds(cli, tmp_path: Path) -> None:
+    from dlrun.runs import Run
+
+    runs_dir = tmp_path / "runs"
+    run = Run.create(runs_dir, "quick", "task: binary\n", argv=["dlrun"], seed=1)
+    run.set_status("completed")  # a few milliseconds after it started: same second, usually
+    (record,) = as_json(cli, "runs", "--runs-dir", runs_dir)
+    assert record["duration_seconds"] > 0
+    code, out, err = cli("show", run.path, "--runs-dir", runs_dir)
+    assert code == 0, err
+    (duration,) = [line.split()[-1] for line in out.splitlines() if line.startswith("duration")]
+    assert duration.endswith("s") and float(duration[:-1]) > 0

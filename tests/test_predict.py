@@ -258,3 +258,80 @@ def test_predict_and_export_need_a_final_model(cli, npz_run: Path, tmp_path: Pat
     assert code == 2 and "has no final model" in err
     code, _, err = cli("export", copy)
     assert code == 2 and "has no final model" in err
+
+
+def run_copy(run: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "runs" / run.name
+    shutil.copytree(run, copy)
+    return copy
+
+
+def commands(run: Path, tmp_path: Path) -> list[tuple]:
+    """evaluate, predict and export of `run`: the three commands that load its final model."""
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 6)))
+    return [
+        ("evaluate", run),
+        ("predict", run, tmp_path / "x.npz"),
+        ("export", run, "--output", tmp_path / "export"),
+    ]
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut off", "weights cut off"])
+def test_a_damaged_final_model_is_named_not_a_traceback(
+    cli, npz_run: Path, tmp_path: Path, damage: str
+) -> None:
+    import zipfile
+
+    run = run_copy(npz_run, tmp_path)
+    model = run / "final" / "model.keras"
+    data = model.read_bytes()
+    if damage == "weights cut off":  # a readable archive whose weights file is truncated
+        with (
+            zipfile.ZipFile(npz_run / "final" / "model.keras") as good,
+            zipfile.ZipFile(model, "w") as bad,
+        ):
+            for item in good.infolist():
+                content = good.read(item)
+                bad.writestr(item, content[:100] if item.filename.endswith(".h5") else content)
+    else:
+        model.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    for args in commands(run, tmp_path):
+        code, out, err = cli(*args)
+        assert code == 2, (args[0], err)
+        assert err.startswith(f"error: {model} is damaged"), (args[0], err)
+        assert "File not found" not in err and "Traceback" not in err
+        assert "dlrun train" in err  # what to do: train it again
+    assert not (tmp_path / "export").exists()
+
+
+def test_a_model_safe_mode_refuses_is_named_not_a_traceback(
+    cli, npz_run: Path, tmp_path: Path, keras
+) -> None:
+    run = run_copy(npz_run, tmp_path)
+    inputs = keras.Input((6,))
+    doubled = keras.layers.Lambda(lambda x: x * 2)(inputs)
+    keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(doubled)).save(
+        run / "final" / "model.keras"
+    )
+    for args in commands(run, tmp_path):
+        code, out, err = cli(*args)
+        assert code == 2, (args[0], err)
+        message = " ".join(err.split())
+        assert message.startswith(f"error: {run / 'final' / 'model.keras'} holds a Lambda layer")
+        assert "safe mode" in message and "Traceback" not in err
+
+
+def test_predict_input_of_the_wrong_shape_names_the_expected_shape(
+    cli, npz_run: Path, tmp_path: Path
+) -> None:
+    for shape in ((3, 5), (3, 2, 3), (4,)):
+        path = tmp_path / "x.npz"
+        np.savez(path, x=np.zeros(shape))
+        code, out, err = cli("predict", npz_run, path)
+        assert code == 1, err
+        message = " ".join(err.split())
+        assert message.startswith(f"error: {path}: its samples have shape {shape[1:]}")
+        assert "the run's model takes samples of shape (6,)" in message
+        assert "Traceback" not in err and out == ""

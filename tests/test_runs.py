@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -189,6 +191,20 @@ def test_a_crash_marks_the_run_failed(cli, runs_dir, tiny_config, tmp_path) -> N
     assert log.startswith("Traceback") and 'raise RuntimeError("the builder broke")' in log
 
 
+def test_a_builder_that_calls_sys_exit_marks_the_run_failed_and_exits_1(
+    cli, runs_dir, tiny_config, tmp_path
+) -> None:
+    builder = tmp_path / "leave.py"
+    builder.write_text("def build(config, input_spec, outputs, head):\n    raise SystemExit(3)\n")
+    code, _, err = cli("train", tiny_config, f"model.kind=python:{builder}:build", "-q")
+    assert code == 1  # the README's "the run failed", not the builder's 3
+    assert err.startswith("error: the run failed: SystemExit: 3") and "Traceback" not in err
+    (run,) = runs_dir.iterdir()
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "failed" and meta["finished"] is not None
+    assert "raise SystemExit(3)" in (run / "stages" / "train" / "error.log").read_text()
+
+
 def test_nan_loss_is_a_failure_that_says_what_to_do(cli, runs_dir, write_config) -> None:
     config = write_config(
         {
@@ -359,3 +375,58 @@ def test_damaged_or_unwritable_runs_get_a_message_not_a_traceback(
     blocked.write_text("")
     code, _, err = cli("train", "configs/digits.yaml", "--runs-dir", blocked / "runs")
     assert code == 2 and "cannot create the run directory" in err
+
+
+def test_a_sweep_trial_is_a_trial_from_its_first_meta_json(tmp_path: Path, monkeypatch) -> None:
+    import dlrun.runs
+    from dlrun.catalog import load_run
+
+    written: list[dict] = []
+    write_json = dlrun.runs.write_json
+
+    def recording(path: Path, data) -> None:
+        if path.name == "meta.json":
+            written.append(json.loads(json.dumps(data)))
+        write_json(path, data)
+
+    monkeypatch.setattr(dlrun.runs, "write_json", recording)
+    sweep = {"name": "tiny", "trial": 4, "metric": "val_accuracy"}
+    run = dlrun.runs.Run.create(
+        tmp_path, "tiny-t004", "task: binary\n", argv=["dlrun"], seed=1, meta={"sweep": sweep}
+    )
+    # `dlrun runs` (or a test) reading at any moment sees a sweep trial, never a plain run.
+    assert written and all(meta["sweep"] == sweep for meta in written)
+    assert load_run(run.path).sweep == sweep
+    assert run.meta["status"] == "running" and run.meta["name"] == "tiny-t004"
+
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from dlrun.runs import atomic_path
+with atomic_path(Path(sys.argv[1])) as tmp:
+    tmp.write_text("half of a summ")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_kill_during_an_atomic_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    from dlrun.runs import Run, atomic_path
+
+    run = Run.create(tmp_path / "runs", "tiny", "task: binary\n", argv=["dlrun"], seed=1)
+    for target in (run.path / "summary.json", run.path / "stages" / "train" / "model.keras"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        killed = subprocess.run(
+            [sys.executable, "-c", KILLED_MID_WRITE, str(target)],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            timeout=60,
+        )
+        assert killed.returncode == -9
+    assert len(list(run.path.rglob(".*"))) == 2  # the writer died: its temporaries linger
+    with atomic_path(run.path / "report.md") as writing:  # a live writer, mid-write
+        writing.write_text("# tiny")
+        Run.open(run.path)  # e.g. dlrun train --resume
+        assert [p.name for p in run.path.rglob(".*")] == [writing.name]
+    assert not list(run.path.rglob(".*"))
+    assert (run.path / "report.md").read_text() == "# tiny"
+    assert not (run.path / "summary.json").exists()

@@ -208,7 +208,8 @@ def test_resume_after_the_sweep_is_killed_mid_trial(write_config, cli, runs_dir:
 
     code, out, err = cli("sweep", path, "--resume")
     assert code == 0, err
-    assert "trial 1 were cut off" in " ".join(out.split())
+    said = " ".join(out.split())
+    assert "trial 1 was cut off: queued to run again with the same parameters" in said
     trials = load_study(runs_dir).get_trials()
     states = [outcome(t) for t in trials]
     assert states.count("complete") == 3  # exact: nothing lost, nothing counted twice
@@ -291,3 +292,132 @@ def test_ctrl_c_stops_cleanly_and_marks_the_trial_interrupted(write_config, runs
     trials = load_study(runs_dir).get_trials()
     assert outcome(trials[0]) == "interrupted"
     assert [t.user_attrs.get("rerun_of") for t in trials[1:]] == [0]  # queued once
+
+
+# Trains only once the file GO exists, so a test decides when a trial can end.
+GATED_BUILDER = """\
+import time
+from pathlib import Path
+
+import keras
+
+
+def build(config, input_spec, outputs, head, go=""):
+    deadline = time.monotonic() + 120
+    while not Path(go).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    inputs = keras.Input(shape=input_spec.shape)
+    x = keras.layers.Flatten()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(outputs, activation=head.activation)(x))
+"""
+
+
+def test_sigint_to_the_parent_alone_starts_no_new_trial(
+    write_config, tmp_path: Path, runs_dir: Path
+) -> None:
+    """`kill -INT <sweep pid>`: the workers get no signal of their own, yet start no trial."""
+    builder, go = tmp_path / "gated.py", tmp_path / "go"
+    builder.write_text(GATED_BUILDER)
+    path = sweep_config(
+        write_config,
+        {"train.optimizer.learning_rate": {"float": [0.001, 0.02], "log": True}},
+        train={"epochs": 1},
+        sampler="random",
+        trials=3,
+    )
+    model = f"model={{kind: 'python:{builder}:build', params: {{go: '{go}'}}}}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlrun", "sweep", str(path), model],
+        cwd=ROOT,
+        env={**os.environ, "DLRUN_RUNS_DIR": str(runs_dir), "NO_COLOR": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(runs_dir.glob("*-t000-*/meta.json")):  # trial 0 waits for GO
+            assert time.monotonic() < deadline and proc.poll() is None, "trial 0 never started"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)  # the parent only, not its process group
+        assert proc.stderr is not None
+        for line in proc.stderr:  # ends at the latest when the sweep exits
+            if line.startswith("warning: stopping"):
+                break
+        go.touch()  # trial 0 may end now; the worker would be free for another
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert sorted(trial_runs(runs_dir)) == [0]  # no run directory of a later trial
+    trials = load_study(runs_dir).get_trials()
+    assert outcome(trials[0]) in ("complete", "interrupted")
+    assert all(outcome(t) == "waiting" for t in trials[1:])  # at most trial 0's re-run, queued
+
+
+def test_a_trial_cut_off_before_it_had_parameters_is_not_said_to_run_again(
+    write_config, cli, runs_dir: Path
+) -> None:
+    space = {"model.dropout": {"float": [0.0, 0.3]}}
+    path = sweep_config(write_config, space, trials=1)
+    (runs_dir / "sweeps" / "tiny").mkdir(parents=True)
+    url = f"sqlite:///{runs_dir / 'sweeps' / 'tiny' / 'study.db'}"
+    study = optuna.create_study(study_name="tiny", storage=url, direction="maximize")
+    done = study.ask()
+    done.suggest_float("model.dropout", 0.0, 0.3)
+    study.tell(done, 0.9)
+    study.ask()  # a worker killed between creating its trial and drawing its parameters
+
+    code, out, err = cli("sweep", path, "--resume")
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "trial 1 was cut off before having parameters: not counted against the budget" in said
+    assert "run again" not in said and "running again" not in said
+    trials = load_study(runs_dir).get_trials()
+    assert [outcome(t) for t in trials] == ["complete", "interrupted"]  # nothing queued for it
+    assert "running" not in (runs_dir / "sweeps" / "tiny" / "trials.csv").read_text()
+    code, out, err = cli("sweep", path, "--resume")  # said once, not at every resume
+    assert code == 0, err
+    assert "cut off" not in out
+
+
+def test_ctrl_c_leaves_no_trial_of_the_sweep_running(
+    write_config, tmp_path: Path, runs_dir: Path
+) -> None:
+    builder, go = tmp_path / "gated.py", tmp_path / "go"
+    builder.write_text(GATED_BUILDER)
+    space = {"train.optimizer.learning_rate": {"float": [0.001, 0.02], "log": True}}
+    path = sweep_config(write_config, space, train={"epochs": 1}, trials=2)
+    model = f"model={{kind: 'python:{builder}:build', params: {{go: '{go}'}}}}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlrun", "sweep", str(path), model],
+        cwd=ROOT,
+        env={**os.environ, "DLRUN_RUNS_DIR": str(runs_dir), "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(runs_dir.glob("*-t000-*/meta.json")):  # trial 0 waits for GO
+            assert time.monotonic() < deadline and proc.poll() is None, "trial 0 never started"
+            time.sleep(0.05)
+        # As a worker cut off between creating its trial and drawing its parameters leaves it:
+        # running, with no parameters, no host and no pid.
+        load_study(runs_dir).ask()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "the running trials are marked interrupted" in err
+    trials = load_study(runs_dir).get_trials()
+    assert [outcome(t) for t in trials[:2]] == ["interrupted", "interrupted"]
+    assert "running" not in out  # the table says what the warning says
+    assert "running" not in (runs_dir / "sweeps" / "tiny" / "trials.csv").read_text()

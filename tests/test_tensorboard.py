@@ -213,3 +213,20 @@ def test_dlrun_tensorboard_without_runs_says_so(cli, tmp_path: Path) -> None:
     code, _, err = cli("tensorboard", "--runs-dir", tmp_path / "empty")
     assert code == 2
     assert "no runs in" in err
+
+
+def test_a_single_training_is_an_hparams_session_of_the_experiment(
+    cli, runs_dir: Path, tiny_config: Path, tmp_path: Path
+) -> None:
+    # workflow=null (and every holdout sweep trial) trains in stages/train/: the stage is named
+    # like Keras's train/ event folder, and must still be found.
+    code, _, err = cli("train", tiny_config, "train.epochs=1", "-q")
+    assert code == 0, err
+    (run,) = runs_dir.iterdir()
+    assert write_experiment(tmp_path / "experiment", [runs_dir]) == 1
+    content = accumulator(tmp_path / "experiment").SummaryMetadata(metadata.EXPERIMENT_TAG)
+    experiment = metadata.parse_experiment_plugin_data(content.plugin_data.content)
+    infos = {info.name: info for info in experiment.hparam_infos}
+    assert list(infos["run"].domain_discrete) == [run.name]
+    assert list(infos["stage"].domain_discrete) == ["train"]
+    assert "best/val_accuracy" in {m.name.tag for m in experiment.metric_infos}

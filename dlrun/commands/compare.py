@@ -25,8 +25,8 @@ from dlrun.catalog import RunInfo, flatten, load_run, resolve_run
 from dlrun.commands.runs import format_value, print_table
 from dlrun.console import Output
 from dlrun.errors import UsageError
+from dlrun.objective import Objective
 from dlrun.report import markdown_table
-from dlrun.tasks import higher_is_better
 
 FORMATS = ("table", "csv", "json", "markdown")
 MISSING = "-"
@@ -64,10 +64,9 @@ def differences(infos: list[RunInfo]) -> dict[str, Any]:
     )
     best = {}
     for key in metric_keys:
-        present = [(m[key], i) for i, m in enumerate(metrics) if key in m]
-        if len(present) > 1 and len({v for v, _ in present}) > 1:
-            pick = max if higher_is_better(key) else min
-            best[key] = runs[pick(present)[1]]
+        present = {i: m[key] for i, m in enumerate(metrics) if key in m}
+        if len(present) > 1 and len(set(present.values())) > 1:
+            best[key] = runs[Objective.of(key).pick(present)]
     return {
         "runs": runs,
         "config": _differing(configs),

@@ -12,6 +12,8 @@ metrics = evaluate(Path("runs/20261122-101500-digits-a1b2c3"), out=Output())
 
 from __future__ import annotations
 
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from dlrun.config import load_config
 from dlrun.console import Output
 from dlrun.data.prepare import prepare_test
 from dlrun.data.sources import load_raw
-from dlrun.errors import ConfigError
+from dlrun.errors import ConfigError, RunError
 from dlrun.runs import Run, default_runs_dir
 from dlrun.tfenv import import_keras
 
@@ -35,7 +37,6 @@ def evaluate(
     """`run_arg`: a run directory, an id, a unique part of one, or `last` (in `runs_dir`)."""
     run = Run.open(resolve_run(run_arg, runs_dir or default_runs_dir()))
     config = load_config(run.path / "config.yaml").config
-    model_file = run.final_model()
     if data_config is not None:
         other = load_config(data_config).config
         if other.task != config.task:
@@ -44,18 +45,52 @@ def evaluate(
                 f"'{config.task}'."
             )
         config = config.model_copy(update={"data": other.data})
-    keras = import_keras(out.verbose)
+    state = run.read_json("preprocessing.json")
+    model = load_final_model(run, out.verbose)
     from dlrun.evaluation import evaluate_model
 
-    state = run.read_json("preprocessing.json")
     out.info(f"loading data [bold]{config.data.source}[/]")
     test = prepare_test(load_raw(config.data), config, state)
-    model = keras.saving.load_model(model_file, safe_mode=True)
     metrics = evaluate_model(model, test, config, state["outputs"])
     name = "evaluation.json" if data_config is None else f"evaluation-{Path(data_config).stem}.json"
     run.write_json(f"final/{name}", {"data": config.data.model_dump(mode="json"), **metrics})
     _print(out, run, metrics, state.get("class_names"))
     return metrics
+
+
+def load_final_model(run: Run, verbose: bool = False) -> Any:
+    """The run's final model, loaded in Keras's safe mode (evaluate, predict, export).
+
+    A file Keras cannot load is a RunError that names it and says why, in one sentence.
+    """
+    path = run.final_model()
+    retrain = f"Train the run again to replace it: dlrun train {run.path / 'config.yaml'}"
+    if not zipfile.is_zipfile(path):
+        # Keras would say "File not found" about a file that is there, only not an archive.
+        raise RunError(
+            f"{path} is damaged: it is not a .keras archive ({path.stat().st_size} bytes; "
+            "empty, cut off, or overwritten).",
+            hint=retrain,
+        )
+    keras = import_keras(verbose)
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # a damaged archive fails in many ways (zip, JSON, HDF5, Keras)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if "safe_mode" in str(exc):  # Keras raises a plain ValueError for it
+            layer = re.search(r"deserialization of a `(\w+)`", str(exc))
+            what = f"a {layer.group(1)} layer" if layer else "stored Python code"
+            raise RunError(
+                f"{path} holds {what}, which Keras's safe mode refuses to load (it could run "
+                "any code).",
+                hint="dlrun loads models in safe mode only: build the model from standard Keras "
+                "layers. If you trust the file, load it yourself with "
+                "keras.saving.load_model(path, safe_mode=False).",
+            ) from None
+        raise RunError(
+            f"{path} is damaged: Keras cannot load it ({type(exc).__name__}: {reason}).",
+            hint=retrain,
+        ) from None
 
 
 def _print(out: Output, run: Run, metrics: dict[str, Any], class_names: list[str] | None) -> None:

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 
 from dlrun.catalog import resolve_run
+from dlrun.commands.evaluate import load_final_model
 from dlrun.console import Output
 from dlrun.errors import DlrunError, UsageError
-from dlrun.runs import Run
+from dlrun.runs import Run, temporary_prefix
 
 MARKER = ".dlrun-export"  # marks a directory dlrun may replace on the next export
 FORMATS = ("saved_model",)
@@ -48,7 +49,7 @@ def export(
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}.")
     run = Run.open(resolve_run(run_arg, runs_dir))
-    model_file = run.final_model()
+    model_file = run.final_model()  # a run without one is refused before TensorFlow loads
     target = Path(output) if output is not None else run.path / "export"
     if target.exists() and not _replaceable(target):
         raise UsageError(
@@ -56,12 +57,9 @@ def export(
             hint="Give --output a new directory name (or an earlier dlrun export to update).",
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(target.name), dir=target.parent))
     try:
-        from dlrun.tfenv import import_keras
-
-        keras = import_keras(out.verbose)
-        model = keras.saving.load_model(model_file, safe_mode=True)
+        model = load_final_model(run, out.verbose)
         out.info(f"exporting [bold]{run.id}[/] as a SavedModel")
         model.export(str(staging / "saved_model"), format="tf_saved_model", verbose=False)
         difference = verify_saved_model(model, staging / "saved_model")

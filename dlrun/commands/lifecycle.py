@@ -62,7 +62,9 @@ def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
     except DlrunError as exc:
         run.set_status("failed", error=str(exc))
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        # Also SystemExit from user code (a python: builder's sys.exit(3)): it must neither
+        # leave the run "running" nor choose dlrun's exit code.
         write_text(run.path / "error.log", traceback.format_exc())
         reason = f"{type(exc).__name__}: {exc}"
         run.set_status("failed", error=reason)

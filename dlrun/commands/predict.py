@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from dlrun.catalog import resolve_run
+from dlrun.commands.evaluate import load_final_model
 from dlrun.config import load_config
 from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
@@ -52,7 +54,7 @@ def predict(
 ) -> np.ndarray:
     """Predict `input_file` with the run's final model; returns the raw model outputs."""
     run = Run.open(resolve_run(run_arg, runs_dir))
-    model_file = run.final_model()
+    run.final_model()  # a run without one is refused before the input is read
     if output is not None and output.suffix not in (".csv", ".npz"):
         raise UsageError(f"--output must end in .csv or .npz, not '{output.suffix}'.")
     config = load_config(run.path / "config.yaml").config
@@ -61,7 +63,8 @@ def predict(
         raw = read_inputs(Path(input_file), state, config)
     except UnicodeDecodeError as exc:
         raise not_utf8(Path(input_file), exc) from None
-    predictions = predict_features(model_file, raw, state, config, out.verbose)
+    model = load_final_model(run, out.verbose)
+    predictions = predict_features(model, raw, state, config, Path(input_file))
     labels = predicted_labels(predictions, config.task, state.get("class_names"))
     columns, rows = prediction_table(predictions, labels, config.task, state)
     if output is None:
@@ -78,22 +81,38 @@ def predict(
 
 
 def predict_features(
-    model_file: Path, raw: Features, state: dict[str, Any], config: DlrunConfig, verbose: bool
+    model: Any, raw: Features, state: dict[str, Any], config: DlrunConfig, path: Path
 ) -> np.ndarray:
     """Apply the fitted preprocessing, then the model, batch by batch."""
     from dlrun.data.pipeline import make_dataset
     from dlrun.data.prepare import apply_state
     from dlrun.data.splits import Split
-    from dlrun.tfenv import import_keras
 
-    keras = import_keras(verbose)
+    # Arrays are taken as the user gives them (tables and token lines are read to fit).
+    kind = state["kind"]
+    if kind == "features":  # kept as they are: a wrong width would not even normalize
+        _check_shape(path, np.shape(raw)[1:], np.shape(raw)[1:], model)
     features = apply_state(raw, state)
+    if kind == "images":  # flattened, or given a channel axis
+        _check_shape(path, np.shape(raw)[1:], np.shape(features)[1:], model)
     n = len(features)
     if n == 0:
         raise DataError("the input holds no samples.")
-    model = keras.saving.load_model(model_file, safe_mode=True)
     dataset = make_dataset(Split(features, np.zeros(n, dtype=np.float32)), config.train.batch_size)
     return np.asarray(model.predict(dataset.map(lambda x, _: x), verbose=0))
+
+
+def _check_shape(
+    path: Path, sample: tuple[int, ...], prepared: tuple[int, ...], model: Any
+) -> None:
+    """A sample must have the model's input shape once preprocessed (`prepared`)."""
+    expected = tuple(int(d) for d in model.inputs[0].shape[1:])
+    if tuple(prepared) != expected:
+        raise DataError(
+            f"{path}: its samples have shape {tuple(sample)}, but the run's model takes samples "
+            f"of shape {expected}.",
+            hint=f"Give one sample per row, {math.prod(expected)} values each, raw as in training.",
+        )
 
 
 def read_inputs(path: Path, state: dict[str, Any], config: DlrunConfig) -> Features:

@@ -41,7 +41,7 @@ from dlrun.config import dump_yaml, load_config, validate
 from dlrun.config.loader import set_path
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, ConfigError, DlrunError, UsageError
-from dlrun.runs import argv, write_text
+from dlrun.runs import argv, remove_leftovers, write_text
 from dlrun.sweep.results import (
     TrialRow,
     best_trial,
@@ -129,6 +129,7 @@ def sweep(
     study_ref = str(sweep_dir / "study.db") if local else redact(url)
 
     with _lock(sweep_dir) if local else contextlib.nullcontext():
+        remove_leftovers(sweep_dir)  # of an earlier sweep killed while writing its results
         if local and resume and not (sweep_dir / "study.db").is_file():
             raise UsageError(
                 f"there is no sweep to resume in {sweep_dir}.", hint="Start it without --resume."
@@ -141,10 +142,15 @@ def sweep(
             may_exist=resume or not local,
         )
         _remember_config(study, loaded.resolved(), out)
-        requeued = recover_interrupted(study, assume_all_dead=local)
-        if requeued:
-            listed = ", ".join(map(str, requeued))
-            out.info(f"trial{'s' * (len(requeued) > 1)} {listed} were cut off: running again")
+        recovered = recover_interrupted(study, assume_all_dead=local)
+        for numbers, how in (
+            (recovered.rerun, ": queued to run again with the same parameters"),
+            (recovered.dropped, " before having parameters: not counted against the budget"),
+        ):
+            if numbers:
+                out.info(
+                    f"{_trials(numbers)} {'was' if len(numbers) == 1 else 'were'} cut off{how}"
+                )
         done = used(study.get_trials(deepcopy=False))
         out.info(
             f"sweep [bold]{sweep_name}[/]: {done} of {budget} trials so far; "
@@ -167,7 +173,9 @@ def sweep(
         interrupted = False
         if has_work(study, budget):
             with sigterm_as_interrupt():
-                interrupted = _run_workers(spec, study, jobs, sweep_dir, out, config.sweep.metric)
+                interrupted = _run_workers(
+                    spec, study, jobs, sweep_dir, out, config.sweep.metric, local=local
+                )
         else:
             out.info(f"all {budget} trials are done; raise the budget with --trials N")
         result = _results(study, params, config, sweep_dir, study_ref, out)
@@ -270,7 +278,7 @@ class _Pool:
             [sys.executable, "-m", "dlrun.sweep.worker", str(self.spec_path), str(index)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # closed to say "start no new trial" (dlrun.sweep.worker)
             env=self.env,
             text=True,
             bufsize=1,
@@ -302,8 +310,16 @@ class _Pool:
                 return False
         return True
 
+    def stop_starting(self) -> None:
+        """Tell every worker to start no new trial: its stdin reaches end of file."""
+        for proc in self.procs.values():
+            if proc.stdin is not None and not proc.stdin.closed:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+
     def stop(self) -> None:
-        """Ask the workers to stop (their trials are marked interrupted), then insist."""
+        """Start no new trial; give the running ones 5 s, then interrupt them, then insist."""
+        self.stop_starting()
         for sig, seconds in ((None, 5.0), (signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)):
             if sig is not None:
                 self.signal_all(sig)
@@ -311,10 +327,26 @@ class _Pool:
                 return
 
 
+def _trials(numbers: list[int]) -> str:
+    """'trial 3' or 'trials 3, 5'."""
+    return f"trial{'s' * (len(numbers) > 1)} {', '.join(map(str, numbers))}"
+
+
 def _run_workers(
-    spec: WorkerSpec, study: Any, jobs: int, sweep_dir: Path, out: Output, metric: str
+    spec: WorkerSpec,
+    study: Any,
+    jobs: int,
+    sweep_dir: Path,
+    out: Output,
+    metric: str,
+    *,
+    local: bool,
 ) -> bool:
-    """Run the workers to the end of the budget; True if interrupted by Ctrl-C."""
+    """Run the workers to the end of the budget; True if interrupted by Ctrl-C.
+
+    `local`: this process holds the study's lock, so once its workers are stopped no
+    trial of the study can still be running.
+    """
     spec_path = sweep_dir / f"worker-{os.getpid()}.json"
     write_text(spec_path, spec.to_json())
     trials = study.get_trials(deepcopy=False)
@@ -349,10 +381,10 @@ def _run_workers(
             running -= 1
             if code in (0, EXIT_INTERRUPTED) or fatal is not None:
                 continue
-            requeued = recover_interrupted(study, assume_all_dead=False)
+            rerun = recover_interrupted(study, assume_all_dead=False).rerun
             out.warn(
                 f"worker {index} stopped unexpectedly (exit {code})"
-                + (f"; trial {', '.join(map(str, requeued))} will run again" if requeued else "")
+                + (f"; {_trials(rerun)} will run again" if rerun else "")
             )
             if restarts and has_work(study, spec.budget):
                 restarts -= 1
@@ -364,9 +396,13 @@ def _run_workers(
                     hint="Look for out-of-memory kills (dmesg); try fewer --jobs.",
                 )
     except KeyboardInterrupt:
+        # At once: a worker may finish its trial any moment and must not take another.
+        pool.stop_starting()
         out.warn("stopping: the running trials are marked interrupted ...")
         pool.stop()
-        recover_interrupted(study, assume_all_dead=False)
+        # A local study's running trials were all our workers', so all are dead now, even
+        # one cut off before it recorded its host and pid; a shared study's heartbeat finds it.
+        recover_interrupted(study, assume_all_dead=local)
         return True
     finally:
         pool.stop()

@@ -9,7 +9,8 @@ How a trial counts against `sweep.trials` (exact, even with many workers):
 
 - complete, pruned, failed with a reason (NaN, invalid mix), running, or queued: counts;
 - interrupted (Ctrl-C, a killed worker; failed *without* a reason): does not count and is
-  queued again with the same parameters (user attr `rerun_of`);
+  queued again with the same parameters (user attr `rerun_of`); one cut off before it had
+  parameters has nothing to re-run (the study's user attr `dropped` lists those);
 - surplus: a worker that created a trial while the budget filled up marks it so and stops;
   it never ran, never counts, and is hidden from the results.
 
@@ -33,6 +34,7 @@ import re
 import socket
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from dlrun.runs import Run, process_alive
 
 HEARTBEAT_SECONDS = 15
 GRACE_SECONDS = 60
+DROPPED = "dropped"  # study user attr: trials cut off before they had parameters
 
 
 def quiet_optuna() -> Any:
@@ -212,13 +215,23 @@ def in_budget(study: Any, number: int, budget: int) -> bool:
     return used(study.get_trials(deepcopy=False), below=number) < budget
 
 
-def recover_interrupted(study: Any, assume_all_dead: bool) -> list[int]:
+@dataclass
+class Recovered:
+    """Trials `recover_interrupted` found cut off, by number."""
+
+    rerun: list[int] = field(default_factory=list)  # queued again with the same parameters
+    dropped: list[int] = field(default_factory=list)  # cut off before they had parameters
+
+
+def recover_interrupted(study: Any, assume_all_dead: bool) -> Recovered:
     """Mark trials whose process is gone as interrupted and queue each once more.
 
     `assume_all_dead`: no other process uses this study (a local study whose lock we
     hold), so every running trial was cut off. Otherwise only trials started on this
     host by a process that no longer exists; other machines' are found by heartbeat.
-    Returns the numbers of the trials queued again.
+    A trial cut off before it had parameters is not queued: there is nothing to run
+    again (and an empty queued trial breaks the grid sampler); not counted, it leaves
+    its place to a new trial. Each trial is reported once, at the call that finds it.
     """
     optuna = quiet_optuna()
     storage = study._storage
@@ -232,18 +245,26 @@ def recover_interrupted(study: Any, assume_all_dead: bool) -> list[int]:
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue  # it finished in the meantime
     trials = study.get_trials(deepcopy=False)
-    rerun = {t.user_attrs.get("rerun_of") for t in trials}
-    queued = []
+    dropped = study.user_attrs.get(DROPPED, [])
+    handled = {t.user_attrs.get("rerun_of") for t in trials} | set(dropped)
+    found = Recovered()
     for trial in trials:
-        if outcome(trial) == "interrupted" and trial.number not in rerun:
+        if outcome(trial) != "interrupted" or trial.number in handled:
+            continue
+        if trial.params:
             _requeue(study, trial)
-            queued.append(trial.number)
-    return queued
+            found.rerun.append(trial.number)
+        else:
+            found.dropped.append(trial.number)
+    if found.dropped:
+        study.set_user_attr(DROPPED, [*dropped, *found.dropped])
+    return found
 
 
 def _requeue_stale(study: Any, trial: Any) -> None:
     """Heartbeat callback: a trial whose worker stopped responding is run again."""
-    _requeue(study, trial)
+    if trial.params:  # else nothing to re-run; recover_interrupted reports it
+        _requeue(study, trial)
 
 
 def _requeue(study: Any, trial: Any) -> None:

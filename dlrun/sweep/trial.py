@@ -123,8 +123,8 @@ class TrialRunner:
             loaded.to_yaml(),
             self.spec.argv,
             config.seed,
+            meta={"name": config.name, "sweep": sweep_meta},
         )
-        run.update_meta(name=config.name, sweep=sweep_meta)
         trial.set_user_attr("run", str(run.path.resolve()))
         trial.set_user_attr("config", loaded.to_yaml())
         try:

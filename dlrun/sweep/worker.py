@@ -5,8 +5,10 @@ with TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS set so the workers share th
 cores instead of fighting over them. Each worker imports TensorFlow once (quietly),
 loads the data once, and clears Keras's state after every trial; TF state never passes
 between workers. It tells its parent what happens as JSON lines on stdout, prefixed
-with EVENT; anything else it prints is passed through. If the parent dies, the worker
-dies with it (Linux: PR_SET_PDEATHSIG), leaving its trial to be found and re-run.
+with EVENT; anything else it prints is passed through. The parent closes a worker's
+stdin to say "start no new trial" (on Ctrl-C); the running trial goes on until it ends
+or is interrupted. If the parent dies, the worker dies with it (Linux:
+PR_SET_PDEATHSIG), leaving its trial to be found and re-run.
 
 Example:
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import select
 import signal
 import sys
 import traceback
@@ -58,6 +61,16 @@ def worker_env(jobs: int, verbose: bool = False) -> dict[str, str]:
 def emit(event: dict[str, Any]) -> None:
     sys.stdout.write(EVENT + json.dumps(event, default=str) + "\n")
     sys.stdout.flush()
+
+
+def parent_says_stop() -> bool:
+    """Whether the parent wants no new trial: it closed this worker's stdin (or it died).
+
+    A signal would be no good: SIGINT to the parent alone (`kill -INT`) must stop new
+    trials at once, while running ones get their grace period.
+    """
+    readable, _, _ = select.select([sys.stdin], [], [], 0)
+    return bool(readable)  # the parent never writes: readable means end of file
 
 
 def _die_with_parent() -> None:
@@ -100,7 +113,8 @@ def run_worker(spec: WorkerSpec, index: int) -> int:
         )
         runner = TrialRunner(spec, config, params, emit, out)
         runner._raw(config)  # the base data: if it cannot load, no trial can run
-        while not runner.surplus and has_work(study, spec.budget):
+        # The parent's stop is checked last, right before a trial would start.
+        while not runner.surplus and has_work(study, spec.budget) and not parent_says_stop():
             study.optimize(runner, n_trials=1, catch=(FailedStageError, Surplus))
         return 0
     except KeyboardInterrupt:

@@ -126,7 +126,7 @@ def train_stage(
         record.status, record.error = "failed", exc.message
     except DlrunError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit: user code calling sys.exit
         record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
         write_text(stage_dir / "error.log", traceback.format_exc())
     finally:
