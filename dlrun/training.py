@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.pipeline import make_dataset
 from dlrun.data.prepare import Prepared
 from dlrun.evaluation import one_hot_width
 from dlrun.models import build_model
 from dlrun.runs import save_with
+from dlrun.spec import DlrunConfig
 from dlrun.tasks import Head, head_for, higher_is_better
 from dlrun.tfenv import import_keras
 

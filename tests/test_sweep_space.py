@@ -9,8 +9,8 @@ import optuna
 import pytest
 from conftest import TINY_CONFIG
 
-from dlrun.config import load_config
 from dlrun.errors import ConfigError
+from dlrun.spec import load_config
 from dlrun.sweep.space import check_values, grid_size, parse_space, trial_loaded
 
 SPACE = {

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.catalog import resolve_run
-from dlrun.config import LoadedConfig, load_config
-from dlrun.config.schema import DlrunConfig
+from dlrun.config import LoadedConfig
 from dlrun.console import Output
 from dlrun.data.prepare import Prepared, prepare
 from dlrun.data.sources import load_raw
 from dlrun.errors import ConfigError, RunError, UsageError
 from dlrun.runs import PREDICTIONS, Run, argv, process_alive, save_with
+from dlrun.spec import DlrunConfig, load_config
 from dlrun.tfenv import import_keras
 
 

@@ -36,9 +36,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from dlrun.config.schema import DlrunConfig
 from dlrun.errors import DlrunError, UsageError
 from dlrun.runs import Run, process_alive
+from dlrun.spec import DlrunConfig
 
 HEARTBEAT_SECONDS = 15
 GRACE_SECONDS = 60

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.portions import make_portions
 from dlrun.data.prepare import prepare
@@ -43,6 +42,7 @@ from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
 from dlrun.errors import ConfigError, FailedTrialError
 from dlrun.runs import Run, write_text
+from dlrun.spec import DlrunConfig
 from dlrun.sweep.space import Param, format_value, trial_loaded
 from dlrun.sweep.study import in_budget
 

@@ -57,7 +57,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlrun import plots
-from dlrun.config.schema import DlrunConfig
 from dlrun.console import QUIET, Output
 from dlrun.data.portions import Portion, make_portions, prepare_portion
 from dlrun.data.prepare import limited, prepare_test
@@ -66,12 +65,13 @@ from dlrun.data.splits import RawData
 from dlrun.errors import DlrunError
 from dlrun.evaluation import evaluate_model
 from dlrun.runs import PREDICTIONS, Run, read_history, save_with, write_text
+from dlrun.spec import DlrunConfig
 from dlrun.tasks import head_for, higher_is_better
 from dlrun.tfenv import import_keras
 from dlrun.training import best_epoch, make_optimizer, resolve_head, train_model
 from dlrun.workflow.baselines import BASELINES, compute_baselines, reference
 from dlrun.workflow.kfold import fold_spread, mean_curves
-from dlrun.workflow.stages import Stage, describe_model, plan
+from dlrun.workflow.stages import Stage, plan
 from dlrun.workflow.verdicts import Curves, overfitting, verdict
 
 DONE = ("completed", "failed")
@@ -242,7 +242,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None, ke
     entry: dict[str, Any] = {
         "role": stage.role,
         "status": "running",
-        "model": describe_model(stage.base.model),
+        "model": stage.base.model.describe(),
         "overrides": stage.overrides,
         "error": None,
     }
@@ -251,7 +251,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None, ke
     stage_dir = flow.run.stage_dir(stage.name)
     try:
         config = stage.resolve()
-        entry["model"] = describe_model(config.model)
+        entry["model"] = config.model.describe()
         _fit_stage(flow, stage, config, entry, previous or {}, keras)
     except Exception as exc:  # one stage's failure is recorded; the workflow goes on
         if isinstance(exc, DlrunError):
