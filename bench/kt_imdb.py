@@ -50,10 +50,10 @@ if mode == "numpy":
     }
     sparse = False
 else:
-    from dlrun.config import validate
     from dlrun.data.pipeline import make_dataset
     from dlrun.data.prepare import prepare
     from dlrun.data.sources import load_raw
+    from dlrun.spec import validate
 
     config = validate(
         {

@@ -15,20 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from dlrun.config.schema import DlrunConfig
+from dlrun.config.schema import ConfigBase
 from dlrun.data.pipeline import make_dataset
 from dlrun.data.splits import Split
 from dlrun.runs import write_text
 
 
-def one_hot_width(config: DlrunConfig, outputs: int) -> int | None:
+def one_hot_width(config: ConfigBase, outputs: int) -> int | None:
     return outputs if config.task == "multiclass" and config.data.labels == "one_hot" else None
 
 
 def evaluate_model(
     model: Any,
     split: Split,
-    config: DlrunConfig,
+    config: ConfigBase,
     outputs: int,
     predictions_to: Path | None = None,
 ) -> dict[str, Any]:

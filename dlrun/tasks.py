@@ -57,13 +57,6 @@ class Head:
     metrics: list[str] = field(default_factory=list)
 
 
-def higher_is_better(metric: str) -> bool:
-    """Accuracy-like metrics rise; losses and errors (loss, mae, mse, ...) fall."""
-    base = metric.lower().removeprefix("test_").removeprefix("val_")
-    rising = ("acc", "auc", "precision", "recall", "f1", "r2")
-    return any(word in base for word in rising) and "loss" not in base
-
-
 def default_loss(task: str, labels: str = "sparse") -> str:
     if task == "multiclass":
         return (
@@ -111,3 +104,59 @@ def head_for(
         loss=default_loss(task, labels) if loss == "auto" else loss,
         metrics=list(metrics) if metrics is not None else list(_METRICS[task]),
     )
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What a cheap look at a data set's labels tells, without loading its inputs.
+
+    `classes` is the number of distinct labels when they are classes (integers or text),
+    None when they are continuous; `binary` says whether they are exactly 0 and 1 (or two
+    text values, which the csv reader encodes as 0 and 1); `columns` is the label width
+    (1 for one label per sample); `partial` marks a look at only the first rows.
+    """
+
+    classes: int | None
+    binary: bool = False
+    columns: int = 1
+    partial: bool = False
+
+
+def label_problems(task: str, labels: Labels, source: str) -> list[str]:
+    """Contradictions between the task and what the labels are, each with its fix."""
+    some = "at least " if labels.partial else ""
+    if task == "multilabel":
+        if labels.columns == 1:
+            return [
+                f"task 'multilabel' needs one 0/1 column per label, but {source} has one label "
+                "per sample. Use task: multiclass (or binary for two classes)."
+            ]
+        return []
+    if labels.columns > 1:
+        if task == "regression":
+            return []
+        return [
+            f"task '{task}' needs one label per sample, but {source} has {labels.columns} "
+            "label columns. Use task: multilabel (or regression for several targets)."
+        ]
+    if task in ("binary", "multiclass") and labels.classes is None:
+        return [
+            f"task '{task}' needs class labels, but {source} has continuous labels. "
+            "Use task: regression."
+        ]
+    if task in ("binary", "multiclass") and labels.classes == 1 and not labels.partial:
+        return [
+            f"{source} has a single value: a {task} model has nothing to tell apart. Check "
+            "data.target and the file, or use task: regression if the target is a measurement."
+        ]
+    if task == "binary" and not labels.binary:
+        if labels.classes == 2:
+            return [
+                f"task 'binary' needs labels 0 and 1, but {source} has two other values. "
+                "Relabel them 0 and 1, or use task: multiclass."
+            ]
+        return [
+            f"task 'binary' needs labels 0 and 1, but {source} has {some}{labels.classes} "
+            "classes. Use task: multiclass."
+        ]
+    return []

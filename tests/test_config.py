@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
-from dlrun.config import load_config
 from dlrun.errors import ConfigError
+from dlrun.spec import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +43,8 @@ def test_unknown_key_names_path_file_line_and_suggestion(cli, write_config) -> N
     err = check_error(cli, path)
     assert err.startswith(
         f"error: unknown key 'data.validaton' ({path}, line 5). Did you mean 'data.validation'? "
-        "Keys allowed in data: source, path, num_words,"
+        "Keys allowed in data (sklearn.digits): source, labels, limit, validation, scale, "
+        "normalize, test_fraction."
     )
 
 
@@ -88,8 +91,8 @@ def test_wrong_type_names_the_expected_type(cli, write_config) -> None:
             "valid integer, unable to parse string as an integer; got 'a'.",
         ),
         (
-            "data.path=[/tmp/x]",  # once crashed the console: '[/tmp/x]' read as a closing tag
-            "'data.path' (command-line override 'data.path=[/tmp/x]'): "
+            "model.activation=[/tmp/x]",  # once crashed the console: read as a closing tag
+            "'model.activation' (command-line override 'model.activation=[/tmp/x]'): "
             "input should be a valid string; got ['/tmp/x'].",
         ),
     ],
@@ -297,9 +300,9 @@ def test_check_prints_a_config_that_loads_back_the_same(cli, write_config, tmp_p
     again = load_config(write_config(out, "resolved.yaml")).config
     assert again == original
     # long values stay on one line: the printed YAML must never be folded by the console
-    code, out, err = cli("check", path, f"data.path={long_path}")
+    code, out, err = cli("check", path, f"model.activation={long_path}")
     assert code == 0, err
-    assert yaml.safe_load(out)["data"]["path"] == str(long_path)
+    assert yaml.safe_load(out)["model"]["activation"] == str(long_path)
 
 
 def test_schema_is_valid_json_with_the_sections(cli) -> None:
@@ -343,3 +346,348 @@ def test_committed_schema_file_matches_dlrun_schema(cli) -> None:
     assert code == 0
     committed = (Path(__file__).resolve().parents[1] / "dlrun.schema.json").read_text()
     assert json.loads(out) == json.loads(committed), "regenerate: dlrun schema > dlrun.schema.json"
+
+
+# --- per-kind keys: the schema follows model.kind and data.source ------------------------
+
+
+def test_check_prints_only_the_keys_of_the_kind_and_source(cli) -> None:
+    code, out, err = cli("check", "configs/mnist.yaml")
+    assert code == 0, err
+    resolved = yaml.safe_load(out)
+    assert not {"filters", "kernel_size", "pool_size", "params"} & set(resolved["model"])
+    assert not {"target", "delimiter", "num_words", "test_fraction"} & set(resolved["data"])
+    code, out, err = cli("check", "configs/mnist_convnet.yaml")
+    assert code == 0, err
+    assert {"filters", "kernel_size", "pool_size"} <= set(yaml.safe_load(out)["model"])
+
+
+def test_a_key_of_another_kind_says_whose_it_is(cli, write_config) -> None:
+    path = write_config(BASE + "model:\n  kind: mlp\n  filters: [8]\n")
+    err = check_error(cli, path)
+    assert err.startswith(
+        f"error: unknown key 'model.filters' ({path}, line 7). 'filters' is a convnet key; "
+        "this model is mlp. Keys allowed in model (mlp): kind, output_activation, units,"
+    )
+    err = check_error(cli, "configs/mnist.yaml", "model.kernel_size=5")
+    assert "'kernel_size' is a convnet key; this model is mlp." in err
+
+
+@pytest.mark.parametrize("key", ["normalize: false", "scale: 0.5", "num_words: 100"])
+def test_a_csv_source_refuses_keys_that_would_do_nothing(cli, write_config, key) -> None:
+    table = write_config("a,b,label\n1,2,0\n3,4,1\n", "table.csv")
+    path = write_config(
+        f"name: t\ntask: binary\ndata:\n  source: csv\n  path: {table}\n  target: label\n  {key}\n"
+    )
+    err = check_error(cli, path)
+    name = key.split(":")[0]
+    assert err.startswith(f"error: unknown key 'data.{name}' ({path}, line 7).")
+    assert "this data is csv" in err
+
+
+def test_unknown_source_and_kind_get_a_line_and_a_suggestion(cli, write_config) -> None:
+    path = write_config("name: t\ntask: multiclass\ndata:\n  source: sklearn.digitz\n")
+    err = check_error(cli, path)
+    assert err.startswith(
+        f"error: unknown data.source 'sklearn.digitz' ({path}, line 4). "
+        "Did you mean 'sklearn.digits'? Available: keras.imdb,"
+    )
+    err = check_error(cli, write_config(BASE + "model: {kind: convnett}\n"))
+    assert "unknown model.kind 'convnett' (" in err and "line 5). Did you mean 'convnet'?" in err
+    assert "Available: mlp, convnet, python:path/file.py:function." in err
+
+
+def test_an_error_an_override_introduced_is_blamed_on_the_override(cli, write_config) -> None:
+    err = check_error(cli, write_config(BASE), "data.source=sklearn.digitz")
+    assert err.startswith(
+        "error: unknown data.source 'sklearn.digitz' "
+        "(command-line override 'data.source=sklearn.digitz'). Did you mean 'sklearn.digits'?"
+    )
+
+
+def test_a_misspelt_task_gets_a_suggestion(cli, write_config) -> None:
+    err = check_error(cli, write_config(BASE.replace("multiclass", "binray")))
+    assert err.endswith("got 'binray'. Did you mean 'binary'?\n")
+
+
+# --- check validates what it can without TensorFlow --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.dropout=1.5", "'model.dropout'"),
+        ("model.dropout=[0.5,1.0]", "'model.dropout.1'"),
+        ("model.l2=-0.1", "'model.l2'"),
+        ("model.units=[16,0]", "'model.units.1'"),
+        ("train.optimizer.learning_rate=0", "'train.optimizer.learning_rate'"),
+    ],
+)
+def test_numeric_ranges_are_checked(cli, override, key) -> None:
+    err = check_error(cli, "configs/imdb.yaml", override)
+    assert err.startswith(f"error: {key} (command-line override '{override}'):")
+
+
+def test_a_missing_data_path_is_rejected_naming_the_key(cli, tmp_path) -> None:
+    err = check_error(cli, "configs/imdb.yaml", "data.path=/nonexistent/imdb.npz")
+    assert "data.path /nonexistent/imdb.npz: not found" in err
+    wrong = tmp_path / "imdb.npz"
+    wrong.write_text("not a zip")
+    err = check_error(cli, "configs/imdb.yaml", f"data.path={wrong}")
+    assert f"data.path {wrong} is not an .npz file" in err
+    mnist = tmp_path / "mnist.npz"
+    np.savez(mnist, x_train=np.zeros((2, 2, 2)), y_train=np.zeros(2))
+    err = check_error(cli, "configs/imdb.yaml", f"data.path={mnist}")
+    assert f"data.path {mnist} lacks the arrays x_test, y_test; it needs" in err
+
+
+def test_a_csv_path_and_its_columns_are_checked(cli, write_config) -> None:
+    table = write_config("a,b,label\n1,2,0\n3,4,1\n", "table.csv")
+    base = f"name: t\ntask: binary\ndata: {{source: csv, path: {table}, target: label}}\n"
+    path = write_config(base)
+    code, _, err = cli("check", path)
+    assert code == 0, err
+    err = check_error(cli, path, "data.target=price")
+    assert f"data.path {table} has no column 'price'" in err and "Columns: a, b, label." in err
+    err = check_error(cli, path, "data.drop=[c]")
+    assert "has no column 'c'" in err
+
+
+@pytest.mark.parametrize(
+    ("config", "override", "given"),
+    [
+        ("configs/imdb.yaml", "model.kind=convnet", "multi_hot"),
+        ("configs/boston.yaml", "model.kind=convnet", "features"),
+        ("configs/imdb.yaml", "data.vectorize=sequence", "sequence"),
+    ],
+)
+def test_a_model_kind_given_an_input_it_cannot_take_is_rejected(
+    cli, config, override, given
+) -> None:
+    extra = ["data.maxlen=200"] if "sequence" in override else []
+    err = check_error(cli, config, override, *extra)
+    kind = override.split("=")[1] if "kind" in override else "mlp"
+    assert f"model.kind '{kind}' does not accept {given} input, which data.source" in err
+
+
+def test_a_convnet_on_a_csv_is_rejected(cli, write_config) -> None:
+    table = write_config("a,b,label\n1,2,0\n3,4,1\n", "table.csv")
+    path = write_config(
+        f"name: t\ntask: binary\ndata: {{source: csv, path: {table}, target: label}}\n"
+        "model: {kind: convnet}\n"
+    )
+    err = check_error(cli, path)
+    assert "model.kind 'convnet' does not accept table input" in err
+    assert "Use model.kind: mlp." in err
+
+
+def test_sequence_vectorizing_needs_maxlen(cli) -> None:
+    err = check_error(cli, "configs/imdb.yaml", "data.vectorize=sequence", "model.kind=x")
+    assert "unknown model.kind 'x'" in err
+    err = check_error(
+        cli, "configs/imdb.yaml", "data.vectorize=sequence", "model={kind: 'python:m.py:f'}"
+    )
+    assert "data.vectorize 'sequence' needs data.maxlen" in err
+
+
+BUILDER = """\
+import pathlib
+pathlib.Path({marker!r}).touch()  # proves the file ran
+
+
+def build(config, input_spec, outputs, head):
+    raise SystemExit(3)
+"""
+
+
+def test_a_python_builder_is_found_by_check_without_running_it(cli, write_config, tmp_path):
+    marker = tmp_path / "ran"
+    builder = write_config(BUILDER.format(marker=str(marker)), "builder.py")
+    ok = write_config(BASE + f"model: {{kind: 'python:{builder}:build'}}\n")
+    code, _, err = cli("check", ok)
+    assert code == 0, err
+    err = check_error(cli, ok, f"model.kind=python:{builder}:make")
+    assert f"model.kind: {builder} has no function 'make'. Functions there: build." in err
+    err = check_error(cli, ok, f"model.kind=python:{tmp_path}/absent.py:build")
+    assert f"model.kind: builder file not found: {tmp_path}/absent.py" in err
+    broken = write_config("def build(:\n", "broken.py")
+    err = check_error(cli, ok, f"model.kind=python:{broken}:build")
+    assert f"model.kind: {broken} is not valid Python" in err
+    err = check_error(cli, ok, f"model.kind=python:{builder}")
+    assert "must look like python:path/file.py:function" in err
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "override", "message"),
+    [
+        (
+            "configs/mnist.yaml",
+            "task=binary",
+            "task 'binary' needs labels 0 and 1, but data.source 'keras.mnist' has 10 classes. "
+            "Use task: multiclass.",
+        ),
+        (
+            "configs/reuters.yaml",
+            "task=regression",
+            None,  # a regression on class labels is odd, but it trains
+        ),
+        (
+            "configs/boston.yaml",
+            "task=multiclass",
+            "task 'multiclass' needs class labels, but data.source 'keras.boston_housing' has "
+            "continuous labels. Use task: regression.",
+        ),
+        (
+            "configs/digits.yaml",
+            "task=multilabel",
+            "task 'multilabel' needs one 0/1 column per label, but data.source 'sklearn.digits' "
+            "has one label per sample.",
+        ),
+    ],
+)
+def test_the_task_is_checked_against_known_labels(cli, config, override, message) -> None:
+    overrides = [override, "train.early_stopping=false", "workflow=null", "sweep=null"]
+    if message is None:
+        code, _, err = cli("check", config, *overrides)
+        assert code == 0, err
+        return
+    err = check_error(cli, config, *overrides)
+    assert message in err
+
+
+def test_a_stage_builder_is_checked_too(cli, write_config) -> None:
+    path = write_config(
+        BASE
+        + "workflow:\n  stages:\n    - {name: mine, model: {kind: 'python:no/such.py:build'}}\n"
+    )
+    err = check_error(cli, path)
+    assert "workflow stage 'mine': model.kind: builder file not found: no/such.py" in err
+
+
+def test_the_task_is_checked_against_a_files_labels(cli, write_config, tmp_path) -> None:
+    table = write_config("a,label\n1,x\n2,y\n3,z\n", "table.csv")
+    err = check_error(
+        cli,
+        write_config(
+            f"name: t\ntask: binary\ndata: {{source: csv, path: {table}, target: label}}\n"
+        ),
+    )
+    assert (
+        f"task 'binary' needs labels 0 and 1, but column 'label' of {table} has 3 classes." in err
+    )
+    arrays = tmp_path / "d.npz"
+    zeros = np.zeros((10, 3))
+    np.savez(arrays, x_train=zeros, y_train=np.arange(10), x_test=zeros, y_test=np.arange(10))
+    err = check_error(
+        cli, write_config(f"name: t\ntask: binary\ndata: {{source: npz, path: {arrays}}}\n")
+    )
+    assert f"y_train of {arrays} has 10 classes" in err
+
+
+def test_train_refuses_a_wrong_task_before_any_run_directory_exists(cli, runs_dir) -> None:
+    code, _, err = cli("train", "configs/mnist.yaml", "task=binary")
+    assert code == 2 and "task 'binary' needs labels 0 and 1" in err
+    assert not runs_dir.exists()
+
+
+def test_a_sweep_path_follows_the_configs_kind(cli) -> None:
+    err = check_error(cli, "configs/imdb.yaml", "sweep.space={model.filters: {choice: [[8]]}}")
+    assert "sweep.space 'model.filters': unknown key 'filters' in model." in err
+    assert "'filters' is a convnet key; this model is mlp." in err
+    code, _, err = cli(
+        "check", "configs/mnist_convnet.yaml", "sweep={space: {model.filters: {choice: [[8]]}}}"
+    )
+    assert code == 0, err
+
+
+# --- YAML: safe, parsed once, no silent loss ---------------------------------------------
+
+
+BOMB = (
+    "name: bomb\ntask: binary\ndata: {source: sklearn.breast_cancer}\n"
+    + "".join(
+        f"{name}: &{name} [{', '.join([f'*{prev}'] * 9 if prev else ['lol'] * 9)}]\n"
+        for prev, name in zip([None, *"abcdefgh"], "abcdefghi", strict=True)
+    )
+    + "model: {units: *i}\n"
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(write_config) -> None:
+    path = write_config(BOMB)
+    code = (
+        "import resource, sys; "
+        "resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3)); "
+        "from dlrun.cli import run; sys.exit(run(['check', sys.argv[1]]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "YAML aliases (*name) expand to more than 10,000 values" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_anchors_and_merge_keys_within_the_bound_still_work(write_config) -> None:
+    path = write_config(
+        "name: t\ntask: multiclass\ndata: {source: sklearn.digits}\n"
+        "model: {units: &u [8, 8]}\n"
+        "train: &t {batch_size: 8, epochs: 2}\n"
+        "workflow:\n  stages:\n    - {name: a, train: {<<: *t, epochs: 3}, model: {units: *u}}\n"
+    )
+    config = load_config(path).config
+    assert config.model.units == [8, 8]
+    assert config.workflow.stages[0].train == {"batch_size": 8, "epochs": 3}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            BASE + "train:\n  batch_size: 7\nmodel:\n  units: [8]\ntrain:\n  epochs: 2\n",
+            "duplicate key 'train' ({path}, lines 5 and 9): YAML would keep only the last one.",
+        ),
+        (
+            BASE + "train:\n  batch_size: 7\n  epochs: 3\n  batch_size: 9\n",
+            "duplicate key 'train.batch_size' ({path}, lines 6 and 8)",
+        ),
+    ],
+    ids=["section", "leaf"],
+)
+def test_a_key_given_twice_is_an_error_with_both_lines(cli, write_config, text, message) -> None:
+    path = write_config(text)
+    err = check_error(cli, path)
+    assert err.startswith("error: " + message.format(path=path))
+
+
+def test_a_config_is_parsed_once_with_the_c_parser(cli, write_config, monkeypatch) -> None:
+    # The pure-Python loader cost 110 s on an 11 MB config, parsing it twice.
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed with the pure-Python loader")
+
+    monkeypatch.setattr(yaml, "compose", refuse)
+    monkeypatch.setattr(yaml, "safe_load", refuse)
+    code, _, err = cli("check", write_config(BASE + "train: {epochs: 3}\n"))
+    assert code == 0, err
+
+
+def test_a_large_config_checks_in_seconds(cli, write_config, tmp_path) -> None:
+    builder = write_config("def build(**kwargs):\n    pass\n", "builder.py")
+    table = [[i, i * 0.5, f"x{i}"] for i in range(60_000)]  # a 2.6 MB config
+    config = {
+        "name": "big",
+        "task": "binary",
+        "data": {"source": "sklearn.breast_cancer"},
+        "model": {"kind": f"python:{builder}:build", "params": {"table": table}},
+    }
+    path = write_config(config)
+    start = time.perf_counter()
+    code, out, err = cli("check", path)
+    seconds = time.perf_counter() - start
+    assert code == 0, err
+    assert seconds < 10, f"check took {seconds:.1f} s (it took 14 s before one C-parser pass)"

@@ -13,14 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlrun.config import validate
-from dlrun.config.schema import DataConfig, ValidationConfig
-from dlrun.data.keras_files import load_local, load_npz
+from dlrun.config.schema import ValidationConfig
+from dlrun.data.keras_files import KerasArraysConfig, KerasTextConfig, load_local, load_npz
+from dlrun.data.npz import NpzConfig
 from dlrun.data.prepare import holdout_indices, prepare
+from dlrun.data.sklearn_sets import SklearnConfig
 from dlrun.data.sources import SOURCES, load_raw
 from dlrun.data.splits import Sequences
-from dlrun.data.tabular import transform_table
+from dlrun.data.tabular import CsvConfig, transform_table
 from dlrun.errors import DataError, DataWarning
+from dlrun.spec import validate
 from tests.conftest import shared_file
 
 
@@ -166,7 +168,7 @@ def test_local_fashion_mnist_matches_keras_loader(keras, tmp_path, monkeypatch) 
 
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match=r"fashion-mnist does not hold t10k-labels-idx1-ubyte.gz"):
-        load_raw(DataConfig(source="keras.fashion_mnist", path=str(folder)))
+        load_raw(KerasArraysConfig(source="keras.fashion_mnist", path=str(folder)))
 
 
 def test_train_on_a_local_fashion_mnist(cli, runs_dir, write_config, tmp_path) -> None:
@@ -226,7 +228,7 @@ def test_local_cifar10_reads_batches_as_keras_does(keras, tmp_path) -> None:
             np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(gy_test, y_test)
 
-    raw = load_raw(DataConfig(source="keras.cifar10", path=str(archive)))
+    raw = load_raw(KerasArraysConfig(source="keras.cifar10", path=str(archive)))
     assert (raw.kind, raw.train.y.shape) == ("images", (15,))
 
 
@@ -244,7 +246,7 @@ def test_malicious_pickle_in_a_cifar_batch_is_refused(tmp_path) -> None:
     assert not marker.exists()
 
 
-def test_images_are_scaled_and_flattened_for_an_mlp(tmp_path) -> None:
+def test_images_are_scaled_and_keep_their_shape_whatever_the_model(tmp_path) -> None:
     path = tmp_path / "mnist.npz"
     rng = np.random.RandomState(4)
     np.savez_compressed(
@@ -259,17 +261,17 @@ def test_images_are_scaled_and_flattened_for_an_mlp(tmp_path) -> None:
     config = validate(raw_config).config
     prepared = prepare(load_raw(config.data), config)
     assert prepared.state["scale"] == pytest.approx(1 / 255)
-    assert prepared.train.x.shape == (16, 784)
+    assert prepared.train.x.shape == (16, 28, 28, 1)  # the mlp flattens them itself
     assert prepared.train.x.dtype == np.float32
     assert prepared.train.x.min() >= 0.0 and prepared.train.x.max() <= 1.0
     assert prepared.outputs == 10
     raw_config["model"] = {"kind": "convnet"}
     config = validate(raw_config).config
-    assert prepare(load_raw(config.data), config).train.x.shape == (16, 28, 28, 1)
+    assert prepare(load_raw(config.data), config).state == prepared.state
 
 
 def test_keras_source_builds_multi_hot_sequences(tiny_imdb) -> None:
-    raw = load_raw(DataConfig(source="keras.imdb", path=str(tiny_imdb), num_words=20))
+    raw = load_raw(KerasTextConfig(source="keras.imdb", path=str(tiny_imdb), num_words=20))
     (x_train, _), (x_test, _) = load_local("imdb", tiny_imdb, 20)
     assert raw.kind == "sequences"
     assert raw.train.x.num_words == raw.test.x.num_words == 20
@@ -306,7 +308,7 @@ def test_malicious_pickle_in_an_npz_is_refused(tmp_path) -> None:
     with pytest.raises(DataError, match=r"is not a readable \.npz file: refusing to unpickle"):
         load_npz(path)
     with pytest.raises(DataError):
-        load_raw(DataConfig(source="keras.imdb", path=str(path)))
+        load_raw(KerasTextConfig(source="keras.imdb", path=str(path)))
     assert not marker.exists()
 
 
@@ -351,13 +353,13 @@ def test_real_reuters_and_boston_match_the_book() -> None:
     ],
 )
 def test_sklearn_sources(name, rows, shape, kind) -> None:
-    config = DataConfig(source=f"sklearn.{name}", test_fraction=0.2)
-    raw = SOURCES[f"sklearn.{name}"](config)
+    config = SklearnConfig(source=f"sklearn.{name}", test_fraction=0.2)
+    raw = SOURCES[f"sklearn.{name}"].load(config)
     assert raw.kind == kind
     assert len(raw.test) == round(rows * 0.2)
     assert len(raw.train) + len(raw.test) == rows
     assert raw.train.x.shape[1:] == shape
-    again = SOURCES[f"sklearn.{name}"](config)
+    again = SOURCES[f"sklearn.{name}"].load(config)
     np.testing.assert_array_equal(again.test.x, raw.test.x)  # the test split is stable
     np.testing.assert_array_equal(again.test.y, raw.test.y)
 
@@ -514,12 +516,12 @@ def test_npz_source_and_its_missing_array_error(tmp_path) -> None:
         x_test=rng.rand(6, 3),
         y_test=rng.rand(6),
     )
-    raw = load_raw(DataConfig(source="npz", path=str(path)))
+    raw = load_raw(NpzConfig(source="npz", path=str(path)))
     assert (raw.kind, raw.train.x.shape, raw.test.x.shape) == ("features", (20, 3), (6, 3))
 
     np.savez(path, x_train=rng.rand(20, 3), y_train=rng.rand(20))
     with pytest.raises(DataError) as info:
-        load_raw(DataConfig(source="npz", path=str(path)))
+        load_raw(NpzConfig(source="npz", path=str(path)))
     assert str(info.value) == (
         f"{path} lacks the arrays x_test, y_test.\n"
         "An npz data file holds x_train, y_train, x_test and y_test."
@@ -533,9 +535,10 @@ def test_npz_missing_array_through_the_cli(cli, runs_dir, write_config, tmp_path
         {"name": "n", "task": "regression", "data": {"source": "npz", "path": str(path)}}
     )
     code, out, err = cli("train", config, "-q")
-    assert code == 1
-    assert f"error: {path} lacks the arrays x_test, y_test." in err
+    assert code == 2  # found when the config loads, before any run directory exists
+    assert f"data.path {path} lacks the arrays x_test, y_test;" in err
     assert "Traceback" not in err
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
 # --- multi-hot pipeline, splits ----------------------------------------------------------
@@ -609,7 +612,7 @@ def test_test_split_is_never_in_train_or_validation(tmp_path) -> None:
 
     # sources without a test split (csv, sklearn) carve a seeded test split that is disjoint
     table = write_csv(tmp_path / "t.csv", csv_rows(50))
-    raw = load_raw(DataConfig(source="csv", path=str(table), target="label"))
+    raw = load_raw(CsvConfig(source="csv", path=str(table), target="label"))
     train_ids, test_ids = set(raw.train.x[:, 3]), set(raw.test.x[:, 3])
     assert len(test_ids) == 10 and not train_ids & test_ids
     assert train_ids | test_ids == {str(i) for i in range(50)}

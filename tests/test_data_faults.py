@@ -101,12 +101,26 @@ def test_csv_target_with_a_single_class_is_refused(
     path = _csv(tmp_path / "t.csv", "size,label", [f"{i},cat" for i in range(40)])
     data = {"source": "csv", "path": str(path), "target": "label"}
     code, _, err = _train(cli, write_config, data, task)
-    assert code == 1
-    assert _one_paragraph(err) == (
-        f"error: the target column 'label' has a single value in the training data, 'cat': "
-        f"a {task} model has nothing to tell apart. Check data.target and the file, or use "
-        "task: regression if the target is a measurement."
+    assert code == 2  # the config check looks at the labels before any run directory exists
+    assert not runs_dir.exists() or not list(runs_dir.iterdir())
+    assert f"column 'label' of {path} has a single value: a {task} model has nothing to " in (
+        _one_paragraph(err)
     )
+
+
+def test_a_single_class_left_after_the_validation_carve_is_refused(tmp_path) -> None:
+    # What the cheap look cannot see: the training portion itself has one class.
+    from dlrun.data.prepare import check_targets
+    from dlrun.errors import DataError
+    from dlrun.spec import validate
+
+    path = _csv(tmp_path / "t.csv", "size,label", ["1,cat", "2,dog"])
+    config = validate(
+        {"name": "t", "task": "binary", "data": {"source": "csv", "path": str(path),
+         "target": "label"}}
+    ).config  # fmt: skip
+    with pytest.raises(DataError, match="a single value in the training data, 'cat'"):
+        check_targets(np.array([0, 0, 0]), config, ["cat", "dog"])
 
 
 def test_npz_binary_labels_all_one_are_refused(cli, runs_dir, write_config, tmp_path) -> None:
@@ -119,8 +133,8 @@ def test_npz_binary_labels_all_one_are_refused(cli, runs_dir, write_config, tmp_
         y_test=np.ones(10),
     )
     code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
-    assert code == 1
-    assert "error: y_train has a single value in the training data, 1:" in (_one_paragraph(err))
+    assert code == 2
+    assert "y_train of" in err and "has a single value: a binary model" in _one_paragraph(err)
 
 
 # --- non-finite CSV values ---------------------------------------------------------------
@@ -170,9 +184,9 @@ def test_csv_that_is_not_utf8_names_the_line(cli, runs_dir, write_config, tmp_pa
     path = _csv(tmp_path / "t.csv", "size,drink,label", rows, encoding="latin-1")
     data = {"source": "csv", "path": str(path), "target": "label"}
     code, _, err = _train(cli, write_config, data, "binary")
-    assert code == 1
-    assert _one_paragraph(err) == (
-        f"error: {path} is not UTF-8 text: line 5 has the byte 0xe9 (invalid continuation "
+    assert code == 2  # `check` reads the header, so it finds this before any run exists
+    assert _one_paragraph(err).endswith(
+        f"{path} is not UTF-8 text: line 5 has the byte 0xe9 (invalid continuation "
         f"byte). Save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > utf8-{path.name}"
     )
 
@@ -206,19 +220,16 @@ def test_multilabel_task_on_one_label_per_sample(cli, runs_dir, write_config, tm
         y_test=rng.randint(0, 4, 10),
     )
     code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "multilabel")
-    assert code == 1
-    assert _one_paragraph(err) == (
-        "error: task 'multilabel' needs a row of 0/1 flags per sample (labels of shape "
-        "(samples, labels)), but the labels have shape (30,): one label per sample. "
-        "Use task: multiclass for one label among several classes."
-    )
+    assert code == 2  # the config check peeks at y_train before any run exists
+    assert "task 'multilabel' needs one 0/1 column per label" in _one_paragraph(err)
+    assert "Use task: multiclass" in err
 
 
 @pytest.mark.parametrize(
     ("labels", "fix"),
     [
-        (np.linspace(0.5, 9.5, 30), "Use task: regression for a continuous target."),
-        (np.arange(30) % 4, "Use task: multiclass for more than two classes."),
+        (np.linspace(0.5, 9.5, 30), "has continuous labels. Use task: regression."),
+        (np.arange(30) % 4, "has 4 classes. Use task: multiclass."),
     ],
 )
 def test_binary_task_hint_fits_the_labels(
@@ -233,9 +244,9 @@ def test_binary_task_hint_fits_the_labels(
         y_test=labels[:10],
     )
     code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
-    assert code == 1
+    assert code == 2  # found by the config check's look at y_train
     message = _one_paragraph(err)
-    assert message.startswith("error: task 'binary' needs labels 0 and 1")
+    assert "task 'binary' needs " in message
     assert message.endswith(fix)
 
 

@@ -3,13 +3,18 @@
 Every `import` and `from ... import` in dlrun/, at module level or inside a function
 (lazy imports count: they are how a layer reaches up without anyone noticing), is
 mapped to its layer. An import may go down or stay in its own layer, never up, and
-`workflow` and `sweep` (siblings in one layer) never import each other.
+`workflow` and `sweep` (siblings in one layer) never import each other. And the model
+and data registries agree with the schema that `dlrun.spec` builds from them.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+from dlrun.data.sources import SOURCES
+from dlrun.models import MODELS
+from dlrun.spec import DlrunConfig
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dlrun"
 
@@ -21,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dlrun.workflow", "dlrun.sweep"),
     ("dlrun.training", "dlrun.evaluation"),
     ("dlrun.report", "dlrun.plots", "dlrun.hparams"),
+    ("dlrun.spec",),
     ("dlrun.models",),
     ("dlrun.data",),
     ("dlrun.runs", "dlrun.catalog", "dlrun.summary"),
@@ -79,3 +85,20 @@ def test_no_import_runs_up_a_layer_or_across_siblings() -> None:
 def test_the_layer_map_knows_every_module() -> None:
     for path in PACKAGE.rglob("*.py"):
         layer_of(module_name(path))
+
+
+def test_every_registered_name_is_a_member_of_the_schema() -> None:
+    data = DlrunConfig.model_json_schema()["properties"]["data"]["discriminator"]["mapping"]
+    assert set(data) == set(SOURCES)
+    for name, source in SOURCES.items():
+        assert data[name].endswith(f"/{source.config.__name__}")
+    for name, kind in MODELS.items():
+        config = DlrunConfig.model_validate(
+            {
+                "name": "t",
+                "task": "binary",
+                "data": {"source": "sklearn.breast_cancer"},
+                "model": {"kind": "python:m.py:f" if name == "python" else name},
+            }
+        )
+        assert type(config.model) is kind.config

@@ -75,8 +75,12 @@ def test_data_path_to_a_missing_copy(cli, runs_dir, write_config, tmp_path) -> N
         {"name": "m", "task": "multiclass", "data": {"source": "keras.mnist", "path": str(absent)}}
     )
     code, out, err = cli("train", config, "-q")
-    assert code == 1
-    assert err == f"error: data file not found: {absent}\nCheck data.path.\n"
+    assert code == 2  # the config check finds it, before any run directory exists
+    assert err == (
+        f"error: invalid config ({config}): data.path {absent}: not found; give the .npz file "
+        "(paths are relative to here).\n"
+    )
+    assert not runs_dir.exists()
 
 
 @pytest.mark.parametrize(

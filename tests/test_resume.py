@@ -107,8 +107,8 @@ def test_resume_of_a_directory_that_is_not_a_run(cli, tmp_path) -> None:
 
 
 def test_resume_refuses_a_run_that_is_still_running(cli, runs_dir, tiny_config) -> None:
-    from dlrun.config import load_config
     from dlrun.runs import Run
+    from dlrun.spec import load_config
 
     loaded = load_config(tiny_config, ["train.epochs=1"])
     run = Run.create(runs_dir, "tiny", loaded.to_yaml(), ["dlrun", "train"], seed=7)

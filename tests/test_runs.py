@@ -83,7 +83,7 @@ def test_meta_records_provenance(trained, tiny_config_module) -> None:
 
 
 def test_config_yaml_is_the_resolved_config(trained, tiny_config_module) -> None:
-    from dlrun.config import load_config
+    from dlrun.spec import load_config
 
     saved = load_config(trained["run"] / "config.yaml").config
     assert saved == load_config(tiny_config_module, ["train.epochs=3"]).config
@@ -138,7 +138,8 @@ def test_model_reloads_in_safe_mode(trained) -> None:
     for name in ("final/model.keras", "stages/train/checkpoint.keras"):
         model = keras.saving.load_model(trained["run"] / name, safe_mode=True)
         assert model.output_shape == (None, 10)
-        probabilities = model.predict(np.zeros((2, 64), np.float32), verbose=0)
+        # the 8x8 digit images, which the mlp flattens itself
+        probabilities = model.predict(np.zeros((2, 8, 8, 1), np.float32), verbose=0)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -176,7 +177,7 @@ def build(config, input_spec, outputs, head):
 def test_a_crash_marks_the_run_failed(cli, runs_dir, tiny_config, tmp_path) -> None:
     builder = tmp_path / "crash.py"
     builder.write_text(CRASHING_BUILDER)
-    code, out, err = cli("train", tiny_config, f"model.kind=python:{builder}:build", "-q")
+    code, out, err = cli("train", tiny_config, f"model={{kind: 'python:{builder}:build'}}", "-q")
     assert code == 1
     assert "Traceback" not in err
     (run,) = runs_dir.iterdir()
@@ -196,7 +197,7 @@ def test_a_builder_that_calls_sys_exit_marks_the_run_failed_and_exits_1(
 ) -> None:
     builder = tmp_path / "leave.py"
     builder.write_text("def build(config, input_spec, outputs, head):\n    raise SystemExit(3)\n")
-    code, _, err = cli("train", tiny_config, f"model.kind=python:{builder}:build", "-q")
+    code, _, err = cli("train", tiny_config, f"model={{kind: 'python:{builder}:build'}}", "-q")
     assert code == 1  # the README's "the run failed", not the builder's 3
     assert err.startswith("error: the run failed: SystemExit: 3") and "Traceback" not in err
     (run,) = runs_dir.iterdir()

@@ -9,8 +9,8 @@ import optuna
 import pytest
 from conftest import TINY_CONFIG
 
-from dlrun.config import load_config
 from dlrun.errors import ConfigError
+from dlrun.spec import load_config
 from dlrun.sweep.space import check_values, grid_size, parse_space, trial_loaded
 
 SPACE = {
@@ -124,5 +124,5 @@ def test_invalid_mix_is_left_to_the_trial(write_config) -> None:
 
 def test_imdb_config_sweep_section_is_valid() -> None:
     config = load_config("configs/imdb.yaml").config
-    assert config.sweep is not None and config.sweep.maximize()
+    assert config.sweep is not None and config.sweep.objective().maximize
     assert {p.path for p in parse_space(config.sweep)} >= {"model.units", "model.dropout"}

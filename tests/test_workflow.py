@@ -61,7 +61,9 @@ def counting_source(monkeypatch: pytest.MonkeyPatch) -> type[CountingSplit]:
     def load(config: Any) -> RawData:
         return RawData(Split(x[100:], y[100:]), CountingSplit(x[:100], y[:100]), kind="features")
 
-    monkeypatch.setitem(sources.SOURCES, "counting", load)
+    # a registered source name, so the schema knows its keys; its data are these arrays
+    entry = sources.SOURCES["sklearn.breast_cancer"]
+    monkeypatch.setitem(sources.SOURCES, "sklearn.breast_cancer", entry._replace(load=load))
     return CountingSplit
 
 
@@ -85,7 +87,7 @@ COUNTING = {
     "name": "wf",
     "seed": 3,
     "task": "binary",
-    "data": {"source": "counting", "validation": {"fraction": 0.25}},
+    "data": {"source": "sklearn.breast_cancer", "validation": {"fraction": 0.25}},
     "model": {"units": [8]},
     "train": {
         "epochs": 3,
@@ -302,6 +304,9 @@ def test_kfold_averages_fold_curves_and_picks_the_best_epoch_from_the_mean(
 def test_a_failing_stage_is_recorded_and_the_workflow_goes_on(
     cli, runs_dir: Path, tmp_path: Path
 ) -> None:
+    # a missing builder file is a config error that `check` finds; this one fails at build time
+    broken = tmp_path / "broken.py"
+    broken.write_text("def build(**kwargs):\n    return 'not a model'\n")
     config = {
         "name": "failures",
         "task": "regression",
@@ -310,7 +315,7 @@ def test_a_failing_stage_is_recorded_and_the_workflow_goes_on(
         "train": {"epochs": 2, "batch_size": 8, "tensorboard": False},
         "workflow": {
             "stages": [
-                {"name": "missing", "model": {"kind": "python:no/such/file.py:build"}},
+                {"name": "broken", "model": {"kind": f"python:{broken}:build"}},
                 {"name": "ok", "role": "small"},
                 {"name": "diverges", "train": {"optimizer": {"learning_rate": 1.0e12}}},
             ]
@@ -320,13 +325,13 @@ def test_a_failing_stage_is_recorded_and_the_workflow_goes_on(
     assert code == 0, err
     run = _single_run(runs_dir)
     stages = _read(run, "summary.json")["stages"]
-    assert stages["missing"]["status"] == "failed"
-    assert "builder file not found" in stages["missing"]["error"]
+    assert stages["broken"]["status"] == "failed"
+    assert "not a keras.Model" in stages["broken"]["error"]
     assert stages["diverges"]["status"] == "failed"
     assert "NaN" in stages["diverges"]["error"]
     assert stages["ok"]["status"] == "completed"
     assert _read(run, "summary.json")["final"]["stage"] == "ok"
-    assert "stage missing failed" in err
+    assert "stage broken failed" in err
 
 
 def test_resume_after_an_interruption_between_stages_runs_only_the_unfinished(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlrun.config import validate
 from dlrun.errors import ConfigError, UsageError
 from dlrun.objective import Objective
+from dlrun.spec import validate
 from dlrun.training import mean_curves
 from dlrun.workflow.baselines import (
     compute_baselines,
@@ -17,7 +17,7 @@ from dlrun.workflow.baselines import (
     reference,
     shuffled_labels,
 )
-from dlrun.workflow.stages import describe_model, plan
+from dlrun.workflow.stages import plan
 from dlrun.workflow.verdicts import overfitting, verdict
 
 
@@ -137,8 +137,8 @@ def test_shorthand_plan_names_and_merges_stages() -> None:
         ("dropout", "regularize"),
         ("dropout-2", "regularize"),
     ]
-    assert describe_model(stages[1].resolve().model) == "mlp 512-512"
-    assert describe_model(stages[3].resolve().model) == "mlp 16-16 + dropout 0.3"
+    assert stages[1].resolve().model.describe() == "mlp 512-512"
+    assert stages[3].resolve().model.describe() == "mlp 16-16 + dropout 0.3"
     assert stages[3].resolve().workflow is None  # a stage is a single training
     assert [s.name for s in plan(config, only="overfit")] == ["overfit"]
     with pytest.raises(UsageError, match="no such stage; this config has small, overfit"):

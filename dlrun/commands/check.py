@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dlrun.config import DlrunConfig, load_config
+from dlrun.spec import DlrunConfig, load_config
 
 
 def check(config_path: Path, overrides: list[str], extra_files: list[Path] | None = None) -> str:

@@ -33,13 +33,12 @@ import numpy as np
 
 from dlrun.catalog import resolve_run
 from dlrun.commands.evaluate import load_final_model
-from dlrun.config import load_config
-from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.splits import Features, Sequences
 from dlrun.data.tabular import not_utf8
 from dlrun.errors import DataError, UsageError
 from dlrun.runs import Run, write_text
+from dlrun.spec import DlrunConfig, load_config
 
 ARRAY_SUFFIXES = (".npz", ".npy")
 
@@ -57,7 +56,7 @@ def predict(
     run.final_model()  # a run without one is refused before the input is read
     if output is not None and output.suffix not in (".csv", ".npz"):
         raise UsageError(f"--output must end in .csv or .npz, not '{output.suffix}'.")
-    config = load_config(run.path / "config.yaml").config
+    config = load_config(run.path / "config.yaml", inputs=False).config
     state = run.read_json("preprocessing.json")
     try:
         raw = read_inputs(Path(input_file), state, config)

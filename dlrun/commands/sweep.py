@@ -37,11 +37,12 @@ from typing import Any, TextIO
 from rich.markup import escape
 
 from dlrun.commands.lifecycle import sigterm_as_interrupt
-from dlrun.config import dump_yaml, load_config, validate
+from dlrun.config import dump_yaml
 from dlrun.config.loader import set_path
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, ConfigError, DlrunError, UsageError
 from dlrun.runs import argv, remove_leftovers, write_text
+from dlrun.spec import load_config, validate
 from dlrun.sweep.results import (
     TrialRow,
     best_trial,
@@ -137,7 +138,7 @@ def sweep(
         study = create_or_load(
             open_storage(url, heartbeat=False),
             sweep_name,
-            maximize=config.sweep.maximize(),
+            maximize=config.sweep.objective().maximize,
             must_exist=resume,
             may_exist=resume or not local,
         )
@@ -155,7 +156,7 @@ def sweep(
         out.info(
             f"sweep [bold]{sweep_name}[/]: {done} of {budget} trials so far; "
             f"{config.sweep.sampler} sampler, {config.sweep.pruner} pruner, "
-            f"{config.sweep.metric} ({'max' if config.sweep.maximize() else 'min'}); "
+            f"{config.sweep.metric} ({'max' if config.sweep.objective().maximize else 'min'}); "
             f"study {study_ref}"
         )
         spec = WorkerSpec(
@@ -198,7 +199,7 @@ def _results(
     study: Any, params: list[Any], config: Any, sweep_dir: Path, study_ref: str, out: Output
 ) -> SweepOutcome:
     metric = config.sweep.metric
-    rows = trial_rows(study, params, config.sweep.maximize())
+    rows = trial_rows(study, params, config.sweep.objective().maximize)
     result = SweepOutcome(sweep_dir=sweep_dir, study_ref=study_ref, rows=rows)
     if not rows:
         return result

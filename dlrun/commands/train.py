@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.catalog import resolve_run
-from dlrun.config import LoadedConfig, load_config
+from dlrun.config import LoadedConfig
 from dlrun.console import Output
 from dlrun.errors import RunError, UsageError
 from dlrun.runs import Run, argv, process_alive
+from dlrun.spec import load_config
 
 
 def train(

@@ -1,6 +1,9 @@
-"""Config schema, loading, overrides and checks; no TensorFlow import."""
+"""Config schema, loading, overrides and checks; no TensorFlow import.
 
-from dlrun.config.loader import LoadedConfig, dump_yaml, load_config, parse_override, validate
-from dlrun.config.schema import DlrunConfig
+The whole-config class and the `load_config` / `validate` bound to it are in `dlrun.spec`,
+which assembles the schema from the model and data registries above this package.
+"""
 
-__all__ = ["DlrunConfig", "LoadedConfig", "dump_yaml", "load_config", "parse_override", "validate"]
+from dlrun.config.loader import LoadedConfig, dump_yaml, parse_override
+
+__all__ = ["LoadedConfig", "dump_yaml", "parse_override"]

@@ -1,6 +1,11 @@
 """Cross-field rules of a config, kept apart from the per-field types in `schema`.
 
-Each rule returns sentences that say what is wrong and what to write instead.
+Each rule returns sentences that say what is wrong and what to write instead. The rules
+of one model kind or data source are that section's own (`problems`, `input_problems`,
+`peek_labels`), and the rules that need the registries are the assembled config's
+(`kind_problems`, in `dlrun.spec`), so nothing here imports the layers above config.
+`input_problems` reads files (never runs them); the loader asks for it where the inputs
+matter (`dlrun check`, `train`, `sweep`).
 
 Example:
 
@@ -17,26 +22,54 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dlrun.config.schema import DlrunConfig, StageConfig, section_in
-from dlrun.tasks import head_for, head_problems
+from dlrun.config.schema import (
+    ConfigBase,
+    StageConfig,
+    other_member_hint,
+    section_in,
+    union_members,
+    without_tags,
+)
+from dlrun.tasks import head_for, head_problems, label_problems
 
-SEQUENCE_SOURCES = ("keras.imdb", "keras.reuters")
-FILE_SOURCES = ("csv", "npz")
 
-
-def cross_field_problems(config: DlrunConfig) -> list[str]:
+def cross_field_problems(config: ConfigBase) -> list[str]:
+    """What is wrong between keys, judged from the config alone (no file is read)."""
     return [
         *head_problems(
             config.task, config.model.output_activation, config.train.loss, config.data.labels
         ),
         *_validation_problems(config),
-        *_data_problems(config),
-        *_model_problems(config),
-        *_registry_problems(config),
+        *_labels_problems(config),
+        *config.data.problems(),
+        *config.model.problems(),
+        *config.kind_problems(),
         *_train_problems(config),
         *_sweep_problems(config),
         *_workflow_problems(config),
     ]
+
+
+def input_problems(config: ConfigBase) -> list[str]:
+    """What a look at the files the config names finds: a missing or wrong data file, a
+    python: builder without its function, a task the labels cannot have."""
+    problems = [*config.data.input_problems(), *config.model.input_problems()]
+    if config.workflow is not None:
+        seen = {config.model.kind}
+        for stage in config.workflow.planned():
+            kind = stage.model.get("kind")
+            if isinstance(kind, str) and kind not in seen:
+                seen.add(kind)
+                merged = type(config).model_validate(stage_raw(config, stage))
+                problems += [
+                    f"workflow stage '{stage.name}': {p}" for p in merged.model.input_problems()
+                ]
+    if problems or "task" in _swept(config):
+        return problems
+    labels = config.data.peek_labels()
+    if labels is None:
+        return []
+    return label_problems(config.task, labels, config.data.describe())
 
 
 OPTIMIZERS = (
@@ -46,14 +79,14 @@ OPTIMIZERS = (
 MOMENTUM_OPTIMIZERS = ("rmsprop", "sgd")
 
 
-def logged_metrics(config: DlrunConfig) -> list[str]:
+def logged_metrics(config: ConfigBase) -> list[str]:
     """What fit logs each epoch for this config: validation names first, then training."""
     head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
     logged = ["loss", *head.metrics]
     return [*(f"val_{m}" for m in logged), *logged]
 
 
-def _train_problems(config: DlrunConfig) -> list[str]:
+def _train_problems(config: ConfigBase) -> list[str]:
     train = config.train
     problems = []
     name = train.optimizer.name.lower()
@@ -83,11 +116,11 @@ def _train_problems(config: DlrunConfig) -> list[str]:
     return problems
 
 
-def _swept(config: DlrunConfig) -> set[str]:
+def _swept(config: ConfigBase) -> set[str]:
     return set(config.sweep.space) if config.sweep is not None else set()
 
 
-def _validation_problems(config: DlrunConfig) -> list[str]:
+def _validation_problems(config: ConfigBase) -> list[str]:
     v = config.data.validation
     chosen = [name for name in ("holdout", "fraction", "kfold") if getattr(v, name) is not None]
     if len(chosen) > 1:
@@ -102,62 +135,23 @@ def _validation_problems(config: DlrunConfig) -> list[str]:
     return []
 
 
-def _data_problems(config: DlrunConfig) -> list[str]:
-    data = config.data
-    problems = []
-    if data.num_words is not None and data.source not in SEQUENCE_SOURCES:
-        problems.append(
-            f"data.num_words applies to {', '.join(SEQUENCE_SOURCES)}, not '{data.source}'; "
-            "remove it."
-        )
-    if data.source in FILE_SOURCES and not data.path:
-        problems.append(f"data.source '{data.source}' needs data.path: the file to read.")
-    if data.source == "csv" and not data.target:
-        problems.append("data.source 'csv' needs data.target: the name of the label column.")
-    if data.source != "csv" and (data.target or data.drop or data.categorical):
-        problems.append("data.target, data.drop and data.categorical apply to csv data only.")
-    if data.labels == "one_hot" and config.task != "multiclass":
-        problems.append("data.labels 'one_hot' applies to multiclass tasks only.")
-    return problems
-
-
-def _model_problems(config: DlrunConfig) -> list[str]:
-    # Checked here so `dlrun check` reports it, not the model builder after the data loads.
-    model = config.model
-    layers = len(model.units)
-    return [
-        f"model.{key} has {len(value)} values but model.units has {layers} layers; "
-        "give one value per layer or a single value for all."
-        for key, value in (("dropout", model.dropout), ("l1", model.l1), ("l2", model.l2))
-        if isinstance(value, list) and len(value) != layers
-    ]
-
-
-def _registry_problems(config: DlrunConfig) -> list[str]:
-    # The registries import TensorFlow lazily, so checking names here stays fast.
-    from dlrun.data.sources import SOURCES
-    from dlrun.models import BUILDERS
-
-    problems = []
-    if config.data.source not in SOURCES:
-        problems.append(
-            f"unknown data.source '{config.data.source}'. Available: {', '.join(sorted(SOURCES))}."
-        )
-    kind = config.model.kind
-    if not kind.startswith("python:") and kind not in BUILDERS:
-        problems.append(
-            f"unknown model.kind '{kind}'. Available: {', '.join(sorted(BUILDERS))}, "
-            "or python:path/file.py:function."
-        )
-    return problems
+def _labels_problems(config: ConfigBase) -> list[str]:
+    if config.data.labels == "one_hot" and config.task != "multiclass":
+        return ["data.labels 'one_hot' applies to multiclass tasks only."]
+    return []
 
 
 RESERVED_STAGES = ("baseline", "final")
 
 
-def stage_raw(config: DlrunConfig, stage: StageConfig) -> dict[str, Any]:
-    """The base config with a stage's `model` and `train` keys merged over it (no workflow)."""
+def stage_raw(config: ConfigBase, stage: StageConfig) -> dict[str, Any]:
+    """The base config with a stage's `model` and `train` keys merged over it (no workflow).
+    A stage that changes `model.kind` keeps only the base's model keys its kind also has."""
     raw = config.model_dump(mode="json", exclude={"workflow"})
+    if stage.model.get("kind", config.model.kind) != config.model.kind:
+        kind = section_in(type(config).model_fields["model"], stage.model)
+        if kind is not None:
+            raw["model"] = {k: v for k, v in raw["model"].items() if k in kind.model_fields}
     for section in ("model", "train"):
         _deep_merge(raw[section], getattr(stage, section))
     return raw
@@ -171,7 +165,7 @@ def _deep_merge(into: dict[str, Any], data: dict[str, Any]) -> None:
             into[key] = value
 
 
-def _workflow_problems(config: DlrunConfig) -> list[str]:
+def _workflow_problems(config: ConfigBase) -> list[str]:
     workflow = config.workflow
     if workflow is None:
         return []
@@ -209,7 +203,8 @@ def _workflow_problems(config: DlrunConfig) -> list[str]:
                 f"use one of: {', '.join(allowed)}."
             )
     # The base config's own problems are reported once, not again for every stage.
-    base = set(cross_field_problems(DlrunConfig.model_validate(stage_raw(config, StageConfig()))))
+    schema = type(config)
+    base = set(cross_field_problems(schema.model_validate(stage_raw(config, StageConfig()))))
     for stage in workflow.planned():
         if stage.name in RESERVED_STAGES:
             problems.append(f"workflow stage name '{stage.name}' is reserved; choose another name.")
@@ -217,13 +212,16 @@ def _workflow_problems(config: DlrunConfig) -> list[str]:
     return problems
 
 
-def _stage_problems(config: DlrunConfig, stage: StageConfig, base: set[str]) -> list[str]:
+def _stage_problems(config: ConfigBase, stage: StageConfig, base: set[str]) -> list[str]:
     """Schema and cross-field errors of a stage's merged config, caught before any training."""
     try:
-        merged = DlrunConfig.model_validate(stage_raw(config, stage))
+        merged = type(config).model_validate(stage_raw(config, stage))
     except ValidationError as exc:
+        raw = stage_raw(config, stage)
         return [
-            f"workflow stage '{stage.name}': {'.'.join(str(p) for p in err['loc'])}: {err['msg']}."
+            f"workflow stage '{stage.name}': "
+            f"{'.'.join(str(p) for p in without_tags(type(config), err['loc'], raw))}: "
+            f"{err['msg']}."
             for err in exc.errors()
         ]
     return [
@@ -235,7 +233,7 @@ SPACE_KINDS = ("choice", "float", "int")
 SPACE_KEYS = (*SPACE_KINDS, "log", "step")
 
 
-def _sweep_problems(config: DlrunConfig) -> list[str]:
+def _sweep_problems(config: ConfigBase) -> list[str]:
     sweep = config.sweep
     if sweep is None:
         return []
@@ -245,7 +243,7 @@ def _sweep_problems(config: DlrunConfig) -> list[str]:
         ]
     problems = []
     for path, spec in sweep.space.items():
-        problem = space_path_problem(path) or _space_spec_problem(spec, sweep.sampler)
+        problem = space_path_problem(path, config) or _space_spec_problem(spec, sweep.sampler)
         if problem:
             problems.append(f"sweep.space '{path}': {problem}")
     swept = set(sweep.space)
@@ -259,12 +257,15 @@ def _sweep_problems(config: DlrunConfig) -> list[str]:
     return problems
 
 
-def space_path_problem(path: str) -> str | None:
-    """Why a dotted path cannot be swept (unknown key, or the sweep section itself), or None."""
+def space_path_problem(path: str, config: ConfigBase) -> str | None:
+    """Why a dotted path cannot be swept (unknown key, or the sweep section itself), or None.
+    Under `model` and `data` the keys are those of the config's kind and source."""
     parts = path.split(".")
     if parts[0] in ("sweep", "name") or not all(parts):
         return "this key cannot be swept; vary keys of data, model, train, seed or task."
-    cls: Any = DlrunConfig
+    cls: Any = type(config)
+    value: Any = config
+    union: Any = None
     for depth, part in enumerate(parts):
         fields = getattr(cls, "model_fields", None)
         if fields is None:
@@ -274,8 +275,12 @@ def space_path_problem(path: str) -> str | None:
             here = ".".join(parts[:depth]) or "the top level"
             close = difflib.get_close_matches(part, list(fields), n=1, cutoff=0.6)
             hint = f" Did you mean '{'.'.join([*parts[:depth], close[0]])}'?" if close else ""
+            if not close and union is not None:
+                hint = other_member_hint(part, here, union, value)
             return f"unknown key '{part}' in {here}.{hint} Keys there: {', '.join(fields)}."
-        cls = section_in(fields[part].annotation)
+        union = fields[part] if union_members(fields[part]) else None
+        value = getattr(value, part, None)
+        cls = section_in(fields[part], value)
         if cls is None and depth < len(parts) - 1:
             return f"'{'.'.join(parts[: depth + 1])}' is a value, not a section."
     return None

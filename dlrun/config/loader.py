@@ -1,12 +1,15 @@
 """Load a config: YAML (safely), includes, command-line overrides, validation.
 
 Every key remembers where it was set (file and line, or the override), so an
-error can say where to look. No TensorFlow here.
+error can say where to look. The schema class is a parameter (`dlrun.spec` binds
+it), so this package never imports the model and data registries. YAML is parsed
+once, by libyaml when it is installed; aliases may expand to a bounded number of
+values, and a key given twice in one mapping is an error. No TensorFlow here.
 
 Example:
 
 ```python
-loaded = load_config("configs/imdb.yaml", overrides=["train.epochs=4", "model.units=[32,32]"])
+loaded = load_config(DlrunConfig, "configs/imdb.yaml", overrides=["train.epochs=4"])
 loaded.config.train.epochs   # 4
 print(loaded.to_yaml())      # the resolved config, as written to a run
 ```
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +28,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dlrun.config.checks import cross_field_problems
-from dlrun.config.schema import DlrunConfig, section_in
+from dlrun.config.checks import cross_field_problems, input_problems
+from dlrun.config.schema import (
+    ConfigBase,
+    other_member_hint,
+    section_in,
+    union_key,
+    union_members,
+    union_tag,
+    without_tags,
+)
 from dlrun.errors import ConfigError
 
 KeyPath = tuple[str, ...]
@@ -35,13 +47,28 @@ UNSAFE_TAG_HINT = (
     "Configs are read with yaml.safe_load, which never builds Python objects or runs code: "
     "write plain values (strings, numbers, lists, mappings) instead."
 )
+# Values that aliases may add to a config in all: enough for any real use of anchors,
+# and far below what a "billion laughs" file asks for.
+ALIAS_LIMIT = 10_000
+
+_PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_MAP, _SEQ, _STR = (f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str"))
+_MERGE = "tag:yaml.org,2002:merge"
+
+# an error shows a bounded excerpt of a wrong value, however large the value is
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 200
+_SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 10, 4, 3
+
+Schema = type[ConfigBase]
 
 
 @dataclass
 class LoadedConfig:
     """A validated config, the merged raw mapping, and where each key came from."""
 
-    config: DlrunConfig
+    config: Any  # an instance of the schema class it was loaded with (dlrun.spec.DlrunConfig)
     raw: dict[str, Any]
     origins: dict[KeyPath, str] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
@@ -54,15 +81,19 @@ class LoadedConfig:
 
 
 def dump_yaml(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False, default_flow_style=None, width=100)
 
 
 def load_config(
+    schema: Schema,
     path: str | Path,
     overrides: list[str] | tuple[str, ...] = (),
-    extra_files: list[str | Path] | tuple[str | Path, ...] = (),
+    extra_files: Any = (),
+    *,
+    inputs: bool = False,
 ) -> LoadedConfig:
-    """Read `path` (then each of `extra_files` layered on top), apply overrides, validate."""
+    """Read `path` (then each of `extra_files` layered on top), apply overrides, validate
+    against `schema`; with `inputs`, also look at the files the config names."""
     raw: dict[str, Any] = {}
     origins: dict[KeyPath, str] = {}
     sources: list[Path] = []
@@ -79,22 +110,30 @@ def load_config(
         origins[key] = f"command-line override '{override}'"
         for sub in _paths(value, key):
             origins[sub] = f"command-line override '{override}'"
-    return validate(raw, origins, sources)
+    return validate(schema, raw, origins, sources, inputs=inputs)
 
 
 def validate(
+    schema: Schema,
     raw: dict[str, Any],
     origins: dict[KeyPath, str] | None = None,
     sources: list[Path] | None = None,
+    *,
+    inputs: bool = False,
 ) -> LoadedConfig:
-    """Validate a raw mapping (e.g. a sweep trial's config); raise ConfigError if it is wrong."""
+    """Validate a raw mapping (e.g. a sweep trial's config); raise ConfigError if it is wrong.
+
+    `inputs` adds the checks that read files (data paths, a python: builder, the labels).
+    """
     origins = origins or {}
     sources = sources or []
     try:
-        config = DlrunConfig.model_validate(raw)
+        config = schema.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, raw, origins, sources)) from None
+        raise ConfigError(_explain(exc, schema, raw, origins, sources)) from None
     problems = cross_field_problems(config)
+    if inputs and not problems:
+        problems = input_problems(config)
     if problems:
         where = f" ({sources[0]})" if sources else ""
         raise ConfigError(f"invalid config{where}: " + " ".join(problems))
@@ -147,14 +186,23 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        parser = _PARSER(text)
+        try:
+            node = parser.get_single_node()
+        finally:
+            parser.dispose()
+        builder = _Builder(path)
+        data = builder.build(node, ()) if node is not None else None
     except yaml.constructor.ConstructorError as exc:
         raise ConfigError(f"{path}: {_tag_problem(exc)}.", hint=UNSAFE_TAG_HINT) from None
     except yaml.YAMLError as exc:
         raise ConfigError(
-            f"{path}: YAML syntax error {_yaml_problem(exc)}.",
+            f"{path}: YAML syntax error {_yaml_problem(_python_parser_error(text) or exc)}.",
             hint="Check the indentation and the ':' after each key.",
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: the YAML nests too deeply (or an alias refers to itself)."
         ) from None
     if data is None:
         data = {}
@@ -163,9 +211,92 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
             f"{path}: a config must be a mapping of keys (name:, task:, data:, ...), "
             f"not a {type(data).__name__}."
         )
-    lines: dict[KeyPath, str] = {}
-    _record_lines(node, (), path, lines)
-    return data, lines
+    return data, builder.lines
+
+
+def _python_parser_error(text: str) -> yaml.YAMLError | None:
+    """The pure-Python parser's error for `text`: it words problems better than libyaml's
+    ("expected ',' or '}', but got ':'"), and only a broken file pays for a second parse."""
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        return exc
+    return None
+
+
+class _Builder:
+    """Python values from a composed YAML node graph, in one walk that also records the
+    line of every key, refuses a key given twice, and bounds what aliases expand to (the
+    composer shares an anchored node; building copies it once per alias)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[KeyPath, str] = {}
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.seen: set[int] = set()
+        self.expanded = 0
+
+    def build(self, node: yaml.Node, prefix: KeyPath, aliased: bool = False) -> Any:
+        if id(node) in self.seen:
+            aliased = True
+        self.seen.add(id(node))
+        if aliased:
+            self.expanded += 1
+            if self.expanded > ALIAS_LIMIT:
+                raise ConfigError(
+                    f"{self.path}: YAML aliases (*name) expand to more than {ALIAS_LIMIT:,} "
+                    f"values (line {node.start_mark.line + 1}); refusing to build them.",
+                    hint="Write the values out, or use fewer and smaller aliases.",
+                )
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR:
+                return node.value
+            return self.constructor.construct_object(node)
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            return [self.build(item, prefix, aliased) for item in node.value]
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            return self._mapping(node, prefix, aliased)
+        # !!set, !!omap and anything else: never needed in a config
+        raise yaml.constructor.ConstructorError(
+            None, None, f"could not determine a constructor for the tag '{node.tag}'",
+            node.start_mark,
+        )  # fmt: skip
+
+    def _mapping(self, node: yaml.MappingNode, prefix: KeyPath, aliased: bool) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        lines: dict[Any, int] = {}
+        merged: list[dict[Any, Any]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                value = self.build(value_node, prefix, aliased)
+                merged.extend(value if isinstance(value, list) else [value])
+                continue
+            key = self.build(key_node, prefix, aliased)
+            line = key_node.start_mark.line + 1
+            try:
+                duplicate = key in out
+            except TypeError:
+                raise ConfigError(
+                    f"{self.path}, line {line}: a key must be a plain value, not a "
+                    f"{type(key).__name__}."
+                ) from None
+            path = (*prefix, str(key))
+            if duplicate:
+                raise ConfigError(
+                    f"duplicate key '{'.'.join(path)}' ({self.path}, lines {lines[key]} and "
+                    f"{line}): YAML would keep only the last one.",
+                    hint="Merge the two into one, or delete the one you do not mean.",
+                )
+            lines[key] = line
+            self.lines[path] = f"{self.path}, line {line}"
+            out[key] = self.build(value_node, path, aliased)
+        # `<<: *base` adds the keys this mapping does not set; the first merged mapping wins
+        for base in merged:
+            if not isinstance(base, dict):
+                raise ConfigError(f"{self.path}: '<<' merges mappings only.")
+            for key, value in base.items():
+                out.setdefault(key, value)
+        return out
 
 
 def _read_with_includes(
@@ -205,7 +336,8 @@ def _merge(
         if isinstance(value, dict) and isinstance(into.get(key), dict):
             _merge(into[key], value, origins, where, path)
         else:
-            into[key] = copy.deepcopy(value)
+            # values come fresh from one parse and belong to nobody else: no copy needed
+            into[key] = value
         if path in where:
             origins[path] = where[path]
         for sub in _paths(value, path):
@@ -222,14 +354,6 @@ def _paths(value: Any, prefix: KeyPath) -> list[KeyPath]:
         found.append(path)
         found.extend(_paths(child, path))
     return found
-
-
-def _record_lines(node: yaml.Node, prefix: KeyPath, path: Path, out: dict[KeyPath, str]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = (*prefix, str(key_node.value))
-            out[key] = f"{path}, line {key_node.start_mark.line + 1}"
-            _record_lines(value_node, key, path, out)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -251,9 +375,14 @@ def _tag_problem(exc: yaml.constructor.ConstructorError) -> str:
 
 
 def _explain(
-    exc: ValidationError, raw: dict[str, Any], origins: dict[KeyPath, str], sources: list[Path]
+    exc: ValidationError,
+    schema: Schema,
+    raw: dict[str, Any],
+    origins: dict[KeyPath, str],
+    sources: list[Path],
 ) -> str:
-    located = [(_data_path(err["loc"], raw), err) for err in exc.errors()]
+    walk = _Walk(schema, raw)
+    located = [(walk.data_path(err["loc"]), err) for err in exc.errors()]
     # A union (`float | list[float]`) reports one error per member. When one member got
     # further into the value (a list with a bad item), only that deeper error is useful.
     paths = {path for path, _ in located}
@@ -261,14 +390,18 @@ def _explain(
     for path, err in located:
         if not any(other[: len(path)] == path and len(other) > len(path) for other in paths):
             groups.setdefault(path, []).append(err)
-    messages = [_explain_one(path, errs, origins, sources) for path, errs in groups.items()]
+    messages = [_explain_one(path, errs, walk, origins, sources) for path, errs in groups.items()]
     if len(messages) > 3:
         messages = [*messages[:3], f"({len(messages) - 3} more problems not shown)"]
     return "\n".join(messages)
 
 
 def _explain_one(
-    path: KeyPath, errs: list[dict[str, Any]], origins: dict[KeyPath, str], sources: list[Path]
+    path: KeyPath,
+    errs: list[dict[str, Any]],
+    walk: _Walk,
+    origins: dict[KeyPath, str],
+    sources: list[Path],
 ) -> str:
     err = errs[0]
     dotted = ".".join(str(p) for p in path)
@@ -276,20 +409,22 @@ def _explain_one(
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = path[:-1]
-        allowed = _allowed_keys(parent)
-        suggestion = _did_you_mean(str(path[-1]), parent, allowed)
+        allowed = walk.allowed_keys(parent)
+        suggestion = walk.did_you_mean(str(path[-1]), parent, allowed)
         parent_name = ".".join(map(str, parent)) or "the top level"
         return (
             f"unknown key '{dotted}' ({where}).{suggestion} "
-            f"Keys allowed in {parent_name}: {', '.join(allowed)}."
+            f"Keys allowed in {parent_name}{walk.member_note(parent)}: {', '.join(allowed)}."
         )
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _explain_tag(path, walk, origins, sources)
     if kind == "missing":
-        return f"missing key '{dotted}' ({where}): add it to the config" + _field_help(path) + "."
+        return f"missing key '{dotted}' ({where}): add it to the config" + walk.help(path) + "."
     got = err.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a mapping"
+    shown = _SHORT.repr(got) if not isinstance(got, dict) else "a mapping"
     if kind == "model_type":
         # pydantic says "a valid dictionary or instance of TrainConfig": name the keys instead
-        keys = _allowed_keys(path)
+        keys = walk.allowed_keys(path)
         named = (
             f" Did you mean '{dotted}.name={got}'?"
             if "name" in keys and isinstance(got, str)
@@ -303,38 +438,145 @@ def _explain_one(
         # "a valid number, unable to parse ..." + "a valid list" -> "a valid number or a valid list"
         expected = [e["msg"].split(",")[0].removeprefix("Input should be ") for e in errs]
         return f"'{dotted}' ({where}): should be {' or '.join(expected)}; got {shown}."
-    return f"'{dotted}' ({where}): {err['msg'][0].lower() + err['msg'][1:]}; got {shown}."
+    hint = ""
+    if kind == "literal_error" and isinstance(got, str):
+        close = difflib.get_close_matches(got, walk.choices(path), n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+    return f"'{dotted}' ({where}): {err['msg'][0].lower() + err['msg'][1:]}; got {shown}.{hint}"
+
+
+def _explain_tag(
+    path: KeyPath, walk: _Walk, origins: dict[KeyPath, str], sources: list[Path]
+) -> str:
+    """`data.source` or `model.kind` names no registered source or kind."""
+    info = walk.field(path)
+    assert info is not None
+    key = union_key(info) or ""
+    members = union_members(info) or {}
+    keyed = (*path, key)
+    dotted = ".".join(map(str, keyed))
+    where = _where(keyed, origins, sources)
+    names = [_display(tag, cls, key) for tag, cls in members.items()]
+    value = walk.value(keyed)
+    if value is None:
+        return (
+            f"missing key '{dotted}' ({where}): add it to the config (one of: {', '.join(names)})."
+        )
+    if not isinstance(value, str):
+        return f"'{dotted}' ({where}): should be a string; got {_SHORT.repr(value)}."
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return f"unknown {dotted} '{value}' ({where}).{hint} Available: {', '.join(names)}."
+
+
+def _display(tag: str, cls: type[BaseModel], key: str) -> str:
+    """How a member is written in a config: its tag, or the example of a pattern-like key."""
+    info = cls.model_fields[key]
+    if typing.get_origin(info.annotation) is typing.Literal or not info.examples:
+        return tag
+    return str(info.examples[0])
 
 
 # pydantic names the member of a union (`float | list[float]`) in the error location
 _UNION_TAGS = {"float", "int", "str", "bool", "none", "dict", "list"}
 
 
-def _data_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> KeyPath:
-    """Drop pydantic's union-member tags from an error location."""
-    path: list[Any] = []
-    node: Any = raw
-    for part in loc:
-        if (
-            isinstance(node, dict)
-            and part in node
-            or isinstance(node, list)
-            and isinstance(part, int)
-            and part < len(node)
-        ):
-            path.append(part)
-            node = node[part]
-        elif (
-            isinstance(node, dict)
-            and isinstance(part, str)
-            and not any(c in part for c in "[]|")
-            and part not in _UNION_TAGS
-            and part[:1].islower()
-        ):
-            # a key that is absent from a mapping: missing or unknown at this level
-            path.append(part)
-            node = None
-    return tuple(path)
+class _Walk:
+    """The schema walked alongside the raw mapping: a discriminated union (`model`, `data`)
+    resolves to the member the raw value selects, so keys are those of the config's kind."""
+
+    def __init__(self, schema: Schema, raw: dict[str, Any]) -> None:
+        self.schema, self.raw = schema, raw
+
+    def value(self, path: KeyPath) -> Any:
+        node: Any = self.raw
+        for part in path:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        return node
+
+    def field(self, path: KeyPath) -> Any:
+        """The FieldInfo at `path`, or None."""
+        cls = self.section(path[:-1])
+        return cls.model_fields.get(str(path[-1])) if cls and path else None
+
+    def section(self, path: KeyPath) -> type[BaseModel] | None:
+        cls: type[BaseModel] = self.schema
+        for end, part in enumerate(path):
+            info = cls.model_fields.get(str(part))
+            if info is None:
+                return None
+            found = section_in(info, self.value(path[: end + 1]))
+            if found is None or found is dict:
+                return None
+            cls = found
+        return cls
+
+    def allowed_keys(self, parent: KeyPath) -> list[str]:
+        cls = self.section(parent)
+        return list(cls.model_fields) if cls else []
+
+    def member_note(self, parent: KeyPath) -> str:
+        """' (mlp)' when `parent` is a union, so the key list says whose keys it is."""
+        info = self.field(parent)
+        tag = union_tag(info, self.value(parent)) if info is not None else None
+        return f" ({tag})" if tag else ""
+
+    def did_you_mean(self, key: str, parent: KeyPath, allowed: list[str]) -> str:
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            return f" Did you mean '{'.'.join((*map(str, parent), close[0]))}'?"
+        info = self.field(parent)
+        if info is not None and union_members(info):
+            other = other_member_hint(key, ".".join(map(str, parent)), info, self.value(parent))
+            if other:
+                return other
+        for section in ("data", "model", "train", "data.validation", "train.optimizer"):
+            section_path = tuple(section.split("."))
+            if section_path != parent and key in self.allowed_keys(section_path):
+                return f" '{key}' belongs in '{section}': did you mean '{section}.{key}'?"
+        return ""
+
+    def choices(self, path: KeyPath) -> list[str]:
+        info = self.field(path)
+        if info is None or typing.get_origin(info.annotation) is not typing.Literal:
+            return []
+        return [str(v) for v in typing.get_args(info.annotation)]
+
+    def help(self, path: KeyPath) -> str:
+        info = self.field(path)
+        if info is not None and info.description:
+            return f" ({info.description})"
+        choices = self.choices(path)
+        return f" (one of: {', '.join(choices)})" if choices else ""
+
+    def data_path(self, loc: tuple[Any, ...]) -> KeyPath:
+        """The keys of an error location, without the tags pydantic adds for union members
+        (`float | list[float]`, and the kind of a discriminated union)."""
+        path: list[Any] = []
+        node: Any = self.raw
+        for part in without_tags(self.schema, loc, self.raw):
+            if (
+                isinstance(node, dict)
+                and part in node
+                or isinstance(node, list)
+                and isinstance(part, int)
+                and part < len(node)
+            ):
+                path.append(part)
+                node = node[part]
+            elif (
+                isinstance(node, dict)
+                and isinstance(part, str)
+                and not any(c in part for c in "[]|")
+                and part not in _UNION_TAGS
+                and part[:1].islower()
+            ):
+                # a key that is absent from a mapping: missing or unknown at this level
+                path.append(part)
+                node = None
+        return tuple(path)
 
 
 def _where(path: KeyPath, origins: dict[KeyPath, str], sources: list[Path]) -> str:
@@ -343,42 +585,3 @@ def _where(path: KeyPath, origins: dict[KeyPath, str], sources: list[Path]) -> s
         if key in origins:
             return origins[key]
     return f"in {sources[0]}" if sources else "in the config"
-
-
-def _section_class(path: KeyPath) -> type[BaseModel] | None:
-    cls: type[BaseModel] = DlrunConfig
-    for part in path:
-        info = cls.model_fields.get(str(part))
-        if info is None:
-            return None
-        found = section_in(info.annotation)
-        if found is None or found is dict:
-            return None
-        cls = found
-    return cls
-
-
-def _allowed_keys(parent: KeyPath) -> list[str]:
-    cls = _section_class(parent)
-    return list(cls.model_fields) if cls else []
-
-
-def _did_you_mean(key: str, parent: KeyPath, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return f" Did you mean '{'.'.join((*map(str, parent), close[0]))}'?"
-    for section in ("data", "model", "train", "data.validation", "train.optimizer"):
-        section_path = tuple(section.split("."))
-        if section_path != parent and key in _allowed_keys(section_path):
-            return f" '{key}' belongs in '{section}': did you mean '{section}.{key}'?"
-    return ""
-
-
-def _field_help(path: KeyPath) -> str:
-    cls = _section_class(path[:-1])
-    info = cls.model_fields.get(str(path[-1])) if cls else None
-    if info is not None and info.description:
-        return f" ({info.description})"
-    if info is not None and typing.get_origin(info.annotation) is typing.Literal:
-        return f" (one of: {', '.join(map(str, typing.get_args(info.annotation)))})"
-    return ""

@@ -1,12 +1,20 @@
 """The config schema: one typed class per section (the Ludwig pattern).
 
+This module holds the sections every experiment has (train, workflow, sweep, ...) and the
+bases the per-kind sections derive from: `ModelSection` (each model kind's typed config
+lives in its module under `dlrun.models`) and `DataSection` (each data source's in its
+module under `dlrun.data`). `ConfigBase` is the whole config without `model` and `data`;
+`dlrun.spec` adds them as discriminated unions built from the two registries, so this
+package never imports the layers above it.
+
 Cross-field rules (task vs. loss vs. activation, validation protocol) live in
-`dlrun.config.checks`, apart from the field types. `DlrunConfig.model_json_schema()`
-is what `dlrun schema` prints for editors.
+`dlrun.config.checks`, apart from the field types.
 
 Example:
 
 ```python
+from dlrun.spec import DlrunConfig
+
 config = DlrunConfig.model_validate({"name": "digits", "task": "multiclass",
                                      "data": {"source": "sklearn.digits"}})
 config.train.epochs  # 10
@@ -15,24 +23,133 @@ config.train.epochs  # 10
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic.fields import FieldInfo
 
-from dlrun.tasks import higher_is_better
+from dlrun.objective import Objective
+from dlrun.tasks import Labels
 
 Task = Literal["binary", "multiclass", "multilabel", "regression"]
 
 
-def section_in(annotation: Any) -> Any:
-    """The section class inside a field's annotation (through unions and Optional), `dict`
-    for a free-form mapping, or None for a plain value."""
+class KeyTag:
+    """Picks a union member by a function of one key's value (`model.kind`'s part before
+    ':'), for tags that are not literal values of the key."""
+
+    def __init__(self, key: str, tag: Callable[[str], str], default: str | None = None) -> None:
+        self.key, self.tag, self.default = key, tag, default
+        self.__name__ = key  # pydantic names the discriminator in its messages
+
+    def __call__(self, value: Any) -> str | None:
+        if isinstance(value, dict) or value is None:
+            # an absent section is its default member's
+            got = (value or {}).get(self.key, self.default)
+        else:
+            got = getattr(value, self.key, None)
+        return self.tag(got) if isinstance(got, str) else None
+
+
+def tagged_union(members: dict[str, type[BaseModel]], key: str, tag: KeyTag | None = None) -> Any:
+    """A discriminated union of section classes, picked by the value of `key`: each class's
+    `key` literal lists the values it serves (`members` maps every value to its class), or
+    `tag` maps the value to a name of `members` (one class per name)."""
+    classes = tuple(dict.fromkeys(members.values()))
+    if tag is None:
+        return Annotated[typing.Union[classes], Field(discriminator=key)]  # noqa: UP007
+    choices = tuple(Annotated[cls, Tag(name)] for name, cls in members.items())
+    return Annotated[typing.Union[choices], Discriminator(tag)]  # noqa: UP007
+
+
+def union_key(info: FieldInfo) -> str | None:
+    """The key that picks the member of a `tagged_union` field (kind, source), or None."""
+    if isinstance(info.discriminator, str):
+        return info.discriminator
+    for meta in info.metadata:
+        if isinstance(meta, Discriminator) and isinstance(meta.discriminator, KeyTag):
+            return meta.discriminator.key
+    return None
+
+
+def union_members(info: FieldInfo) -> dict[str, type[BaseModel]] | None:
+    """tag -> section class of a `tagged_union` field, or None for any other field."""
+    key = union_key(info)
+    if key is None:
+        return None
+    members: dict[str, type[BaseModel]] = {}
+    for arg in typing.get_args(info.annotation):
+        cls, *extras = typing.get_args(arg) or (arg,)
+        tags = [extra.tag for extra in extras if isinstance(extra, Tag)]
+        if not tags:
+            tags = [str(v) for v in typing.get_args(cls.model_fields[key].annotation)]
+        members.update(dict.fromkeys(tags, cls))
+    return members
+
+
+def union_tag(info: FieldInfo, value: Any) -> str | None:
+    """The tag `value` (a mapping or a section) selects in a `tagged_union` field, or None."""
+    if isinstance(info.discriminator, str):
+        return KeyTag(info.discriminator, str)(value)
+    for meta in info.metadata:
+        if isinstance(meta, Discriminator) and isinstance(meta.discriminator, KeyTag):
+            return meta.discriminator(value)
+    return None
+
+
+def section_in(info: FieldInfo, value: Any = None) -> Any:
+    """The section class of a field (through unions and Optional), `dict` for a free-form
+    mapping, or None for a plain value. For a discriminated union (`model`, `data`) it is
+    the member `value` selects, or None when `value` selects none."""
+    members = union_members(info)
+    if members is not None:
+        return members.get(union_tag(info, value) or "")
+    return _section_of(info.annotation)
+
+
+def without_tags(schema: type[BaseModel], loc: tuple[Any, ...], raw: Any) -> tuple[Any, ...]:
+    """A pydantic error location without the member tag it puts after a union field
+    (`model.mlp.units` -> `model.units`)."""
+    out: list[Any] = []
+    cls: Any = schema
+    skip: str | None = None
+    for part in loc:
+        if skip is not None and part == skip:
+            skip = None
+            continue
+        out.append(part)
+        raw = raw.get(part) if isinstance(raw, dict) else None
+        info = (
+            cls.model_fields.get(part) if isinstance(cls, type) and isinstance(part, str) else None
+        )
+        skip = union_tag(info, raw) if info is not None else None
+        cls = section_in(info, raw) if info is not None else None
+    return tuple(out)
+
+
+def other_member_hint(key: str, where: str, info: FieldInfo, value: Any) -> str:
+    """ " 'filters' is a convnet key; this model is mlp." when another member of the union
+    field `info` has the key that `value`'s member lacks, else ''."""
+    tag = union_tag(info, value)
+    members = union_members(info) or {}
+    owners = [t for t, cls in members.items() if key in cls.model_fields and t != tag]
+    if not owners:
+        return ""
+    if len(owners) > 3:
+        shown = f"{', '.join(owners[:3])} and {len(owners) - 3} more"
+        return f" '{key}' is a key of {shown}; this {where} is {tag}."
+    return f" '{key}' is a {' and '.join(owners)} key; this {where} is {tag}."
+
+
+def _section_of(annotation: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if annotation is dict or getattr(annotation, "__origin__", None) is dict:
         return dict
     for arg in getattr(annotation, "__args__", ()):
-        found = section_in(arg)
+        found = _section_of(arg)
         if found is not None:
             return found
     return None
@@ -60,8 +177,37 @@ class ValidationConfig(Section):
     shuffle: bool = Field(True, description="Shuffle (seeded) before carving the split.")
 
 
-class DataConfig(Section):
-    """Where the data comes from and how it is prepared for the model."""
+# Numeric ranges shared by the model kinds, so `dlrun check` refuses what Keras would.
+Rate = Annotated[float, Field(ge=0, lt=1)]
+Penalty = Annotated[float, Field(ge=0)]
+Units = Annotated[int, Field(ge=1)]
+
+
+class ModelSection(Section):
+    """Keys every model kind has. A kind's module subclasses it with a `kind` literal and
+    its own keys; `dlrun.models.MODELS` says which inputs the kind accepts."""
+
+    kind: str = Field(description="Model builder: mlp, convnet, or python:path/file.py:function.")
+    output_activation: Literal["auto", "sigmoid", "softmax", "linear"] = Field(
+        "auto", description="Last-layer activation; auto follows the task."
+    )
+
+    def describe(self) -> str:
+        """A short description for tables, e.g. 'mlp 16-16 + dropout 0.5'."""
+        return self.kind
+
+    def problems(self) -> list[str]:
+        """Rules between this section's keys, each a sentence with its fix."""
+        return []
+
+    def input_problems(self) -> list[str]:
+        """What a look at the files the section names finds wrong (they are never run)."""
+        return []
+
+
+class DataSection(Section):
+    """Keys every data source has. A source's module subclasses it with a `source` literal
+    and its own keys; `dlrun.data.sources.SOURCES` says which representation it gives."""
 
     source: str = Field(
         description=(
@@ -69,70 +215,30 @@ class DataConfig(Section):
             "sklearn.{digits,breast_cancer,iris,wine,diabetes}, csv, npz."
         )
     )
-    path: str | None = Field(
-        None, description="Local file: a copy of a Keras dataset file, a CSV, or an .npz."
-    )
-    num_words: int | None = Field(
-        None, ge=3, description="Keep the N most frequent words (imdb, reuters)."
-    )
-    vectorize: Literal["auto", "multi_hot"] = Field(
-        "auto", description="Token sequences: multi_hot builds sparse multi-hot vectors on the fly."
-    )
     labels: Literal["sparse", "one_hot"] = Field(
         "sparse", description="Multiclass labels as integers or one-hot vectors."
-    )
-    normalize: bool | None = Field(
-        None,
-        description="Standardize features with mean/std fitted on the training split "
-        "(default: on for tabular data).",
-    )
-    scale: float | None = Field(
-        None, description="Multiply inputs by this (default 1/255 for 8-bit images)."
-    )
-    flatten: bool | None = Field(
-        None, description="Flatten images to vectors (default: for mlp models)."
     )
     limit: int | None = Field(
         None, ge=1, description="Use only the first N training and N test samples."
     )
-    test_fraction: float = Field(
-        0.2, gt=0, lt=1, description="Test share for sources without a test split (csv, sklearn)."
-    )
-    target: str | None = Field(None, description="CSV: the target column.")
-    drop: list[str] = Field(default_factory=list, description="CSV: columns to ignore.")
-    categorical: list[str] | None = Field(
-        None, description="CSV: columns to one-hot encode (default: the non-numeric ones)."
-    )
-    delimiter: str = Field(",", description="CSV: field delimiter.")
     validation: ValidationConfig = Field(default_factory=lambda: ValidationConfig(fraction=0.2))
 
+    def problems(self) -> list[str]:
+        """Rules between this section's keys, each a sentence with its fix."""
+        return []
 
-class ModelConfig(Section):
-    """The network body; the head (last layer) follows from the task."""
+    def input_problems(self) -> list[str]:
+        """What a look at the files the section names finds wrong (missing, wrong format)."""
+        return []
 
-    kind: str = Field(
-        "mlp", description="Model builder: mlp, convnet, or python:path/file.py:function."
-    )
-    units: list[int] = Field(
-        default_factory=lambda: [64, 64], description="Hidden Dense layer sizes."
-    )
-    activation: str = Field("relu", description="Hidden-layer activation.")
-    dropout: float | list[float] = Field(
-        0.0, description="Dropout rate after each hidden layer (one value or one per layer)."
-    )
-    l1: float | list[float] = Field(0.0, description="L1 weight penalty (global or per layer).")
-    l2: float | list[float] = Field(0.0, description="L2 weight penalty (global or per layer).")
-    filters: list[int] = Field(
-        default_factory=lambda: [32, 64, 64], description="convnet: filters per conv block."
-    )
-    kernel_size: int = Field(3, ge=1, description="convnet: kernel size.")
-    pool_size: int = Field(2, ge=1, description="convnet: max-pooling size between blocks.")
-    output_activation: Literal["auto", "sigmoid", "softmax", "linear"] = Field(
-        "auto", description="Last-layer activation; auto follows the task."
-    )
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="Extra keyword arguments for a python: builder."
-    )
+    def describe(self) -> str:
+        """The data as a message names it, e.g. "data.source 'keras.mnist'"."""
+        return f"data.source '{self.source}'"
+
+    def peek_labels(self) -> Labels | None:
+        """What a cheap look tells about the labels (known data sets, a file's label
+        column), or None when only loading the data would tell."""
+        return None
 
 
 class OptimizerConfig(Section):
@@ -298,21 +404,20 @@ class SweepConfig(Section):
         "{int: [lo, hi]}, with optional log: true or step: S.",
     )
 
-    def maximize(self) -> bool:
-        """Whether a higher metric is better (direction, or guessed from the metric's name)."""
-        if self.direction != "auto":
-            return self.direction == "maximize"
-        return higher_is_better(self.metric)
+    def objective(self) -> Objective:
+        """The metric every trial is scored by, with its direction (`auto` resolved)."""
+        return Objective.of(self.metric, self.direction)
 
 
-class DlrunConfig(Section):
-    """A whole experiment."""
+class ConfigBase(Section):
+    """A whole experiment but its `model` and `data`, which `dlrun.spec.DlrunConfig` adds
+    as discriminated unions over the registered kinds and sources."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name (used in run ids).")
     seed: int = Field(1337, description="Seed for Python, NumPy, TensorFlow and data splits.")
     task: Task
-    data: DataConfig
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataSection
+    model: ModelSection
     train: TrainConfig = Field(default_factory=TrainConfig)
     workflow: WorkflowConfig | None = Field(
         None, description="Walk the universal workflow; without it, train the base model once."
@@ -320,3 +425,8 @@ class DlrunConfig(Section):
     sweep: SweepConfig | None = Field(
         None, description="Hyperparameter search over sweep.space (dlrun sweep)."
     )
+
+    def kind_problems(self) -> list[str]:
+        """Rules only the registries can judge (a model kind given an input it cannot take);
+        the assembled config class overrides this."""
+        return []

@@ -1,4 +1,5 @@
-"""Keras's built-in datasets: through `keras.datasets`, or from a local copy.
+"""Keras's built-in datasets: their typed configs, and loading through `keras.datasets`
+or from a local copy.
 
 Keras's loaders reject any file whose hash differs from the original and then try
 to download. `load_local` reads a local copy of the same format with the same
@@ -9,6 +10,7 @@ files, cifar10's pickled batches in channels-last order), numpy only.
 Example:
 
 ```python
+raw = keras_source("imdb", KerasTextConfig(source="keras.imdb", path="imdb.npz", num_words=10000))
 (x_train, y_train), (x_test, y_test) = load_local("imdb", "../shared/datasets/imdb/imdb.npz",
                                                   num_words=10000)
 ```
@@ -24,11 +26,15 @@ import tarfile
 import zipfile
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
+from dlrun.config.schema import DataSection
+from dlrun.data.splits import RawData, Sequences, Split
 from dlrun.errors import DataError
+from dlrun.tasks import Labels
 
 # dataset -> (what Keras 3.15 looks for in its cache, kind of data)
 KERAS_DATASETS = {
@@ -62,6 +68,22 @@ _OFFLINE = {
         f"{CIFAR_ARCHIVE} or the {CIFAR_DIR}/ directory extracted from it",
     ),
 }
+LOCAL_COPY_FORMATS = ("imdb", "reuters", "mnist", "fashion_mnist", "cifar10", "boston_housing")
+# the arrays a local copy holds, and what its labels are
+_LOCAL_ARRAYS = {
+    "imdb": ("x_train", "y_train", "x_test", "y_test"),
+    "reuters": ("x", "y"),
+    "mnist": ("x_train", "y_train", "x_test", "y_test"),
+    "boston_housing": ("x", "y"),
+}
+_LABELS = {
+    "imdb": Labels(2, binary=True),
+    "reuters": Labels(46),
+    "mnist": Labels(10),
+    "fashion_mnist": Labels(10),
+    "cifar10": Labels(10),
+    "boston_housing": Labels(None),
+}
 
 _ALLOWED_PICKLE = {
     ("numpy", "ndarray"),
@@ -71,6 +93,141 @@ _ALLOWED_PICKLE = {
 }
 
 Arrays = tuple[tuple[Any, np.ndarray], tuple[Any, np.ndarray]]
+
+TEXT_SOURCES = ("keras.imdb", "keras.reuters")
+ARRAY_SOURCES = ("keras.mnist", "keras.fashion_mnist", "keras.cifar10", "keras.boston_housing")
+
+
+class _KerasSection(DataSection):
+    path: str | None = Field(
+        None, description="A local copy of the Keras dataset file (offline machines)."
+    )
+
+    @property
+    def dataset(self) -> str:
+        return self.source.removeprefix("keras.")
+
+    def input_problems(self) -> list[str]:
+        if self.path is None:
+            return []
+        if self.dataset not in LOCAL_COPY_FORMATS:
+            return [
+                f"data.path is not supported for {self.source}: local copies work for "
+                f"{', '.join(f'keras.{n}' for n in LOCAL_COPY_FORMATS)}. Put Keras's original "
+                f"files under {keras_cache_dir()} and remove data.path."
+            ]
+        if self.dataset in _OFFLINE:  # a directory of files or an archive, not an npz
+            if not Path(self.path).exists():
+                return [f"data.path {self.path}: not found; give {_OFFLINE[self.dataset][1]}."]
+            return []
+        return npz_problems(self.path, _LOCAL_ARRAYS[self.dataset])
+
+    def peek_labels(self) -> Labels | None:
+        return _LABELS[self.dataset]
+
+
+class KerasTextConfig(_KerasSection):
+    """IMDB reviews and Reuters newswires: token ids, as sparse multi-hot sets or ordered."""
+
+    source: Literal["keras.imdb", "keras.reuters"] = Field(description="A Keras text dataset.")
+    num_words: int | None = Field(
+        None, ge=3, description="Keep the N most frequent words (default: every word)."
+    )
+    vectorize: Literal["auto", "multi_hot", "sequence"] = Field(
+        "auto",
+        description="multi_hot: sparse multi-hot vectors built on the fly (auto); sequence: "
+        "ordered token ids padded or truncated to maxlen.",
+    )
+    maxlen: int | None = Field(
+        None, ge=1, description="sequence: the length every sequence is padded or cut to."
+    )
+    padding: Literal["pre", "post"] = Field(
+        "pre", description="sequence: pad short sequences before (pre) or after (post)."
+    )
+    truncating: Literal["pre", "post"] = Field(
+        "pre", description="sequence: cut long sequences at the start (pre) or end (post)."
+    )
+
+    @property
+    def representation(self) -> str:
+        return "sequence" if self.vectorize == "sequence" else "multi_hot"
+
+    def problems(self) -> list[str]:
+        if self.vectorize == "sequence" and self.maxlen is None:
+            return ["data.vectorize 'sequence' needs data.maxlen: the length of every sequence."]
+        if self.vectorize != "sequence" and self.maxlen is not None:
+            return ["data.maxlen applies to vectorize: sequence; remove it or set that."]
+        return []
+
+
+class KerasArraysConfig(_KerasSection):
+    """MNIST, Fashion-MNIST and CIFAR-10 images; Boston housing feature vectors."""
+
+    source: Literal[
+        "keras.mnist", "keras.fashion_mnist", "keras.cifar10", "keras.boston_housing"
+    ] = Field(description="A Keras image or feature dataset.")
+    scale: float | None = Field(
+        None, gt=0, description="Multiply inputs by this (default 1/255 for 8-bit images)."
+    )
+    normalize: bool | None = Field(
+        None,
+        description="Standardize with mean/std fitted on the training split "
+        "(default: on for feature vectors, off for images).",
+    )
+
+
+def npz_problems(path: str, arrays: tuple[str, ...]) -> list[str]:
+    """Why `data.path` is not an .npz holding `arrays` (read from its index only), or []."""
+    file = Path(path)
+    if not file.is_file():
+        what = "a directory" if file.is_dir() else "not found"
+        return [f"data.path {path}: {what}; give the .npz file (paths are relative to here)."]
+    try:
+        with zipfile.ZipFile(file) as archive:
+            names = {n.removesuffix(".npy") for n in archive.namelist()}
+    except (zipfile.BadZipFile, OSError) as exc:
+        return [f"data.path {path} is not an .npz file ({exc})."]
+    missing = [a for a in arrays if a not in names]
+    if missing:
+        return [
+            f"data.path {path} lacks the array{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}; it needs {', '.join(arrays)}."
+        ]
+    return []
+
+
+def keras_source(name: str, config: KerasTextConfig | KerasArraysConfig) -> RawData:
+    """Load a Keras dataset (from `config.path` when given) as raw train and test splits."""
+    num_words = config.num_words if isinstance(config, KerasTextConfig) else None
+    if isinstance(config, KerasTextConfig) and config.vectorize == "sequence":
+        raise DataError(
+            f"data.vectorize 'sequence' is not implemented yet for {config.source}.",
+            hint="Use data.vectorize: multi_hot for now.",
+        )
+    if config.path:
+        (x_train, y_train), (x_test, y_test) = load_local(name, config.path, num_words)
+    else:
+        (x_train, y_train), (x_test, y_test) = load_builtin(name, num_words)
+    kind = KERAS_DATASETS[name][1]
+    if kind == "sequences":
+        train_x = Sequences.from_lists(x_train, num_words)
+        test_x = Sequences.from_lists(x_test, train_x.num_words)
+        return RawData(
+            Split(train_x, np.asarray(y_train).reshape(-1)),
+            Split(test_x, np.asarray(y_test).reshape(-1)),
+            kind="sequences",
+        )
+    return RawData(
+        Split(np.asarray(x_train), _labels(y_train)),
+        Split(np.asarray(x_test), _labels(y_test)),
+        kind=kind,  # type: ignore[arg-type]
+    )
+
+
+def _labels(y: object) -> np.ndarray:
+    """CIFAR's labels come as (n, 1); every other source uses (n,)."""
+    y = np.asarray(y)
+    return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 
 
 def keras_cache_dir() -> Path:
@@ -138,7 +295,7 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
         with zipfile.ZipFile(path) as archive:
             for member in archive.namelist():
                 key = member[:-4] if member.endswith(".npy") else member
-                out[key] = _read_member(archive, member)
+                out[key] = read_member(archive, member)
     except (zipfile.BadZipFile, ValueError, pickle.UnpicklingError) as exc:
         raise DataError(f"{path} is not a readable .npz file: {exc}") from None
     return out
@@ -163,7 +320,7 @@ def check_splits(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
         )
 
 
-def _read_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
+def read_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
     with archive.open(member) as fp:
         version = np.lib.format.read_magic(fp)
         if version == (1, 0):

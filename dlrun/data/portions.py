@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlrun.config.schema import DlrunConfig
+from dlrun.config.schema import ConfigBase
 from dlrun.data.prepare import (
     Prepared,
     fit_state,
@@ -46,7 +46,7 @@ class Portion:
 
 
 def prepare_portion(
-    raw: RawData, train: Split, validation: Split | None, config: DlrunConfig
+    raw: RawData, train: Split, validation: Split | None, config: ConfigBase
 ) -> Prepared:
     """Fit preprocessing on `train`, apply it to both parts; the test split stays untouched."""
     state = fit_state(raw, train, config)
@@ -62,7 +62,7 @@ def prepare_portion(
     )
 
 
-def make_portions(raw: RawData, config: DlrunConfig) -> list[Portion]:
+def make_portions(raw: RawData, config: ConfigBase) -> list[Portion]:
     """The holdout portion, or one portion per fold (and repeat) of K-fold."""
     train = limited(raw.train, config.data.limit)
     v = config.data.validation

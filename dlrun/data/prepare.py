@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dlrun.config.schema import DlrunConfig, ValidationConfig
+from dlrun.config.schema import ConfigBase, ValidationConfig
 from dlrun.data.splits import Features, RawData, Sequences, Split
 from dlrun.data.tabular import fit_table, transform_table
 from dlrun.errors import DataError
@@ -76,7 +76,7 @@ def kfold_indices(
     return folds
 
 
-def fit_state(raw: RawData, train: Split, config: DlrunConfig) -> dict[str, Any]:
+def fit_state(raw: RawData, train: Split, config: ConfigBase) -> dict[str, Any]:
     """Fit preprocessing on the training split; the result is JSON-able."""
     data = config.data
     state: dict[str, Any] = {"source_kind": raw.kind, "task": config.task}
@@ -90,8 +90,8 @@ def fit_state(raw: RawData, train: Split, config: DlrunConfig) -> dict[str, Any]
         scale = data.scale
         if scale is None:
             scale = 1 / 255 if x.dtype == np.uint8 else 1 / float(max(x.max(), 1e-12))
-        flatten = data.flatten if data.flatten is not None else config.model.kind == "mlp"
-        state.update(kind="images", scale=float(scale), flatten=bool(flatten))
+        # Images keep their shape: a model that wants vectors flattens them itself.
+        state.update(kind="images", scale=float(scale))
     else:
         state.update(kind="features", scale=data.scale or 1.0)
         if data.normalize is not False:
@@ -109,7 +109,7 @@ def fit_state(raw: RawData, train: Split, config: DlrunConfig) -> dict[str, Any]
     return state
 
 
-def check_targets(y: np.ndarray, config: DlrunConfig, class_names: list[str] | None) -> None:
+def check_targets(y: np.ndarray, config: ConfigBase, class_names: list[str] | None) -> None:
     """Refuse training targets that the task's head cannot learn, before anything is fitted."""
     y = np.asarray(y)
     task = config.task
@@ -145,7 +145,8 @@ def apply_state(x: Features, state: dict[str, Any]) -> Features:
         return transform_table(np.asarray(x), state)
     out = np.asarray(x, dtype=np.float32) * np.float32(state["scale"])
     if kind == "images":
-        if state["flatten"]:
+        if state.get("flatten"):
+            # runs trained before the models flattened images themselves
             out = out.reshape(len(out), -1)
         elif out.ndim == 3:
             out = out[..., None]  # grayscale images get their channel axis
@@ -186,7 +187,7 @@ def _integers(values: np.ndarray) -> bool:
     return bool(np.all(np.equal(np.mod(values, 1), 0)))
 
 
-def prepare(raw: RawData, config: DlrunConfig, state: dict[str, Any] | None = None) -> Prepared:
+def prepare(raw: RawData, config: ConfigBase, state: dict[str, Any] | None = None) -> Prepared:
     """Carve validation from train, fit (or reuse) preprocessing, encode labels."""
     train = limited(raw.train, config.data.limit)
     test = limited(raw.test, config.data.limit)
@@ -233,6 +234,6 @@ def _outputs(y: np.ndarray, task: str, class_names: list[str] | None) -> int:
     return 1
 
 
-def prepare_test(raw: RawData, config: DlrunConfig, state: dict[str, Any]) -> Split:
+def prepare_test(raw: RawData, config: ConfigBase, state: dict[str, Any]) -> Split:
     """The test split only, transformed with an already fitted state (evaluate, predict)."""
     return transform(limited(raw.test, config.data.limit), state, config.task)

@@ -107,3 +107,25 @@ class RawData:
     kind: Kind
     class_names: list[str] | None = None
     feature_names: list[str] | None = None
+
+
+def with_test_split(
+    x: np.ndarray,
+    y: np.ndarray,
+    test_fraction: float,
+    kind: Kind,
+    class_names: list[str] | None,
+    feature_names: list[str] | None,
+) -> RawData:
+    """Carve a seeded test split for sources that ship without one."""
+    rng = np.random.RandomState(113)
+    order = rng.permutation(len(y))
+    n_test = max(1, int(round(len(y) * test_fraction)))
+    test, train = order[:n_test], order[n_test:]
+    return RawData(
+        Split(x[train], y[train]),
+        Split(x[test], y[test]),
+        kind=kind,
+        class_names=class_names,
+        feature_names=feature_names,
+    )

@@ -1,4 +1,5 @@
-"""CSV tables: reading, and the preprocessing fitted on the training split only.
+"""CSV tables: their typed config, reading, and the preprocessing fitted on the training
+split only.
 
 Numeric columns: missing values filled with the training median, then
 standardized with the training mean and std. Categorical columns: missing
@@ -9,7 +10,7 @@ state is a plain dict, saved with the run so evaluate and predict reuse it.
 Example:
 
 ```python
-table = read_csv(DataConfig(source="csv", path="houses.csv", target="price"))
+table = read_csv(CsvConfig(source="csv", path="houses.csv", target="price"))
 state = fit_table(table.x[:80], table.columns, categorical=None)
 features = transform_table(table.x, state)   # float32, shape (n, n_features)
 ```
@@ -22,17 +23,102 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from dlrun.config.schema import DataConfig
+from dlrun.config.schema import DataSection
+from dlrun.data.splits import RawData, with_test_split
 from dlrun.errors import DataError, DataWarning
+from dlrun.tasks import Labels
 
 MISSING = {"", "na", "nan", "null", "none", "?"}
+# `dlrun check` looks at the labels of the first rows only, so it stays fast on big files.
+PEEK_ROWS = 10_000
 # A categorical column is worth a warning with more than MANY_CATEGORIES distinct values
 # when most of its rows are distinct (an id, a name), or with more than TOO_MANY_CATEGORIES.
 MANY_CATEGORIES, TOO_MANY_CATEGORIES = 50, 1000
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class CsvConfig(DataSection):
+    """A CSV table with a header row: one column is the target, the others the features.
+
+    Numeric columns are always filled and standardized, categorical ones one-hot encoded,
+    with statistics fitted on the training split; a seeded test split is carved from it.
+    """
+
+    source: Literal["csv"] = Field(description="A CSV file with a header row.")
+    path: str = Field(description="The CSV file.")
+    target: str = Field(description="The target column.")
+    drop: list[str] = Field(default_factory=list, description="Columns to ignore.")
+    categorical: list[str] | None = Field(
+        None, description="Columns to one-hot encode (default: the non-numeric ones)."
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1, description="Field delimiter.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share held out as the test split.")
+
+    def describe(self) -> str:
+        return f"column '{self.target}' of {self.path}"
+
+    def input_problems(self) -> list[str]:
+        path = Path(self.path)
+        if not path.is_file():
+            what = "a directory" if path.is_dir() else "not found"
+            return [f"data.path {path}: {what}; give the CSV file (paths are relative to here)."]
+        with path.open("rb") as fp:
+            if fp.read(4) == _ZIP_MAGIC:
+                return [f"data.path {path} is a zip or .npz archive, not a CSV: use source: npz."]
+        try:
+            header = next(self._rows(1), None)
+        except UnicodeDecodeError as exc:
+            return [str(not_utf8(path, exc))]
+        if header is None:
+            return [f"data.path {path} is empty; a CSV needs a header row."]
+        named = [self.target, *self.drop, *(self.categorical or [])]
+        missing = [c for c in named if c not in header]
+        if missing:
+            return [
+                f"data.path {path} has no column '{missing[0]}' (named in data.target, drop "
+                f"or categorical). Columns: {', '.join(header)}."
+            ]
+        return []
+
+    def peek_labels(self) -> Labels | None:
+        try:
+            rows = self._rows(PEEK_ROWS + 1)
+            header = next(rows)
+            index = header.index(self.target)
+            values = [row[index] for row in rows if len(row) == len(header)]
+        except (OSError, UnicodeDecodeError, StopIteration, ValueError, csv.Error):
+            return None
+        values = [v for v in values if not _is_missing(v)]
+        if not values:
+            return None
+        partial = len(values) >= PEEK_ROWS
+        numbers = _as_float(np.array(values, dtype=object))
+        if numbers is not None and not np.all(np.mod(numbers, 1) == 0):
+            return Labels(None, partial=partial)
+        distinct = set(numbers.tolist()) if numbers is not None else set(values)
+        # the reader encodes two text values as 0 and 1
+        binary = len(distinct) == 2 and (numbers is None or distinct == {0.0, 1.0})
+        return Labels(len(distinct), binary=binary, partial=partial)
+
+    def _rows(self, limit: int) -> Any:
+        with Path(self.path).open(newline="", encoding="utf-8-sig") as fp:
+            reader = csv.reader(fp, delimiter=self.delimiter)
+            for n, row in enumerate(row for row in reader if row):
+                if n >= limit:
+                    return
+                yield row
+
+
+def csv_source(config: CsvConfig) -> RawData:
+    table = read_csv(config)
+    return with_test_split(
+        table.x, table.y, config.test_fraction, "table", table.class_names, table.columns
+    )
 
 
 @dataclass
@@ -43,8 +129,8 @@ class Table:
     class_names: list[str] | None
 
 
-def read_csv(config: DataConfig) -> Table:
-    path = Path(config.path or "")
+def read_csv(config: CsvConfig) -> Table:
+    path = Path(config.path)
     if not path.is_file():
         raise DataError(f"CSV file not found: {path}", hint="Check data.path.")
     # utf-8-sig: spreadsheet exports start with a byte-order mark that would otherwise
@@ -71,7 +157,7 @@ def read_csv(config: DataConfig) -> Table:
     if missing:
         raise DataError(f"{path} has no column '{missing[0]}'. Columns: {', '.join(header)}.")
     data = np.array(body, dtype=object)
-    target_index = header.index(config.target or "")
+    target_index = header.index(config.target)
     keep = [i for i, c in enumerate(header) if i != target_index and c not in config.drop]
     y_raw = data[:, target_index]
     if any(str(v).strip().lower() in MISSING for v in y_raw):

@@ -1,9 +1,15 @@
-"""Model builders registry: a name -> function(config, input_spec, outputs, head) -> keras.Model.
+"""Model kinds registry: a name -> (typed config, the inputs it accepts, build function).
 
-Adding a model kind is one function and one line in `BUILDERS`. Builders import
-Keras inside the function, so this module stays importable without TensorFlow.
-`model.kind: python:path/file.py:function` runs the user's own builder (the
-user's code runs with dlrun's rights: only use builders you trust).
+Adding a model kind is one module (its `ModelSection` subclass and its builder) and one
+line in `MODELS`; `dlrun.spec` builds the `model` union of the schema from this mapping.
+A config's kind selects its entry by the part before the first ':' (`python:file.py:fn`
+is the `python` kind). Builders import Keras inside the function, so this package stays
+importable without TensorFlow. `python:` runs the user's own builder (the user's code runs
+with dlrun's rights: only use builders you trust).
+
+Representations a kind may accept (`dlrun.data.sources` names what each source gives):
+`features` (dense vectors), `table` (encoded CSV rows), `images` (height, width[,
+channels]), `multi_hot` (sparse token sets), `sequence` (ordered token ids).
 
 Example:
 
@@ -15,25 +21,36 @@ model = build_model(config.model, prepared.input_spec, prepared.outputs, head)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from dlrun.config.schema import ModelConfig
+from dlrun.config.schema import ModelSection
 from dlrun.data.prepare import InputSpec
-from dlrun.models.convnet import build_convnet
-from dlrun.models.mlp import build_mlp
-from dlrun.models.user import build_user_model
+from dlrun.models.convnet import ConvnetConfig, build_convnet
+from dlrun.models.mlp import MlpConfig, build_mlp
+from dlrun.models.user import PythonModelConfig, build_user_model
 from dlrun.tasks import Head
 
-Builder = Callable[[ModelConfig, InputSpec, int, Head], Any]
+REPRESENTATIONS = ("features", "table", "images", "multi_hot", "sequence")
 
-BUILDERS: dict[str, Builder] = {
-    "mlp": build_mlp,
-    "convnet": build_convnet,
+
+class ModelKind(NamedTuple):
+    config: type[ModelSection]
+    accepts: tuple[str, ...]
+    build: Callable[[Any, InputSpec, int, Head], Any]
+
+
+MODELS: dict[str, ModelKind] = {
+    "mlp": ModelKind(MlpConfig, ("features", "table", "images", "multi_hot"), build_mlp),
+    "convnet": ModelKind(ConvnetConfig, ("images",), build_convnet),
+    "python": ModelKind(PythonModelConfig, REPRESENTATIONS, build_user_model),
 }
 
 
-def build_model(config: ModelConfig, spec: InputSpec, outputs: int, head: Head) -> Any:
+def kind_tag(kind: str) -> str:
+    """The registry entry of a `model.kind` value: the part before the first ':'."""
+    return kind.partition(":")[0]
+
+
+def build_model(config: ModelSection, spec: InputSpec, outputs: int, head: Head) -> Any:
     """Build the configured body with the task's head."""
-    if config.kind.startswith("python:"):
-        return build_user_model(config, spec, outputs, head)
-    return BUILDERS[config.kind](config, spec, outputs, head)
+    return MODELS[kind_tag(config.kind)].build(config, spec, outputs, head)

@@ -1,5 +1,8 @@
 """`mlp`: the book's densely connected network.
 
+It takes dense vectors, tables, sparse multi-hot token sets and images, which it
+flattens itself (the data layer never reshapes for a model).
+
 Example config:
 
 ```yaml
@@ -9,15 +12,25 @@ model: {kind: mlp, units: [16, 16], activation: relu, dropout: 0.5, l2: 0.001}
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from dlrun.config.schema import ModelConfig
+from pydantic import Field
+
 from dlrun.data.prepare import InputSpec
-from dlrun.models.layers import dense_stack, head_layer
+from dlrun.models.layers import DenseKeys, dense_stack, head_layer, join
 from dlrun.tasks import Head
 
 
-def build_mlp(config: ModelConfig, spec: InputSpec, outputs: int, head: Head) -> Any:
+class MlpConfig(DenseKeys):
+    """Dense layers on the (flattened) input."""
+
+    kind: Literal["mlp"] = Field("mlp", description="A densely connected network.")
+
+    def describe(self) -> str:
+        return f"mlp {join(self.units)}{self.regularization()}"
+
+
+def build_mlp(config: MlpConfig, spec: InputSpec, outputs: int, head: Head) -> Any:
     import keras
 
     inputs = keras.Input(shape=spec.shape, sparse=spec.sparse, name="inputs")

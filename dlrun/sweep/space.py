@@ -26,10 +26,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dlrun.config import LoadedConfig, validate
+from dlrun.config import LoadedConfig
 from dlrun.config.loader import set_path
-from dlrun.config.schema import DlrunConfig, SweepConfig
+from dlrun.config.schema import SweepConfig
 from dlrun.errors import ConfigError
+from dlrun.spec import DlrunConfig, validate
 
 SCALARS = (bool, int, float, str, type(None))
 

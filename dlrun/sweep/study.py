@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlrun.config.schema import DlrunConfig
 from dlrun.errors import DlrunError, UsageError
 from dlrun.runs import Run, process_alive
+from dlrun.spec import DlrunConfig
 
 HEARTBEAT_SECONDS = 15
 GRACE_SECONDS = 60

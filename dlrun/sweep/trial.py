@@ -30,14 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.portions import make_portions
 from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
 from dlrun.errors import ConfigError, DlrunError, FailedStageError
-from dlrun.objective import Objective
 from dlrun.runs import Run
+from dlrun.spec import DlrunConfig
 from dlrun.summary import new_summary
 from dlrun.sweep.space import Param, format_value, trial_loaded
 from dlrun.sweep.study import in_budget
@@ -89,7 +88,7 @@ class TrialRunner:
         self.params = params
         self.emit = emit
         self.out = out
-        self.objective = Objective.of(self.sweep.metric, self.sweep.direction)
+        self.objective = self.sweep.objective()
         self.surplus = False
         self._data: tuple[str, RawData] | None = None
 

@@ -30,10 +30,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from dlrun.config import validate
 from dlrun.console import NORMAL, QUIET, Output
 from dlrun.errors import EXIT_FAILURE, EXIT_INTERRUPTED, DlrunError, FailedStageError
 from dlrun.runs import write_text
+from dlrun.spec import validate
 from dlrun.sweep.space import parse_space
 from dlrun.sweep.study import create_or_load, has_work, make_pruner, make_sampler, open_storage
 from dlrun.sweep.trial import Surplus, TrialRunner, WorkerSpec
@@ -98,7 +98,7 @@ def run_worker(spec: WorkerSpec, index: int) -> int:
         study = create_or_load(
             storage,
             spec.study_name,
-            maximize=config.sweep.maximize(),
+            maximize=config.sweep.objective().maximize,
             must_exist=True,
             may_exist=True,
         )

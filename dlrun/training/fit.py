@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.pipeline import make_dataset, training_dataset
 from dlrun.data.prepare import Prepared
@@ -31,6 +30,7 @@ from dlrun.evaluation import one_hot_width
 from dlrun.models import build_model
 from dlrun.objective import Objective
 from dlrun.runs import save_with
+from dlrun.spec import DlrunConfig
 from dlrun.tasks import Head, head_for
 from dlrun.tfenv import import_keras
 

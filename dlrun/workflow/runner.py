@@ -61,7 +61,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlrun import plots
-from dlrun.config.schema import DlrunConfig
 from dlrun.console import Output
 from dlrun.data.portions import Portion, make_portions, prepare_portion
 from dlrun.data.prepare import limited, prepare_test
@@ -71,6 +70,7 @@ from dlrun.errors import DlrunError, RunFailed
 from dlrun.evaluation import evaluate_model
 from dlrun.objective import Objective
 from dlrun.runs import PREDICTIONS, Run, save_with
+from dlrun.spec import DlrunConfig
 from dlrun.summary import new_summary
 from dlrun.tasks import head_for
 from dlrun.tfenv import import_keras
@@ -83,7 +83,7 @@ from dlrun.training import (
     train_stage,
 )
 from dlrun.workflow.baselines import BASELINES, compute_baselines, reference
-from dlrun.workflow.stages import Stage, describe_model, plan
+from dlrun.workflow.stages import Stage, plan
 from dlrun.workflow.verdicts import Curves, overfitting, verdict
 
 DONE = ("completed", "failed")
@@ -269,7 +269,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
     entry: dict[str, Any] = {
         "role": stage.role,
         "status": "running",
-        "model": describe_model(stage.base.model),
+        "model": stage.base.model.describe(),
         "overrides": stage.overrides,
         "error": None,
     }
@@ -286,7 +286,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
         entry.update(status="failed", error=reason, verdict=f"failed: {reason}")
         out.warn(f"stage {stage.name} failed: {reason}")
         return entry
-    entry["model"] = describe_model(config.model)
+    entry["model"] = config.model.describe()
     # A K-fold stage interrupted part-way keeps its finished folds.
     done = [FoldRecord(**f) for f in (previous or {}).get("folds", [])] if flow.kfold else []
 

@@ -10,7 +10,7 @@ Example:
 
 ```python
 for stage in plan(config):
-    stage.name, stage.role, describe_model(stage.resolve().model)
+    stage.name, stage.role, stage.resolve().model.describe()
     # ("small", "small", "mlp 16-16"), ("dropout", "regularize", "mlp 16-16 + dropout 0.5")
 ```
 """
@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dlrun.config import validate
 from dlrun.config.checks import stage_raw
-from dlrun.config.schema import DlrunConfig, ModelConfig, StageConfig
+from dlrun.config.schema import StageConfig
 from dlrun.errors import UsageError
+from dlrun.spec import DlrunConfig, validate
 
 
 @dataclass(frozen=True)
@@ -68,24 +68,3 @@ def plan(config: DlrunConfig, only: str | None = None) -> list[Stage]:
             f"--stage {only}: no such stage; this config has {', '.join(s.name for s in stages)}."
         )
     return chosen
-
-
-def describe_model(model: ModelConfig) -> str:
-    """A short description for the stage table, e.g. 'mlp 16-16 + dropout 0.5'."""
-    if model.kind == "convnet":
-        dense = f" / {_join(model.units)}" if model.units else ""
-        text = f"convnet {_join(model.filters)}{dense}"
-    elif model.kind == "mlp":
-        text = f"mlp {_join(model.units)}"
-    else:
-        text = model.kind
-    for key in ("dropout", "l1", "l2"):
-        value = getattr(model, key)
-        if any(value) if isinstance(value, list) else value:
-            shown = _join(value, "/") if isinstance(value, list) else f"{value:g}"
-            text += f" + {key} {shown}"
-    return text
-
-
-def _join(values: list[Any], sep: str = "-") -> str:
-    return sep.join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)

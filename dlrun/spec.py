@@ -1,0 +1,82 @@
+"""The whole config schema, assembled from the model and data registries.
+
+`DlrunConfig` is `dlrun.config.schema.ConfigBase` with `model` a discriminated union of
+the kinds in `dlrun.models.MODELS` (on `kind`; `python:file.py:fn` is the `python` kind)
+and `data` one of the sources in `dlrun.data.sources.SOURCES` (on `source`). Both unions
+are built from the registries, so a new kind or source needs no edit here. The rules
+only the registries can judge (does the kind accept what the source gives?) live here
+too, above the layers they read. `load_config` and `validate` are the loader's, bound to
+this schema. No TensorFlow here.
+
+Example:
+
+```python
+loaded = load_config("configs/imdb.yaml", overrides=["train.epochs=4"])
+loaded.config.model.describe()   # 'mlp 16-16'
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from dlrun.config import loader
+from dlrun.config.loader import KeyPath, LoadedConfig
+from dlrun.config.schema import ConfigBase, KeyTag, tagged_union
+from dlrun.data.sources import SOURCES
+from dlrun.models import MODELS, kind_tag
+
+DEFAULT_KIND = "mlp"
+
+ModelUnion = tagged_union(
+    {name: kind.config for name, kind in MODELS.items()},
+    key="kind",
+    tag=KeyTag("kind", kind_tag, default=DEFAULT_KIND),
+)
+DataUnion = tagged_union({name: source.config for name, source in SOURCES.items()}, key="source")
+
+
+class DlrunConfig(ConfigBase):
+    """A whole experiment."""
+
+    data: DataUnion = Field(description="Where the data comes from; the keys follow data.source.")
+    model: ModelUnion = Field(
+        default_factory=MODELS[DEFAULT_KIND].config,
+        description="The network body; the keys follow model.kind. The head follows the task.",
+    )
+
+    def kind_problems(self) -> list[str]:
+        kind = MODELS[kind_tag(self.model.kind)]
+        given = SOURCES[self.data.source].representation(self.data)
+        if given is None or given in kind.accepts:
+            return []
+        takers = [n for n, k in MODELS.items() if given in k.accepts and n != "python"]
+        use = f" Use model.kind: {' or '.join(takers)}." if takers else ""
+        return [
+            f"model.kind '{self.model.kind}' does not accept {given} input, which data.source "
+            f"'{self.data.source}' gives; it accepts {', '.join(kind.accepts)}.{use}"
+        ]
+
+
+def load_config(
+    path: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    extra_files: list[str | Path] | tuple[str | Path, ...] | list[Path] = (),
+    *,
+    inputs: bool = True,
+) -> LoadedConfig:
+    """Read `path` (then each of `extra_files` layered on top), apply overrides, validate;
+    with `inputs`, also look at the files the config names (`dlrun.config.checks`)."""
+    return loader.load_config(DlrunConfig, path, overrides, extra_files, inputs=inputs)
+
+
+def validate(
+    raw: dict[str, Any],
+    origins: dict[KeyPath, str] | None = None,
+    sources: list[Path] | None = None,
+) -> LoadedConfig:
+    """Validate a raw mapping (e.g. a sweep trial's config); raise ConfigError if it is wrong."""
+    return loader.validate(DlrunConfig, raw, origins, sources)
