@@ -107,6 +107,3 @@ class Objective:
         if value is None or math.isnan(value):
             return (True, 0.0)
         return (False, -value if self.maximize else value)
-
-    def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "direction": self.direction}

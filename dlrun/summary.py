@@ -22,9 +22,7 @@ from typing import Any
 from dlrun.objective import Objective
 
 
-def new_summary(
-    objective: Objective, *, stage: str | None, final: str | None, single: bool = False
-) -> dict[str, Any]:
+def new_summary(objective: Objective, *, stage: str | None, final: str | None) -> dict[str, Any]:
     """The skeleton every run's summary.json starts from."""
     return {
         "workflow": {
@@ -33,7 +31,6 @@ def new_summary(
             "protocol": None,
             "stage": stage,
             "final": final,
-            "single": single,
         },
         "baseline": None,
         "stages": {},
@@ -42,15 +39,6 @@ def new_summary(
         "plots": {},
         "seconds": None,
     }
-
-
-def objective_of(summary: dict[str, Any]) -> Objective | None:
-    """The objective a run's stages were chosen by, or None for a summary without one."""
-    workflow = summary.get("workflow")
-    if not isinstance(workflow, dict) or not isinstance(workflow.get("metric"), str):
-        return None
-    direction = workflow.get("direction")
-    return Objective.of(workflow["metric"], direction if isinstance(direction, str) else "auto")
 
 
 def stages(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:

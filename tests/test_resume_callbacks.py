@@ -12,6 +12,7 @@ import numpy as np
 
 from dlrun.objective import Objective
 from dlrun.tfenv import import_keras
+from dlrun.training.callbacks.history import previous_rows
 
 HISTORY = "epoch,loss,val_loss\n1,0.9,0.5\n2,0.6,0.3\n3,0.4,0.4\n4,0.3,0.45\n"
 
@@ -35,9 +36,10 @@ def test_resumed_callbacks_keep_their_best_and_patience(tmp_path: Path) -> None:
     model = _model()
 
     val_loss = Objective.of("val_loss")
-    checkpoint = BestCheckpoint(checkpoint_file, history, val_loss, initial_epoch=4)
+    done = previous_rows(history, 4)
+    checkpoint = BestCheckpoint(checkpoint_file, val_loss, done)
     stopper = ResumableEarlyStopping(
-        history, checkpoint_file, val_loss, 4, patience=3, restore_best_weights=True
+        checkpoint_file, val_loss, done, patience=3, restore_best_weights=True
     )
     for callback in (checkpoint, stopper):
         callback.set_model(model)
@@ -62,7 +64,7 @@ def test_a_fresh_fit_starts_with_no_record(tmp_path: Path) -> None:
     history = tmp_path / "history.csv"
     history.write_text(HISTORY)  # left over, but this fit starts at epoch 0
     checkpoint = BestCheckpoint(
-        tmp_path / "checkpoint.keras", history, Objective.of("val_accuracy"), initial_epoch=0
+        tmp_path / "checkpoint.keras", Objective.of("val_accuracy"), previous_rows(history, 0)
     )
     checkpoint.set_model(_model())
     checkpoint.on_train_begin()

@@ -312,34 +312,43 @@ def build(config, input_spec, outputs, head, go=""):
 """
 
 
-def test_sigint_to_the_parent_alone_starts_no_new_trial(
-    write_config, tmp_path: Path, runs_dir: Path
-) -> None:
-    """`kill -INT <sweep pid>`: the workers get no signal of their own, yet start no trial."""
+def start_gated_sweep(
+    write_config, tmp_path: Path, runs_dir: Path, stdout: int, **sweep
+) -> tuple[subprocess.Popen, Path]:
+    """`dlrun sweep` in its own process group, its trials built by GATED_BUILDER; returns
+    the process, once trial 0 has started, and the file that lets trial 0 go on."""
     builder, go = tmp_path / "gated.py", tmp_path / "go"
     builder.write_text(GATED_BUILDER)
-    path = sweep_config(
-        write_config,
-        {"train.optimizer.learning_rate": {"float": [0.001, 0.02], "log": True}},
-        train={"epochs": 1},
-        sampler="random",
-        trials=3,
-    )
+    space = {"train.optimizer.learning_rate": {"float": [0.001, 0.02], "log": True}}
+    path = sweep_config(write_config, space, train={"epochs": 1}, **sweep)
     model = f"model={{kind: 'python:{builder}:build', params: {{go: '{go}'}}}}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "dlrun", "sweep", str(path), model],
         cwd=ROOT,
         env={**os.environ, "DLRUN_RUNS_DIR": str(runs_dir), "NO_COLOR": "1"},
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+    deadline = time.monotonic() + 120
+    while not list(runs_dir.glob("*-t000-*/meta.json")):  # trial 0 waits for GO
+        if time.monotonic() > deadline or proc.poll() is not None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            pytest.fail("trial 0 never started")
+        time.sleep(0.05)
+    return proc, go
+
+
+def test_sigint_to_the_parent_alone_starts_no_new_trial(
+    write_config, tmp_path: Path, runs_dir: Path
+) -> None:
+    """`kill -INT <sweep pid>`: the workers get no signal of their own, yet start no trial."""
+    proc, go = start_gated_sweep(
+        write_config, tmp_path, runs_dir, subprocess.DEVNULL, sampler="random", trials=3
+    )
     try:
-        deadline = time.monotonic() + 120
-        while not list(runs_dir.glob("*-t000-*/meta.json")):  # trial 0 waits for GO
-            assert time.monotonic() < deadline and proc.poll() is None, "trial 0 never started"
-            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)  # the parent only, not its process group
         assert proc.stderr is not None
         for line in proc.stderr:  # ends at the latest when the sweep exits
@@ -387,25 +396,8 @@ def test_a_trial_cut_off_before_it_had_parameters_is_not_said_to_run_again(
 def test_ctrl_c_leaves_no_trial_of_the_sweep_running(
     write_config, tmp_path: Path, runs_dir: Path
 ) -> None:
-    builder, go = tmp_path / "gated.py", tmp_path / "go"
-    builder.write_text(GATED_BUILDER)
-    space = {"train.optimizer.learning_rate": {"float": [0.001, 0.02], "log": True}}
-    path = sweep_config(write_config, space, train={"epochs": 1}, trials=2)
-    model = f"model={{kind: 'python:{builder}:build', params: {{go: '{go}'}}}}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dlrun", "sweep", str(path), model],
-        cwd=ROOT,
-        env={**os.environ, "DLRUN_RUNS_DIR": str(runs_dir), "NO_COLOR": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc, _ = start_gated_sweep(write_config, tmp_path, runs_dir, subprocess.PIPE, trials=2)
     try:
-        deadline = time.monotonic() + 120
-        while not list(runs_dir.glob("*-t000-*/meta.json")):  # trial 0 waits for GO
-            assert time.monotonic() < deadline and proc.poll() is None, "trial 0 never started"
-            time.sleep(0.05)
         # As a worker cut off between creating its trial and drawing its parameters leaves it:
         # running, with no parameters, no host and no pid.
         load_study(runs_dir).ask()

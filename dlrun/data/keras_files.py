@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import Field
 
 from dlrun.config.schema import DataSection
+from dlrun.data.arrays import ArrayKeys
 from dlrun.data.splits import RawData, Sequences, Split
 from dlrun.errors import DataError
 from dlrun.tasks import Labels
@@ -160,20 +161,12 @@ class KerasTextConfig(_KerasSection):
         return []
 
 
-class KerasArraysConfig(_KerasSection):
+class KerasArraysConfig(ArrayKeys, _KerasSection):
     """MNIST, Fashion-MNIST and CIFAR-10 images; Boston housing feature vectors."""
 
     source: Literal[
         "keras.mnist", "keras.fashion_mnist", "keras.cifar10", "keras.boston_housing"
     ] = Field(description="A Keras image or feature dataset.")
-    scale: float | None = Field(
-        None, gt=0, description="Multiply inputs by this (default 1/255 for 8-bit images)."
-    )
-    normalize: bool | None = Field(
-        None,
-        description="Standardize with mean/std fitted on the training split "
-        "(default: on for feature vectors, off for images).",
-    )
 
 
 def npz_problems(path: str, arrays: tuple[str, ...]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from dlrun.config.schema import DataSection
+from dlrun.data.arrays import ArrayKeys
 from dlrun.data.keras_files import check_splits, load_npz, npz_problems, read_member
 from dlrun.data.splits import RawData, Split
 from dlrun.errors import DataError
@@ -27,19 +27,11 @@ from dlrun.tasks import Labels
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-class NpzConfig(DataSection):
+class NpzConfig(ArrayKeys):
     """Arrays from an .npz file."""
 
     source: Literal["npz"] = Field(description="An .npz holding x_train, y_train, x_test, y_test.")
     path: str = Field(description="The .npz file.")
-    scale: float | None = Field(
-        None, gt=0, description="Multiply inputs by this (default 1/255 for 8-bit images)."
-    )
-    normalize: bool | None = Field(
-        None,
-        description="Standardize with mean/std fitted on the training split "
-        "(default: on for feature vectors, off for images).",
-    )
 
     def describe(self) -> str:
         return f"y_train of {self.path}"

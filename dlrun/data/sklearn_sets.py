@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from dlrun.config.schema import DataSection
+from dlrun.data.arrays import ArrayKeys
 from dlrun.data.splits import RawData, with_test_split
 from dlrun.tasks import Labels
 
@@ -29,21 +29,13 @@ SKLEARN_DATASETS = {
 }
 
 
-class SklearnConfig(DataSection):
+class SklearnConfig(ArrayKeys):
     """One of scikit-learn's bundled data sets; a seeded test split is carved from it."""
 
     source: Literal[
         "sklearn.digits", "sklearn.breast_cancer", "sklearn.iris", "sklearn.wine",
         "sklearn.diabetes",
     ] = Field(description="A data set bundled with scikit-learn.")  # fmt: skip
-    scale: float | None = Field(
-        None, gt=0, description="Multiply inputs by this (default: 1/max for the digit images)."
-    )
-    normalize: bool | None = Field(
-        None,
-        description="Standardize with mean/std fitted on the training split "
-        "(default: on for feature vectors, off for images).",
-    )
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share held out as the test split.")
 
     def peek_labels(self) -> Labels | None:

@@ -40,8 +40,7 @@ from dlrun.spec import DlrunConfig
 from dlrun.summary import new_summary
 from dlrun.sweep.space import Param, format_value, trial_loaded
 from dlrun.sweep.study import in_budget
-
-STAGE = "train"
+from dlrun.training import SINGLE_STAGE
 
 
 class Surplus(Exception):
@@ -147,8 +146,8 @@ class TrialRunner:
         }
         if pruned_at:
             result["pruned_epoch"] = pruned_at
-        summary = new_summary(self.objective, stage=None, final=None, single=True)
-        summary.update(stages={STAGE: entry}, chosen=STAGE, seconds=round(seconds, 2))
+        summary = new_summary(self.objective, stage=None, final=None)
+        summary.update(stages={SINGLE_STAGE: entry}, chosen=SINGLE_STAGE, seconds=round(seconds, 2))
         summary["sweep"] = {**sweep_meta, **result}
         run.write_json("summary.json", summary)
         run.update_meta(sweep={**sweep_meta, **result})
@@ -188,7 +187,7 @@ class TrialRunner:
         record = train_stage(
             config,
             portions,
-            run.stage_dir(STAGE),
+            run.stage_dir(SINGLE_STAGE),
             self.out,
             self.objective,
             hooks=TrialPruning(trial, self.objective.name),

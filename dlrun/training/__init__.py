@@ -7,16 +7,17 @@ a fixed epoch count). TensorFlow is imported only when a fit starts.
 
 from dlrun.training.fit import Fit, compiled_model, fit_model, make_optimizer, resolve_head
 from dlrun.training.stage import (
+    SINGLE_STAGE,
     FoldRecord,
     StageHooks,
     StageRecord,
     mean_curves,
-    metrics_at,
     stage_curves,
     train_stage,
 )
 
 __all__ = [
+    "SINGLE_STAGE",
     "Fit",
     "FoldRecord",
     "StageHooks",
@@ -25,7 +26,6 @@ __all__ = [
     "fit_model",
     "make_optimizer",
     "mean_curves",
-    "metrics_at",
     "resolve_head",
     "stage_curves",
     "train_stage",

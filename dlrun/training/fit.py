@@ -36,7 +36,7 @@ from dlrun.tfenv import import_keras
 
 # Files of a fit directory that a restart from scratch removes (not tensorboard/: its
 # events of the lost attempt stay readable, and a new session is written beside them).
-FIT_FILES = ("history.csv", "checkpoint.keras", "model.keras", "backup")
+FIT_FILES = ("history.csv", "checkpoint.keras", "model.keras")
 
 
 @dataclass
@@ -45,8 +45,6 @@ class Fit:
 
     model: Any
     history: dict[str, list[float]]
-    epochs_run: int
-    best_epoch: int | None
     stopped_early: bool
     seconds: float
     params: int
@@ -89,12 +87,16 @@ def monitor_objective(config: DlrunConfig, has_validation: bool) -> Objective:
     return Objective.of(name)
 
 
-def metric_missing(name: str, logged: list[str], key: str) -> FatalError:
-    """The error for an objective the model never logs: every stage or trial would fail."""
+def metric_missing(name: str, logged: list[str]) -> FatalError:
+    """The error for an objective the model never logs: every stage or trial would fail.
+
+    `dlrun check` refuses such a workflow.metric or sweep.metric from the config alone;
+    this is the net for what only the fit shows."""
     shown = ", ".join(k for k in logged if k != "learning_rate")
     return FatalError(
-        f"{key} '{name}' is not logged by this model; logged: {shown}.",
-        hint=f"Set {key} to one of them, e.g. val_loss.",
+        f"the metric '{name}' that stages are chosen by is not logged by this model; "
+        f"logged: {shown}.",
+        hint="Set workflow.metric (or sweep.metric, for a sweep) to one of them.",
     )
 
 
@@ -122,26 +124,22 @@ def fit_model(
         EpochPrinter,
         HistoryWriter,
         ResumableEarlyStopping,
-        restore,
+        previous_rows,
     )
 
-    keras.utils.set_random_seed(config.seed)
-    model = compiled_model(config, prepared)
     has_validation = prepared.validation is not None
     epochs = epochs or config.train.epochs
     backup = directory / "backup"
     try:
-        initial = restore(backup, model)
+        model, initial = _model_from(backup, config, prepared)
     except BackupUnreadable as exc:
         out.warn(
             f"the backup of {directory} cannot be read ({exc}); training it again from epoch 1"
         )
+        shutil.rmtree(backup)
         for name in FIT_FILES:
-            path = directory / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-        keras.utils.set_random_seed(config.seed)
-        model = compiled_model(config, prepared)
-        initial = 0
+            (directory / name).unlink(missing_ok=True)
+        model, initial = _model_from(backup, config, prepared)
     one_hot = one_hot_width(config, prepared.outputs)
     train_ds, steps = training_dataset(
         prepared.train,
@@ -155,25 +153,24 @@ def fit_model(
         if prepared.validation is not None
         else None
     )
-    history_path = directory / "history.csv"
-    history_writer = HistoryWriter(history_path, initial)
+    done = previous_rows(directory / "history.csv", initial)
+    history_writer = HistoryWriter(directory / "history.csv", done)
     monitor = monitor_objective(config, has_validation)
     # The checkpoint keeps the best epoch by the caller's objective, so a stage's
     # best_epoch and its checkpoint (final: keep_best) are the same epoch.
     checkpoint = (
-        BestCheckpoint(directory / "checkpoint.keras", history_path, objective, initial)
+        BestCheckpoint(directory / "checkpoint.keras", objective, done)
         if config.train.checkpoint and has_validation
         else None
     )
     es = config.train.early_stopping
     stopper = (
         ResumableEarlyStopping(
-            history_path,
             checkpoint.path
             if checkpoint is not None and checkpoint.monitor == monitor.name
             else None,
             monitor,
-            initial,
+            done,
             patience=es.patience,
             min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights,
@@ -225,9 +222,17 @@ def fit_model(
     return Fit(
         model=model,
         history=history,
-        epochs_run=len(history.get("loss", [])),
-        best_epoch=objective.best_epoch(history.get(objective.name, [])),
         stopped_early=bool(stopper is not None and stopper.stopped_epoch > 0),
         seconds=seconds,
         params=int(model.count_params()),
     )
+
+
+def _model_from(backup: Path, config: DlrunConfig, prepared: Prepared) -> tuple[Any, int]:
+    """A freshly seeded, compiled model with the backup's state loaded, and the epochs the
+    backup covers (0 when there is none). Raises BackupUnreadable."""
+    from dlrun.training.callbacks import restore
+
+    import_keras().utils.set_random_seed(config.seed)
+    model = compiled_model(config, prepared)
+    return model, restore(backup, model)

@@ -41,6 +41,8 @@ from dlrun.spec import DlrunConfig
 from dlrun.training.fit import metric_missing
 
 Curves = dict[str, list[float]]
+# The stage of a training that is no workflow: a plain `dlrun train` and a sweep trial.
+SINGLE_STAGE = "train"
 
 
 class StageHooks(Protocol):
@@ -169,8 +171,7 @@ def _fit_folds(
             extra_callbacks=hooks.fit_callbacks(count) if hooks else None,
         )
         if objective.name not in fit.history:
-            key = "sweep.metric" if hooks else "workflow.metric"
-            raise metric_missing(objective.name, list(fit.history), key)
+            raise metric_missing(objective.name, list(fit.history))
         fit_seconds = fit.seconds
         seconds += fit_seconds
         record.params = fit.params

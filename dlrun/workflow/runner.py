@@ -112,8 +112,10 @@ class Workflow:
     out: Output
     objective: Objective
     summary: dict[str, Any]
-    raw: RawData | None = None
-    portions: dict[str, list[Portion]] = field(default_factory=dict)
+    raw: RawData
+    # Stages override model and train keys only, and preprocessing depends on neither,
+    # so every stage trains on the same portions.
+    portions: list[Portion]
     curves: dict[str, Curves] = field(default_factory=dict)
 
     @property
@@ -126,15 +128,6 @@ class Workflow:
 
     def save(self) -> None:
         self.run.write_json("summary.json", self.summary)
-
-    def portions_for(self, config: DlrunConfig) -> list[Portion]:
-        # Stages share the data config; only the model kind changes preprocessing
-        # (images are flattened for an mlp), so portions are prepared once per kind.
-        key = config.model.kind
-        if key not in self.portions:
-            assert self.raw is not None
-            self.portions[key] = make_portions(self.raw, config)
-        return self.portions[key]
 
 
 def run_workflow(
@@ -150,15 +143,14 @@ def run_workflow(
         objective,
         stage=only,
         final=final_mode(config) if final else None,
-        single=config.workflow is None,
     )
-    flow = Workflow(run, config, out, objective, summary)
     out.info(f"loading data [bold]{config.data.source}[/]")
-    flow.raw = load_raw(config.data)
-    portions = flow.portions_for(config)
+    raw = load_raw(config.data)
+    portions = make_portions(raw, config)
+    flow = Workflow(run, config, out, objective, summary, raw, portions)
     _print_data(out, portions)
     summary["workflow"]["protocol"] = _protocol(config, portions)
-    summary["baseline"] = _baseline(flow, portions)
+    summary["baseline"] = _baseline(flow)
     if not previous:  # a resumed run's summary is rewritten only once its stages are back in
         flow.save()
     if config.workflow is not None:
@@ -247,9 +239,11 @@ def _print_data(out: Output, portions: list[Portion]) -> None:
     )
 
 
-def _baseline(flow: Workflow, portions: list[Portion]) -> dict[str, Any]:
+def _baseline(flow: Workflow) -> dict[str, Any]:
     choice = flow.config.workflow.baseline if flow.config.workflow is not None else "none"
-    values = compute_baselines(flow.config.task, choice, [(p.train_y, p.val_y) for p in portions])
+    values = compute_baselines(
+        flow.config.task, choice, [(p.train_y, p.val_y) for p in flow.portions]
+    )
     ref = reference(values, flow.objective)
     return {
         "values": values,
@@ -296,7 +290,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
 
     record = train_stage(
         config,
-        flow.portions_for(config),
+        flow.portions,
         stage_dir,
         flow.out,
         flow.objective,
@@ -347,7 +341,6 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
 
 def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
     """Retrain (or keep) the chosen stage's model, then evaluate it on the test split once."""
-    assert flow.raw is not None
     name = flow.summary["chosen"]
     entry = flow.summary["stages"][name]
     stage = next(s for s in stages if s.name == name)
@@ -396,7 +389,7 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
             kept = stage_dir / "model.keras"
         out.info(f"[bold]final[/]: keeping {name}'s best model ({kept.name})")
         model = keras.saving.load_model(kept, safe_mode=True)
-        portion = flow.portions_for(config)[0]
+        portion = flow.portions[0]
         state = portion.prepared.state
         result.update(epochs=entry["best_epoch"], samples=len(portion.train_y))
     # The one and only use of the test split.

@@ -24,6 +24,7 @@ from dlrun.config.checks import stage_raw
 from dlrun.config.schema import StageConfig
 from dlrun.errors import UsageError
 from dlrun.spec import DlrunConfig, validate
+from dlrun.training import SINGLE_STAGE
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,6 @@ class Stage:
         return validate(stage_raw(self.base, self.spec)).config
 
 
-SINGLE = "train"  # the one stage of a config without a workflow section
-
-
 def plan(config: DlrunConfig, only: str | None = None) -> list[Stage]:
     """The workflow's stages in order; `only` keeps the one stage of that name.
 
@@ -52,8 +50,9 @@ def plan(config: DlrunConfig, only: str | None = None) -> list[Stage]:
     stage `train`.
     """
     if config.workflow is None:
-        stages = [Stage(name=SINGLE, role="small", base=config, spec=StageConfig(role="small"))]
-        if only not in (None, SINGLE):
+        single = StageConfig(role="small")
+        stages = [Stage(name=SINGLE_STAGE, role="small", base=config, spec=single)]
+        if only not in (None, SINGLE_STAGE):
             raise UsageError(f"--stage {only}: this config has no workflow section, so no stages.")
         return stages
     stages = [

@@ -4,7 +4,7 @@ import it lazily, after `dlrun.tfenv.import_keras`, from code that trains."""
 from dlrun.training.callbacks.backup import Backup, BackupUnreadable, restore
 from dlrun.training.callbacks.checkpoint import BestCheckpoint
 from dlrun.training.callbacks.early_stopping import ResumableEarlyStopping
-from dlrun.training.callbacks.history import HistoryWriter
+from dlrun.training.callbacks.history import HistoryWriter, previous_rows
 from dlrun.training.callbacks.printer import EpochPrinter
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "EpochPrinter",
     "HistoryWriter",
     "ResumableEarlyStopping",
+    "previous_rows",
     "restore",
 ]

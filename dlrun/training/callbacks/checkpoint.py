@@ -2,15 +2,14 @@
 
 Args:
     path: where the model goes (`checkpoint.keras`).
-    history_path: the stage's history.csv; a resumed fit takes its record from there.
     objective: the metric and direction that decide "best".
-    initial_epoch: epochs done before this fit (a resume), 0 for a fresh fit.
+    done: history rows of the epochs finished before this fit (a resume takes its record
+        from them); empty for a fresh fit.
 
 Example:
 
 ```python
-checkpoint = BestCheckpoint(stage / "checkpoint.keras", stage / "history.csv",
-                            Objective.of("val_accuracy"))
+checkpoint = BestCheckpoint(stage / "checkpoint.keras", Objective.of("val_accuracy"), done=[])
 ```
 """
 
@@ -27,14 +26,12 @@ from dlrun.training.callbacks.history import resumed_best
 
 
 class BestCheckpoint(keras.callbacks.Callback):
-    def __init__(
-        self, path: Path, history_path: Path, objective: Objective, initial_epoch: int = 0
-    ) -> None:
+    def __init__(self, path: Path, objective: Objective, done: list[dict[str, float]]) -> None:
         super().__init__()
         self.path = path
         self.objective = objective
         self.best = objective.worst
-        resumed = resumed_best(history_path, initial_epoch, objective)
+        resumed = resumed_best(done, objective)
         if resumed is not None and path.is_file():
             self.best = resumed[1]
 

@@ -1,20 +1,19 @@
 """`ResumableEarlyStopping`: Keras's EarlyStopping that survives a resume.
 
-After a resume it keeps its best value and patience count (from history.csv) and its
-best weights (from the best checkpoint, when that follows the same objective).
+After a resume it keeps its best value and patience count (from the history rows of
+the epochs already done) and its best weights (from the best checkpoint, when that
+follows the same objective).
 
 Args:
-    history_path: the stage's history.csv.
     checkpoint: the best checkpoint of the same objective, or None.
     objective: what to watch and which way is better.
-    initial_epoch: epochs done before this fit.
+    done: history rows of the epochs finished before this fit; empty for a fresh fit.
     **kwargs: EarlyStopping's own (`patience`, `min_delta`, `restore_best_weights`).
 
 Example:
 
 ```python
-stopper = ResumableEarlyStopping(stage / "history.csv", None, Objective.of("val_loss"),
-                                 patience=3)
+stopper = ResumableEarlyStopping(None, Objective.of("val_loss"), [], patience=3)
 ```
 """
 
@@ -32,16 +31,15 @@ from dlrun.training.callbacks.history import resumed_best
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     def __init__(
         self,
-        history_path: Path,
         checkpoint: Path | None,
         objective: Objective,
-        initial_epoch: int = 0,
+        done: list[dict[str, float]],
         **kwargs: Any,
     ) -> None:
         mode = "max" if objective.maximize else "min"
         super().__init__(monitor=objective.name, mode=mode, **kwargs)
         self.checkpoint = checkpoint
-        self.resumed = resumed_best(history_path, initial_epoch, objective)
+        self.resumed = resumed_best(done, objective)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)

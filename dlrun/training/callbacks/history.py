@@ -2,13 +2,13 @@
 
 Args:
     path: the stage's `history.csv`.
-    initial_epoch: epochs already done (a resumed fit); their rows are kept, later ones
-        (written before a kill, but not covered by the backup) are dropped and rerun.
+    done: the rows of the epochs finished before this fit (`previous_rows`); rows written
+        after them (before a kill, but not covered by the backup) are dropped and rerun.
 
 Example:
 
 ```python
-writer = HistoryWriter(stage_dir / "history.csv", initial_epoch=0)
+writer = HistoryWriter(stage_dir / "history.csv", done=[])
 model.fit(ds, epochs=5, callbacks=[writer])
 writer.columns()["val_loss"]
 ```
@@ -29,10 +29,10 @@ from dlrun.runs import read_history, write_text
 
 
 class HistoryWriter(keras.callbacks.Callback):
-    def __init__(self, path: Path, initial_epoch: int = 0) -> None:
+    def __init__(self, path: Path, done: list[dict[str, float]]) -> None:
         super().__init__()
         self.path = path
-        self.rows: list[dict[str, float]] = previous_rows(path, initial_epoch)
+        self.rows = list(done)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
@@ -59,14 +59,13 @@ def previous_rows(path: Path, initial_epoch: int) -> list[dict[str, float]]:
 
 
 def resumed_best(
-    path: Path, initial_epoch: int, objective: Objective
+    rows: list[dict[str, float]], objective: Objective
 ) -> tuple[int, float, int] | None:
     """(best 1-based epoch, its value, epochs done) over the epochs finished before a resume.
 
     The backup brings back the weights and the epoch, not the state of the other
     callbacks; history.csv has what they need to carry on where they stopped.
     """
-    rows = previous_rows(path, initial_epoch)
     values = [r.get(objective.name, math.nan) for r in rows]
     epoch = objective.best_epoch(values)
     if epoch is None:
