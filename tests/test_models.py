@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dlrun.data.prepare import InputSpec
+from dlrun.data.inputs import InputSpec
 from dlrun.errors import ConfigError
 from dlrun.models import build_model
 from dlrun.models.convnet import ConvnetConfig

@@ -66,14 +66,18 @@ def make_portions(raw: RawData, config: ConfigBase) -> list[Portion]:
     """The holdout portion, or one portion per fold (and repeat) of K-fold."""
     train = limited(raw.train, config.data.limit)
     v = config.data.validation
-    if v.kfold is None:
-        pairs = [("holdout", *holdout_indices(len(train), v, config.seed))]
+    if v.kfold is None and raw.validation is not None:
+        pairs = [("holdout", train, limited(raw.validation, config.data.limit))]
+    elif v.kfold is None:
+        fit_idx, val_idx = holdout_indices(len(train), v, config.seed)
+        pairs = [("holdout", train.take(fit_idx), train.take(val_idx))]
     else:
         folds = kfold_indices(len(train), v.kfold, v.repeats, config.seed, v.shuffle)
-        pairs = [(f"fold-{i}", fit, val) for i, (fit, val) in enumerate(folds, start=1)]
-    portions = []
-    for name, fit_idx, val_idx in pairs:
-        fit_part, val_part = train.take(fit_idx), train.take(val_idx)
-        prepared = prepare_portion(raw, fit_part, val_part, config)
-        portions.append(Portion(name, prepared, fit_part.y, val_part.y))
-    return portions
+        pairs = [
+            (f"fold-{i}", train.take(fit), train.take(val))
+            for i, (fit, val) in enumerate(folds, start=1)
+        ]
+    return [
+        Portion(name, prepare_portion(raw, fit_part, val_part, config), fit_part.y, val_part.y)
+        for name, fit_part, val_part in pairs
+    ]

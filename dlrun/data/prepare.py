@@ -20,17 +20,10 @@ from typing import Any
 import numpy as np
 
 from dlrun.config.schema import ConfigBase, ValidationConfig
+from dlrun.data.inputs import InputSpec
 from dlrun.data.splits import Features, RawData, Sequences, Split
 from dlrun.data.tabular import fit_table, transform_table
 from dlrun.errors import DataError
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What the model's input layer receives."""
-
-    shape: tuple[int, ...]
-    sparse: bool = False
 
 
 @dataclass

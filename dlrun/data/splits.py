@@ -100,13 +100,19 @@ class Split:
 
 @dataclass
 class RawData:
-    """What a data source returns: unprepared train and test splits and what they are."""
+    """What a data source returns: unprepared train and test splits and what they are.
+
+    `validation` is a split the source itself defines (a `validation/` folder, the
+    chronological middle of a series); holdout training uses it instead of carving one
+    out of train.
+    """
 
     train: Split
     test: Split
     kind: Kind
     class_names: list[str] | None = None
     feature_names: list[str] | None = None
+    validation: Split | None = None
 
 
 def with_test_split(

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from dlrun.config.schema import ModelSection
-from dlrun.data.prepare import InputSpec
+from dlrun.data.inputs import InputSpec
 from dlrun.models.convnet import ConvnetConfig, build_convnet
 from dlrun.models.mlp import MlpConfig, build_mlp
 from dlrun.models.user import PythonModelConfig, build_user_model

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from dlrun.config.schema import Units
-from dlrun.data.prepare import InputSpec
+from dlrun.data.inputs import InputSpec
 from dlrun.errors import ConfigError
 from dlrun.models.layers import DenseKeys, dense_stack, head_layer, join
 from dlrun.tasks import Head

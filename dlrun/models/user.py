@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from dlrun.config.schema import ModelSection
-from dlrun.data.prepare import InputSpec
+from dlrun.data.inputs import InputSpec
 from dlrun.errors import ConfigError
 from dlrun.tasks import Head
 
