@@ -16,7 +16,8 @@ import pytest
 from dlrun.config.schema import ValidationConfig
 from dlrun.data.keras_files import KerasArraysConfig, KerasTextConfig, load_local, load_npz
 from dlrun.data.npz import NpzConfig
-from dlrun.data.prepare import holdout_indices, prepare
+from dlrun.data.portions import make_portions
+from dlrun.data.prepare import holdout_indices, prepare_test
 from dlrun.data.sklearn_sets import SklearnConfig
 from dlrun.data.sources import SOURCES, load_raw
 from dlrun.data.splits import Sequences
@@ -259,7 +260,7 @@ def test_images_are_scaled_and_keep_their_shape_whatever_the_model(tmp_path) -> 
     raw_config = {"name": "m", "task": "multiclass", "data": {"source": "keras.mnist"}}
     raw_config["data"].update(path=str(path), validation={"holdout": 4})
     config = validate(raw_config).config
-    prepared = prepare(load_raw(config.data), config)
+    prepared = make_portions(load_raw(config.data), config)[0].prepared
     assert prepared.state["scale"] == pytest.approx(1 / 255)
     assert prepared.train.x.shape == (16, 28, 28, 1)  # the mlp flattens them itself
     assert prepared.train.x.dtype == np.float32
@@ -267,13 +268,13 @@ def test_images_are_scaled_and_keep_their_shape_whatever_the_model(tmp_path) -> 
     assert prepared.outputs == 10
     raw_config["model"] = {"kind": "convnet"}
     config = validate(raw_config).config
-    assert prepare(load_raw(config.data), config).state == prepared.state
+    assert make_portions(load_raw(config.data), config)[0].prepared.state == prepared.state
 
 
 def test_keras_source_builds_multi_hot_sequences(tiny_imdb) -> None:
     raw = load_raw(KerasTextConfig(source="keras.imdb", path=str(tiny_imdb), num_words=20))
     (x_train, _), (x_test, _) = load_local("imdb", tiny_imdb, 20)
-    assert raw.kind == "sequences"
+    assert raw.kind == "multi_hot"
     assert raw.train.x.num_words == raw.test.x.num_words == 20
     expected = np.zeros((len(x_train), 20), np.float32)
     for i, row in enumerate(x_train):
@@ -397,7 +398,7 @@ def test_csv_one_hot_fills_and_train_only_statistics(tmp_path) -> None:
     raw = load_raw(config.data)
     assert raw.class_names == ["cat", "dog"]  # a string target becomes class indices
     assert raw.feature_names == ["size", "color", "weight"]
-    prepared = prepare(raw, config)
+    prepared = make_portions(raw, config)[0].prepared
     size, color, weight = prepared.state["columns"]
     assert color == {
         "name": "color",
@@ -431,7 +432,7 @@ def test_csv_one_hot_fills_and_train_only_statistics(tmp_path) -> None:
 
 def test_csv_missing_and_unseen_values_in_new_data(tmp_path) -> None:
     config = csv_config(write_csv(tmp_path / "t.csv", csv_rows()))
-    state = prepare(load_raw(config.data), config).state
+    state = make_portions(load_raw(config.data), config)[0].prepared.state
     size, color, _ = state["columns"]
     new = np.array([["", "purple", "1.5"], ["4", "", "2.5"]], dtype=object)
     features = transform_table(new, state)
@@ -448,7 +449,7 @@ def test_csv_text_in_a_column_not_declared_categorical(tmp_path) -> None:
     with pytest.warns(DataWarning, match="column 'size' has 51 distinct values in 60 rows"):
         raw = load_raw(config.data)
     with pytest.raises(DataError, match="CSV column 'color' holds text but is not listed"):
-        prepare(raw, config)
+        make_portions(raw, config)
 
 
 def test_csv_missing_column_is_named(tmp_path) -> None:
@@ -602,10 +603,10 @@ def test_test_split_is_never_in_train_or_validation(tmp_path) -> None:
             "data": {"source": "npz", "path": str(path), "normalize": False},
         }
     ).config
-    prepared = prepare(load_raw(config.data), config)
-    train, val, test = (
-        set(s.y.tolist()) for s in (prepared.train, prepared.validation, prepared.test)
-    )
+    raw = load_raw(config.data)
+    prepared = make_portions(raw, config)[0].prepared
+    tested = prepare_test(raw, config, prepared.state)
+    train, val, test = (set(s.y.tolist()) for s in (prepared.train, prepared.validation, tested))
     assert train | val == set(range(100))
     assert not train & val
     assert test == set(range(100, 130))
@@ -636,9 +637,9 @@ def test_class_count_comes_from_all_training_labels(tmp_path) -> None:
     config = validate(raw_config).config
     raw = load_raw(config.data)
     np.testing.assert_array_equal(raw.train.y, shuffled[:16])
-    prepared = prepare(raw, config)  # the test split holds topics 2 and 3
+    prepared = make_portions(raw, config)[0].prepared  # the test split holds topics 2 and 3
     assert prepared.outputs == 4
-    np.testing.assert_array_equal(prepared.test.y, [0, 1, 2, 3])
+    np.testing.assert_array_equal(prepare_test(raw, config, prepared.state).y, [0, 1, 2, 3])
 
 
 def test_csv_from_a_spreadsheet_bom_and_blank_lines(tmp_path) -> None:

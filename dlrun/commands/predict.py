@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,12 @@ import numpy as np
 from dlrun.catalog import resolve_run
 from dlrun.commands.evaluate import load_final_model
 from dlrun.console import Output
-from dlrun.data.splits import Features, Sequences
+from dlrun.data.representations import representation_of
+from dlrun.data.splits import Features
 from dlrun.data.tabular import not_utf8
 from dlrun.errors import DataError, UsageError
 from dlrun.runs import Run, write_text
 from dlrun.spec import DlrunConfig, load_config
-
-ARRAY_SUFFIXES = (".npz", ".npy")
 
 
 def predict(
@@ -88,7 +86,7 @@ def predict_features(
     from dlrun.data.splits import Split
 
     # Arrays are taken as the user gives them (tables and token lines are read to fit).
-    kind = state["kind"]
+    kind = representation_of(state).name
     if kind == "features":  # kept as they are: a wrong width would not even normalize
         _check_shape(path, np.shape(raw)[1:], np.shape(raw)[1:], model)
     features = apply_state(raw, state)
@@ -118,81 +116,7 @@ def read_inputs(path: Path, state: dict[str, Any], config: DlrunConfig) -> Featu
     """Raw inputs in the form the run's preprocessing expects, from a file a user has."""
     if not path.is_file():
         raise UsageError(f"input file not found: {path}")
-    kind = state["kind"]
-    suffix = path.suffix.lower()
-    if kind == "table":
-        if suffix in ARRAY_SUFFIXES:
-            raise DataError(f"{path}: this run was trained on a CSV table; give a CSV file.")
-        return _read_table(path, state, config.data.delimiter)
-    if kind == "sequences":
-        if suffix in ARRAY_SUFFIXES:
-            raise DataError(
-                f"{path}: this run was trained on token sequences; give a text file with one "
-                "sample per line, token ids separated by spaces or commas."
-            )
-        return _read_token_lines(path, int(state["num_words"]))
-    if suffix not in ARRAY_SUFFIXES:
-        raise DataError(
-            f"{path}: this run was trained on {kind} arrays; give an .npz with an array 'x' "
-            "(or an .npy)."
-        )
-    return _read_array(path)
-
-
-def _read_table(path: Path, state: dict[str, Any], delimiter: str) -> np.ndarray:
-    with path.open(newline="", encoding="utf-8") as fp:
-        rows = list(csv.reader(fp, delimiter=delimiter))
-    if len(rows) < 2:
-        raise DataError(f"{path} has no data rows under its header.")
-    header, body = rows[0], rows[1:]
-    wanted = [spec["name"] for spec in state["columns"]]
-    missing = [name for name in wanted if name not in header]
-    if missing:
-        raise DataError(
-            f"{path} lacks the column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(repr(m) for m in missing)} the run was trained on.",
-            hint=f"Needed columns: {', '.join(wanted)}.",
-        )
-    bad = [i + 2 for i, row in enumerate(body) if len(row) != len(header)]
-    if bad:
-        raise DataError(f"{path}: line {bad[0]} has a different number of fields than the header.")
-    index = [header.index(name) for name in wanted]
-    return np.array([[row[i] for i in index] for row in body], dtype=object)
-
-
-_SEPARATORS = re.compile(r"[\s,]+")
-
-
-def _read_token_lines(path: Path, num_words: int) -> Sequences:
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        tokens = [t for t in _SEPARATORS.split(line.strip()) if t]
-        try:
-            rows.append([int(t) for t in tokens])
-        except ValueError:
-            raise DataError(
-                f"{path}, line {number}: expected token ids (integers), got '{line[:40]}'."
-            ) from None
-        if any(t < 0 for t in rows[-1]):
-            raise DataError(f"{path}, line {number}: token ids cannot be negative.")
-    return Sequences.from_lists(rows, num_words=num_words)
-
-
-def _read_array(path: Path) -> np.ndarray:
-    try:
-        if path.suffix.lower() == ".npy":
-            return np.load(path, allow_pickle=False)
-        with np.load(path, allow_pickle=False) as arrays:
-            if "x" not in arrays:
-                raise DataError(
-                    f"{path} has no array 'x' (it has: {', '.join(arrays.files) or 'none'})."
-                )
-            return arrays["x"]
-    except (ValueError, OSError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
+    return representation_of(state).read(path, state, config.data)
 
 
 def predicted_labels(predictions: np.ndarray, task: str, class_names: list[str] | None) -> Any:

@@ -33,14 +33,15 @@ from pydantic import Field
 
 from dlrun.config.schema import DataSection
 from dlrun.data.arrays import ArrayKeys
-from dlrun.data.splits import RawData, Sequences, Split
+from dlrun.data.splits import RawData, Sequences, Split, TokenLists
 from dlrun.errors import DataError
 from dlrun.tasks import Labels
 
-# dataset -> (what Keras 3.15 looks for in its cache, kind of data)
+# dataset -> (what Keras 3.15 looks for in its cache, its representation; "text" is
+# multi_hot or sequence, as data.vectorize says)
 KERAS_DATASETS = {
-    "imdb": ("imdb.npz", "sequences"),
-    "reuters": ("reuters.npz", "sequences"),
+    "imdb": ("imdb.npz", "text"),
+    "reuters": ("reuters.npz", "text"),
     "mnist": ("mnist.npz", "images"),
     "fashion_mnist": ("fashion-mnist/", "images"),
     # cifar10's get_file(extract=True) keeps the download under this name, checks its
@@ -126,6 +127,12 @@ class _KerasSection(DataSection):
     def peek_labels(self) -> Labels | None:
         return _LABELS[self.dataset]
 
+    def input_files(self) -> list[Path]:
+        if self.path is not None:
+            return [Path(self.path)] if Path(self.path).is_file() else []
+        cached = keras_cache_dir() / KERAS_DATASETS[self.dataset][0]
+        return [cached] if cached.is_file() else []
+
 
 class KerasTextConfig(_KerasSection):
     """IMDB reviews and Reuters newswires: token ids, as sparse multi-hot sets or ordered."""
@@ -150,7 +157,7 @@ class KerasTextConfig(_KerasSection):
     )
 
     @property
-    def representation(self) -> str:
+    def representation(self) -> Literal["multi_hot", "sequence"]:
         return "sequence" if self.vectorize == "sequence" else "multi_hot"
 
     def problems(self) -> list[str]:
@@ -192,28 +199,22 @@ def npz_problems(path: str, arrays: tuple[str, ...]) -> list[str]:
 def keras_source(name: str, config: KerasTextConfig | KerasArraysConfig) -> RawData:
     """Load a Keras dataset (from `config.path` when given) as raw train and test splits."""
     num_words = config.num_words if isinstance(config, KerasTextConfig) else None
-    if isinstance(config, KerasTextConfig) and config.vectorize == "sequence":
-        raise DataError(
-            f"data.vectorize 'sequence' is not implemented yet for {config.source}.",
-            hint="Use data.vectorize: multi_hot for now.",
-        )
     if config.path:
         (x_train, y_train), (x_test, y_test) = load_local(name, config.path, num_words)
     else:
         (x_train, y_train), (x_test, y_test) = load_builtin(name, num_words)
-    kind = KERAS_DATASETS[name][1]
-    if kind == "sequences":
-        train_x = Sequences.from_lists(x_train, num_words)
-        test_x = Sequences.from_lists(x_test, train_x.num_words)
+    if isinstance(config, KerasTextConfig):
+        rows = Sequences if config.representation == "multi_hot" else TokenLists
+        train_x = rows.from_lists(x_train, num_words)
         return RawData(
             Split(train_x, np.asarray(y_train).reshape(-1)),
-            Split(test_x, np.asarray(y_test).reshape(-1)),
-            kind="sequences",
+            Split(rows.from_lists(x_test, train_x.num_words), np.asarray(y_test).reshape(-1)),
+            kind=config.representation,  # type: ignore[arg-type]
         )
     return RawData(
         Split(np.asarray(x_train), _labels(y_train)),
         Split(np.asarray(x_test), _labels(y_test)),
-        kind=kind,  # type: ignore[arg-type]
+        kind=KERAS_DATASETS[name][1],  # type: ignore[arg-type]
     )
 
 

@@ -1,8 +1,9 @@
 """tf.data pipelines over prepared splits (imports TensorFlow).
 
-Batches are gathered by index from tensors held once in memory, so shuffling is
-cheap, and token sequences become sparse multi-hot batches on the fly: IMDB never
-exists as a dense 25,000 x 10,000 float matrix.
+Batches are gathered by index, each as its representation builds them
+(`Representation.batches`): from tensors held once in memory, so shuffling is cheap,
+and token sets become sparse multi-hot batches on the fly, so IMDB never exists as a
+dense 25,000 x 10,000 float matrix.
 
 A training dataset's order is a function of (seed, epoch) alone: epoch 7 sees the same
 batches whether the fit ran from epoch 1 or resumed at epoch 6, so a resumed run
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlrun.data.splits import Sequences, Split
+from dlrun.data.representations import REPRESENTATIONS
+from dlrun.data.splits import Split, representation_name
 
 
 def make_dataset(split: Split, batch_size: int, *, one_hot: int | None = None) -> Any:
@@ -69,23 +71,7 @@ def _batches(indices: Any, split: Split, one_hot: int | None) -> Any:
     labels = tf.constant(split.y)
     if one_hot:
         labels = tf.one_hot(labels, one_hot)
-    if isinstance(split.x, Sequences):
-        ragged = tf.RaggedTensor.from_row_splits(
-            tf.constant(split.x.values), tf.constant(split.x.row_splits)
-        )
-        width = tf.constant(split.x.num_words, tf.int64)
-
-        def features(index: Any) -> Any:
-            rows = tf.gather(ragged, index)
-            positions = tf.stack([rows.value_rowids(), rows.values], axis=1)
-            shape = tf.stack([tf.cast(tf.size(index), tf.int64), width])
-            return tf.SparseTensor(positions, tf.ones_like(rows.values, tf.float32), shape)
-    else:
-        array = tf.constant(split.x)
-
-        def features(index: Any) -> Any:
-            return tf.gather(array, index)
-
+    features = REPRESENTATIONS[representation_name(split.x)].batches(split.x)
     return indices.map(
         lambda index: (features(index), tf.gather(labels, index)),
         num_parallel_calls=tf.data.AUTOTUNE,

@@ -50,12 +50,13 @@ def prepare_portion(
 ) -> Prepared:
     """Fit preprocessing on `train`, apply it to both parts; the test split stays untouched."""
     state = fit_state(raw, train, config)
+    fitted = transform(train, state, config.task)
     return Prepared(
-        train=transform(train, state, config.task),
+        train=fitted,
         validation=transform(validation, state, config.task) if validation is not None else None,
         # Prepared wants a test split: an empty placeholder, never read here.
-        test=train.take(np.arange(0)),
-        input_spec=input_spec(state, train),
+        test=fitted.take(np.arange(0)),
+        input_spec=input_spec(state, fitted.x),
         outputs=state["outputs"],
         state=state,
         class_names=state.get("class_names"),

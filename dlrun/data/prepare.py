@@ -4,11 +4,16 @@ Preprocessing is fitted on the training portion only; the fitted state is a
 JSON-able dict saved with the run, and `apply_state` reuses it on any new data
 (evaluate, predict). The test split is never used to fit anything.
 
+Each kind of input (`RawData.kind`) is handled by its representation
+(`dlrun.data.representations`); this module adds what all share: the fitted state's
+task and outputs, target checks and label encoding.
+
 Example:
 
 ```python
-prepared = prepare(load_raw(config.data), config)
-prepared.train.x.shape, prepared.validation.x.shape, prepared.outputs
+state = fit_state(raw, train, config)
+split = transform(train, state, config.task)
+input_spec(state, split.x), state["outputs"]
 ```
 """
 
@@ -21,8 +26,8 @@ import numpy as np
 
 from dlrun.config.schema import ConfigBase, ValidationConfig
 from dlrun.data.inputs import InputSpec
-from dlrun.data.splits import Features, RawData, Sequences, Split
-from dlrun.data.tabular import fit_table, transform_table
+from dlrun.data.representations import REPRESENTATIONS, representation_of
+from dlrun.data.splits import Features, RawData, Split
 from dlrun.errors import DataError
 
 
@@ -71,29 +76,8 @@ def kfold_indices(
 
 def fit_state(raw: RawData, train: Split, config: ConfigBase) -> dict[str, Any]:
     """Fit preprocessing on the training split; the result is JSON-able."""
-    data = config.data
-    state: dict[str, Any] = {"source_kind": raw.kind, "task": config.task}
-    if raw.kind == "sequences":
-        assert isinstance(train.x, Sequences)
-        state.update(kind="sequences", num_words=train.x.num_words)
-    elif raw.kind == "table":
-        state.update(fit_table(np.asarray(train.x), raw.feature_names or [], data.categorical))
-    elif raw.kind == "images":
-        x = np.asarray(train.x)
-        scale = data.scale
-        if scale is None:
-            scale = 1 / 255 if x.dtype == np.uint8 else 1 / float(max(x.max(), 1e-12))
-        # Images keep their shape: a model that wants vectors flattens them itself.
-        state.update(kind="images", scale=float(scale))
-    else:
-        state.update(kind="features", scale=data.scale or 1.0)
-        if data.normalize is not False:
-            x = np.asarray(train.x, dtype=np.float64) * state["scale"]
-            std = x.std(axis=0)
-            state.update(mean=x.mean(axis=0).tolist(), std=np.where(std > 0, std, 1.0).tolist())
-    if raw.kind == "images" and data.normalize:
-        x = apply_state(train.x, state)
-        state.update(mean=float(x.mean()), std=float(x.std() or 1.0))
+    state: dict[str, Any] = {"kind": raw.kind, "task": config.task}
+    state.update(REPRESENTATIONS[raw.kind].fit(train, raw, config.data))
     check_targets(raw.train.y, config, raw.class_names)
     # Classes are counted over the whole training split: the validation carve-out or
     # data.limit may leave out the highest label, and the head would be too narrow.
@@ -129,25 +113,7 @@ def check_targets(y: np.ndarray, config: ConfigBase, class_names: list[str] | No
 
 def apply_state(x: Features, state: dict[str, Any]) -> Features:
     """Transform raw inputs with a fitted state."""
-    kind = state["kind"]
-    if kind == "sequences":
-        if not isinstance(x, Sequences):
-            raise DataError("this run was trained on token sequences; the new data is not.")
-        return x.with_vocabulary(state["num_words"])
-    if kind == "table":
-        return transform_table(np.asarray(x), state)
-    out = np.asarray(x, dtype=np.float32) * np.float32(state["scale"])
-    if kind == "images":
-        if state.get("flatten"):
-            # runs trained before the models flattened images themselves
-            out = out.reshape(len(out), -1)
-        elif out.ndim == 3:
-            out = out[..., None]  # grayscale images get their channel axis
-    if "mean" in state:
-        out = (out - np.asarray(state["mean"], dtype=np.float32)) / np.asarray(
-            state["std"], dtype=np.float32
-        )
-    return out.astype(np.float32)
+    return representation_of(state).apply(x, state)
 
 
 def prepare_labels(y: np.ndarray, task: str, outputs: int) -> np.ndarray:
@@ -180,32 +146,9 @@ def _integers(values: np.ndarray) -> bool:
     return bool(np.all(np.equal(np.mod(values, 1), 0)))
 
 
-def prepare(raw: RawData, config: ConfigBase, state: dict[str, Any] | None = None) -> Prepared:
-    """Carve validation from train, fit (or reuse) preprocessing, encode labels."""
-    train = limited(raw.train, config.data.limit)
-    test = limited(raw.test, config.data.limit)
-    validation = None
-    if config.data.validation.kfold is None:
-        fit_idx, val_idx = holdout_indices(len(train), config.data.validation, config.seed)
-        train, validation = train.take(fit_idx), train.take(val_idx)
-    if state is None:
-        state = fit_state(raw, train, config)
-    return Prepared(
-        train=transform(train, state, config.task),
-        validation=transform(validation, state, config.task) if validation is not None else None,
-        test=transform(test, state, config.task),
-        input_spec=input_spec(state, train),
-        outputs=state["outputs"],
-        state=state,
-        class_names=state.get("class_names"),
-    )
-
-
-def input_spec(state: dict[str, Any], train: Split) -> InputSpec:
-    if state["kind"] == "sequences":
-        return InputSpec(shape=(state["num_words"],), sparse=True)
-    sample = apply_state(train.take(np.arange(1)).x, state)
-    return InputSpec(shape=tuple(int(d) for d in np.asarray(sample).shape[1:]))
+def input_spec(state: dict[str, Any], x: Features) -> InputSpec:
+    """What the model's input layer receives, given applied inputs `x`."""
+    return representation_of(state).input_spec(x, state)
 
 
 def transform(split: Split, state: dict[str, Any], task: str) -> Split:

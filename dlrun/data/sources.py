@@ -6,9 +6,10 @@ builds the `data` union of the schema from this mapping. Sources return raw trai
 test splits; `dlrun.data.prepare` carves validation out of train and fits preprocessing
 on train only.
 
-Representations (`dlrun.models.MODELS` says which kinds accept which): `features` (dense
-vectors), `table` (CSV rows), `images` (height, width[, channels]), `multi_hot` (sparse
-token sets), `sequence` (ordered token ids).
+A source's representation is a name in `dlrun.data.representations.REPRESENTATIONS`
+(`dlrun.models.MODELS` says which model kinds accept which): `features` (dense vectors),
+`table` (CSV rows), `images` (height, width[, channels]), `multi_hot` (sparse token sets),
+`sequence` (ordered token ids).
 
 Example:
 
@@ -32,8 +33,6 @@ from dlrun.data.sklearn_sets import SKLEARN_DATASETS, SklearnConfig, sklearn_sou
 from dlrun.data.splits import RawData
 from dlrun.data.tabular import CsvConfig, csv_source
 
-_REPRESENTATION = {"sequences": "multi_hot", "images": "images", "features": "features"}
-
 
 class Source(NamedTuple):
     config: type[DataSection]
@@ -52,8 +51,8 @@ _BY_CONFIG = attrgetter("representation")
 SOURCES: dict[str, Source] = {
     **{
         f"keras.{name}": Source(
-            KerasTextConfig if kind == "sequences" else KerasArraysConfig,
-            _BY_CONFIG if kind == "sequences" else _REPRESENTATION[kind],
+            KerasTextConfig if kind == "text" else KerasArraysConfig,
+            _BY_CONFIG if kind == "text" else kind,
             partial(keras_source, name),
         )
         for name, (_, kind) in KERAS_DATASETS.items()

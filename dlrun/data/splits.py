@@ -13,19 +13,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-Kind = Literal["sequences", "images", "features", "table"]
+# a source's representation (`dlrun.data.representations.REPRESENTATIONS`)
+Kind = Literal["features", "table", "images", "multi_hot", "sequence"]
+
+# Keras's IMDB and Reuters: 0 pads, 1 starts a sequence, 2 stands for a word out of the
+# vocabulary, real words start at 3.
+OOV = 2
 
 
 @dataclass
-class Sequences:
-    """Token sequences in CSR layout: row i is `values[row_splits[i]:row_splits[i+1]]`.
+class TokenLists:
+    """Ordered token ids in CSR layout: row i is `values[row_splits[i]:row_splits[i+1]]`.
 
-    Stored deduplicated and sorted per row, which is all a multi-hot vector needs,
-    so the sparse batches built from it are valid SparseTensors as they are.
+    Picking rows by index (`take`) copies only their ids, so validation carving and
+    K-fold never build the padded matrix; `padded` does, once per prepared portion.
     """
 
     values: np.ndarray
@@ -33,10 +38,60 @@ class Sequences:
     num_words: int
 
     @classmethod
+    def from_lists(cls, rows: Any, num_words: int | None = None) -> TokenLists:
+        """Rows of token ids in order; ids >= `num_words` become the out-of-vocabulary id."""
+        lengths, flat = _flatten(rows)
+        if num_words is None:
+            num_words = int(flat.max(initial=OOV)) + 1
+        values = np.where(flat < num_words, flat, OOV)
+        row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        return cls(values=values, row_splits=row_splits, num_words=int(num_words))
+
+    def __len__(self) -> int:
+        return len(self.row_splits) - 1
+
+    def take(self, index: np.ndarray) -> TokenLists:
+        index = np.asarray(index, dtype=np.int64)
+        lengths = np.diff(self.row_splits)[index]
+        row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        # Position of every kept value in self.values, without a Python loop over rows.
+        offsets = np.repeat(self.row_splits[:-1][index] - row_splits[:-1], lengths)
+        values = self.values[np.arange(row_splits[-1]) + offsets]
+        return type(self)(values=values, row_splits=row_splits, num_words=self.num_words)
+
+    def with_vocabulary(self, num_words: int) -> TokenLists:
+        """The same rows over a vocabulary of `num_words`; larger ids become out of vocabulary."""
+        values = np.where(self.values < num_words, self.values, OOV)
+        return TokenLists(values, self.row_splits, num_words)
+
+    def padded(self, maxlen: int, padding: str = "pre", truncating: str = "pre") -> np.ndarray:
+        """An int32 (rows, maxlen) array, as `keras.utils.pad_sequences` makes it."""
+        lengths = np.diff(self.row_splits)
+        kept = np.minimum(lengths, maxlen)
+        # where each row's kept ids start in `values`, and in its output row
+        source = self.row_splits[:-1] + (lengths - kept if truncating == "pre" else 0)
+        target = maxlen - kept if padding == "pre" else np.zeros_like(kept)
+        rows = np.repeat(np.arange(len(self)), kept)
+        within = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
+        out = np.zeros((len(self), maxlen), dtype=np.int32)
+        out[rows, np.repeat(target, kept) + within] = self.values[np.repeat(source, kept) + within]
+        return out
+
+
+@dataclass
+class Sequences(TokenLists):
+    """Token sets in CSR layout, for multi-hot vectors.
+
+    Stored deduplicated and sorted per row, which is all a multi-hot vector needs,
+    so the sparse batches built from it are valid SparseTensors as they are.
+    """
+
+    representation: ClassVar[str] = "multi_hot"
+
+    @classmethod
     def from_lists(cls, rows: Any, num_words: int | None = None) -> Sequences:
         """Rows of token ids (any order, repeats allowed); ids >= `num_words` are dropped."""
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+        lengths, flat = _flatten(rows)
         if num_words is None:
             num_words = int(flat.max(initial=0)) + 1
         row_ids = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
@@ -48,18 +103,6 @@ class Sequences:
         counts = np.bincount(keys // num_words, minlength=len(rows))
         row_splits = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(values=keys % num_words, row_splits=row_splits, num_words=int(num_words))
-
-    def __len__(self) -> int:
-        return len(self.row_splits) - 1
-
-    def take(self, index: np.ndarray) -> Sequences:
-        index = np.asarray(index, dtype=np.int64)
-        lengths = np.diff(self.row_splits)[index]
-        row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        # Position of every kept value in self.values, without a Python loop over rows.
-        offsets = np.repeat(self.row_splits[:-1][index] - row_splits[:-1], lengths)
-        values = self.values[np.arange(row_splits[-1]) + offsets]
-        return Sequences(values=values, row_splits=row_splits, num_words=self.num_words)
 
     def with_vocabulary(self, num_words: int) -> Sequences:
         """The same rows over a vocabulary of `num_words`; larger token ids are dropped."""
@@ -77,11 +120,18 @@ class Sequences:
         return out
 
 
-Features = np.ndarray | Sequences
+def _flatten(rows: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(length of each row, all ids in one int64 array)."""
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+    return lengths, flat
+
+
+Features = np.ndarray | TokenLists
 
 
 def take(x: Features, index: np.ndarray) -> Features:
-    return x.take(index) if isinstance(x, Sequences) else x[index]
+    return x[index] if isinstance(x, np.ndarray) else x.take(index)
 
 
 @dataclass
@@ -135,3 +185,9 @@ def with_test_split(
         class_names=class_names,
         feature_names=feature_names,
     )
+
+
+def representation_name(x: Features) -> str:
+    """Which representation batches an applied input: a record container names it in its
+    `representation` class attribute; arrays are gathered as they are."""
+    return getattr(type(x), "representation", "features")

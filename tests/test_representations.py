@@ -1,0 +1,110 @@
+"""The representation protocol: ordered token sequences as the book pads them, and the
+batches every representation gives the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlrun.data.keras_files import load_local
+from dlrun.data.pipeline import make_dataset, training_dataset
+from dlrun.data.portions import make_portions
+from dlrun.data.prepare import prepare_test
+from dlrun.data.representations import REPRESENTATIONS, representation_of
+from dlrun.data.sources import load_raw
+from dlrun.data.splits import Sequences, TokenLists
+from dlrun.spec import validate
+from tests.test_data import keras, tiny_imdb  # noqa: F401 - fixtures
+
+ROWS = [[5, 6, 7, 8, 9, 10], [3], [], [4, 12, 4]]
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+@pytest.mark.parametrize("truncating", ["pre", "post"])
+def test_padded_sequences_equal_keras_pad_sequences(keras, padding, truncating) -> None:  # noqa: F811
+    rows = TokenLists.from_lists(ROWS, num_words=20)
+    expected = keras.utils.pad_sequences(ROWS, maxlen=4, padding=padding, truncating=truncating)
+    got = rows.padded(4, padding, truncating)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, expected)
+    # picking rows by index keeps their order, as K-fold and validation carving do
+    np.testing.assert_array_equal(
+        rows.take(np.array([3, 0])).padded(4, padding, truncating), expected[[3, 0]]
+    )
+
+
+def test_ids_outside_the_vocabulary_become_oov_in_order() -> None:
+    rows = TokenLists.from_lists([[1, 15, 3, 15]], num_words=10)
+    np.testing.assert_array_equal(rows.padded(4), [[1, 2, 3, 2]])
+    # multi-hot sets drop them instead, and lose the order and the repeats
+    np.testing.assert_array_equal(Sequences.from_lists([[1, 15, 3, 15]], 10).values, [1, 3])
+
+
+def sequence_config(path, **data):
+    raw = {
+        "name": "seq",
+        "task": "binary",
+        "data": {
+            "source": "keras.imdb",
+            "path": str(path),
+            "num_words": 30,
+            "vectorize": "sequence",
+            "maxlen": 8,
+            **data,
+        },
+        "model": {"kind": "python:none.py:build"},
+    }
+    return validate(raw).config
+
+
+def test_keras_imdb_as_ordered_sequences_like_the_book(keras, tiny_imdb) -> None:  # noqa: F811
+    config = sequence_config(tiny_imdb, validation={"holdout": 10})
+    raw = load_raw(config.data)
+    assert raw.kind == "sequence"
+    (x_train, _), (x_test, _) = load_local("imdb", tiny_imdb, num_words=30)
+    portion = make_portions(raw, config)[0]
+    prepared = portion.prepared
+    assert prepared.input_spec.shape == (8,)
+    assert prepared.input_spec.dtype == "int32" and prepared.input_spec.vocabulary == 30
+    # the book: pad_sequences(load_data(num_words=...)) with Keras's defaults (pre, pre)
+    both = np.concatenate([prepared.validation.x, prepared.train.x])
+    assert sorted(map(tuple, both)) == sorted(
+        map(tuple, keras.utils.pad_sequences(x_train, maxlen=8))
+    )
+    test = prepare_test(raw, config, prepared.state)
+    np.testing.assert_array_equal(test.x, keras.utils.pad_sequences(x_test, maxlen=8))
+    assert representation_of(prepared.state).name == "sequence"
+
+    batches = list(make_dataset(prepared.train, batch_size=16))
+    assert batches[0][0].dtype.name == "int32" and tuple(batches[0][0].shape) == (16, 8)
+    shuffled, steps = training_dataset(prepared.train, 16, seed=1, epochs=(0, 1))
+    seen = np.concatenate([x.numpy() for x, _ in shuffled.take(steps)])
+    assert sorted(map(tuple, seen)) == sorted(map(tuple, prepared.train.x))
+
+
+def test_post_padding_and_truncating_are_kept_in_the_state(tiny_imdb) -> None:  # noqa: F811
+    config = sequence_config(tiny_imdb, padding="post", truncating="post", maxlen=3)
+    raw = load_raw(config.data)
+    state = make_portions(raw, config)[0].prepared.state
+    assert {k: state[k] for k in ("maxlen", "padding", "truncating", "num_words")} == {
+        "maxlen": 3,
+        "padding": "post",
+        "truncating": "post",
+        "num_words": 30,
+    }
+    (_, _), (x_test, _) = load_local("imdb", tiny_imdb, num_words=30)
+    expected = [list(row[:3]) + [0] * (3 - len(row[:3])) for row in x_test]
+    np.testing.assert_array_equal(prepare_test(raw, config, state).x, expected)
+
+
+def test_every_representation_has_a_name_and_reads_or_refuses_files(tmp_path) -> None:
+    assert set(REPRESENTATIONS) == {"features", "table", "images", "multi_hot", "sequence"}
+    lines = tmp_path / "tokens.txt"
+    lines.write_text("1 5 7\n4,4\n")
+    state = {"kind": "sequence", "num_words": 6, "maxlen": 3, "padding": "pre", "truncating": "pre"}
+    rep = representation_of(state)
+    np.testing.assert_array_equal(
+        rep.apply(rep.read(lines, state, None), state), [[1, 5, 2], [0, 4, 4]]
+    )
+    # runs saved before multi_hot had its name still load
+    assert representation_of({"kind": "sequences"}).name == "multi_hot"
