@@ -12,6 +12,14 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def data_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data cache of every test (and the processes they start) is the session's own."""
+    path = tmp_path_factory.mktemp("data-cache")
+    os.environ["DLRUN_CACHE_DIR"] = str(path)
+    return path
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "runs"

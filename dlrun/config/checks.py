@@ -274,9 +274,9 @@ def space_path_problem(path: str, config: ConfigBase) -> str | None:
         if part not in fields:
             here = ".".join(parts[:depth]) or "the top level"
             close = difflib.get_close_matches(part, list(fields), n=1, cutoff=0.6)
-            hint = f" Did you mean '{'.'.join([*parts[:depth], close[0]])}'?" if close else ""
-            if not close and union is not None:
-                hint = other_member_hint(part, here, union, value)
+            hint = other_member_hint(part, here, union, value) if union is not None else ""
+            if not hint and close:
+                hint = f" Did you mean '{'.'.join([*parts[:depth], close[0]])}'?"
             return f"unknown key '{part}' in {here}.{hint} Keys there: {', '.join(fields)}."
         union = fields[part] if union_members(fields[part]) else None
         value = getattr(value, part, None)

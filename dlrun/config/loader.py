@@ -524,14 +524,15 @@ class _Walk:
         return f" ({tag})" if tag else ""
 
     def did_you_mean(self, key: str, parent: KeyPath, allowed: list[str]) -> str:
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        if close:
-            return f" Did you mean '{'.'.join((*map(str, parent), close[0]))}'?"
+        # a key that another kind has, exactly, says more than a near spelling of ours
         info = self.field(parent)
         if info is not None and union_members(info):
             other = other_member_hint(key, ".".join(map(str, parent)), info, self.value(parent))
             if other:
                 return other
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            return f" Did you mean '{'.'.join((*map(str, parent), close[0]))}'?"
         for section in ("data", "model", "train", "data.validation", "train.optimizer"):
             section_path = tuple(section.split("."))
             if section_path != parent and key in self.allowed_keys(section_path):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
@@ -222,9 +223,18 @@ class DataSection(Section):
         None, ge=1, description="Use only the first N training and N test samples."
     )
     validation: ValidationConfig = Field(default_factory=lambda: ValidationConfig(fraction=0.2))
+    cache: bool = Field(
+        True,
+        description="Keep the loaded data in dlrun's cache ($DLRUN_CACHE_DIR or "
+        "~/.cache/dlrun), so later runs memory-map it instead of loading it again.",
+    )
 
     def problems(self) -> list[str]:
         """Rules between this section's keys, each a sentence with its fix."""
+        return []
+
+    def input_files(self) -> list[Path]:
+        """The files the source reads, when it reads any: the data cache keys on them."""
         return []
 
     def input_problems(self) -> list[str]:

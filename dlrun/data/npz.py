@@ -13,6 +13,7 @@ raw = npz_source(NpzConfig(source="npz", path="data.npz"))
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -38,6 +39,9 @@ class NpzConfig(ArrayKeys):
 
     def input_problems(self) -> list[str]:
         return npz_problems(self.path, ARRAYS)
+
+    def input_files(self) -> list[Path]:
+        return [Path(self.path)] if Path(self.path).is_file() else []
 
     @property
     def representation(self) -> str | None:

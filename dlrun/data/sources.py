@@ -27,6 +27,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from dlrun.config.schema import DataSection
+from dlrun.data.cache import cached
 from dlrun.data.keras_files import KERAS_DATASETS, KerasArraysConfig, KerasTextConfig, keras_source
 from dlrun.data.npz import NpzConfig, npz_source
 from dlrun.data.sklearn_sets import SKLEARN_DATASETS, SklearnConfig, sklearn_source
@@ -67,5 +68,5 @@ SOURCES: dict[str, Source] = {
 
 
 def load_raw(config: DataSection) -> RawData:
-    """Run the configured source."""
-    return SOURCES[config.source].load(config)
+    """Run the configured source, or read what it gave last time from the data cache."""
+    return cached(config, SOURCES[config.source].load)
