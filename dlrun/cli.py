@@ -315,16 +315,23 @@ def tensorboard(
         "training\n\n"
         "  token-sequence runs (imdb, reuters): a text file, one sample per line, token ids "
         "separated by spaces or commas\n\n"
+        "  raw-text runs (text_dir): a text file, one text per line, or --text\n\n"
         "[bold]Examples[/]\n\n"
         "  dlrun predict runs/20261122-101500-houses-a1b2c3 new_houses.csv --output prices.csv\n\n"
-        "  dlrun predict last digits.npz"
+        "  dlrun predict last digits.npz\n\n"
+        '  dlrun predict last --text "A gripping film." --text "Dull and too long."'
     )
 )
 def predict(
     run: RunArg,
     input_file: Annotated[
-        Path, typer.Argument(help="New inputs: .csv, .npz/.npy or .txt.", show_default=False)
-    ],
+        Path | None,
+        typer.Argument(help="New inputs: .csv, .npz/.npy or .txt.", show_default=False),
+    ] = None,
+    text: Annotated[
+        list[str] | None,
+        typer.Option("--text", help="A text to classify (raw-text runs); repeat for more."),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write predictions here (.csv or .npz), not stdout."),
@@ -339,6 +346,7 @@ def predict(
     run_predict(
         run,
         input_file,
+        texts=text,
         output=output,
         runs_dir=runs_dir,
         out=_output(quiet, verbose),

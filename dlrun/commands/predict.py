@@ -34,6 +34,7 @@ from dlrun.catalog import resolve_run
 from dlrun.commands.evaluate import load_final_model
 from dlrun.console import Output
 from dlrun.data.representations import representation_of
+from dlrun.data.representations.text import text_lines
 from dlrun.data.splits import Features
 from dlrun.data.tabular import not_utf8
 from dlrun.errors import DataError, UsageError
@@ -43,25 +44,38 @@ from dlrun.spec import DlrunConfig, load_config
 
 def predict(
     run_arg: str | Path,
-    input_file: Path,
+    input_file: Path | None,
     *,
+    texts: list[str] | None = None,
     output: Path | None,
     runs_dir: Path,
     out: Output,
 ) -> np.ndarray:
-    """Predict `input_file` with the run's final model; returns the raw model outputs."""
+    """Predict `input_file` (or `texts`, for a raw-text run) with the run's final model;
+    returns the raw model outputs."""
+    if (input_file is None) == (not texts):
+        raise UsageError("give an input file or --text, not both and not neither.")
     run = Run.open(resolve_run(run_arg, runs_dir))
     run.final_model()  # a run without one is refused before the input is read
     if output is not None and output.suffix not in (".csv", ".npz"):
         raise UsageError(f"--output must end in .csv or .npz, not '{output.suffix}'.")
     config = load_config(run.path / "config.yaml", inputs=False).config
     state = run.read_json("preprocessing.json")
-    try:
-        raw = read_inputs(Path(input_file), state, config)
-    except UnicodeDecodeError as exc:
-        raise not_utf8(Path(input_file), exc) from None
+    where = Path(input_file) if input_file is not None else Path("--text")
+    if texts:
+        if representation_of(state).name != "text":
+            raise UsageError(
+                f"--text is for runs trained on raw text; this run was trained on "
+                f"{representation_of(state).what}. Give an input file."
+            )
+        raw: Features = text_lines(list(texts))
+    else:
+        try:
+            raw = read_inputs(where, state, config)
+        except UnicodeDecodeError as exc:
+            raise not_utf8(where, exc) from None
     model = load_final_model(run, out.verbose)
-    predictions = predict_features(model, raw, state, config, Path(input_file))
+    predictions = predict_features(model, raw, state, config, where)
     labels = predicted_labels(predictions, config.task, state.get("class_names"))
     columns, rows = prediction_table(predictions, labels, config.task, state)
     if output is None:

@@ -33,6 +33,7 @@ from dlrun.data.npz import NpzConfig, npz_source
 from dlrun.data.sklearn_sets import SKLEARN_DATASETS, SklearnConfig, sklearn_source
 from dlrun.data.splits import RawData
 from dlrun.data.tabular import CsvConfig, csv_source
+from dlrun.data.text import TextDirConfig, text_dir_source
 
 
 class Source(NamedTuple):
@@ -64,6 +65,7 @@ SOURCES: dict[str, Source] = {
     },
     "csv": Source(CsvConfig, "table", csv_source),
     "npz": Source(NpzConfig, _BY_CONFIG, npz_source),
+    "text_dir": Source(TextDirConfig, _BY_CONFIG, text_dir_source),
 }
 
 

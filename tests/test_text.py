@@ -1,0 +1,198 @@
+"""Raw text in: `text_dir` folders, TextVectorization fitted on train only, raw text out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlrun.data.portions import make_portions
+from dlrun.data.prepare import apply_state, prepare_test
+from dlrun.data.sources import load_raw
+from dlrun.spec import validate
+from dlrun.tfenv import import_keras
+
+GOOD = ["great", "wonderful", "moving", "superb", "loved"]
+BAD = ["awful", "boring", "dull", "terrible", "hated"]
+FILLER = ["the", "film", "a", "was", "plot", "actor", "scene", "and", "it", "story", "ending"]
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return import_keras()
+
+
+def review(rng: np.random.RandomState, positive: bool) -> str:
+    words = list(rng.choice(FILLER, size=rng.randint(6, 14)))
+    for _ in range(2):
+        words.insert(rng.randint(len(words)), rng.choice(GOOD if positive else BAD))
+    return " ".join(words).capitalize() + "."
+
+
+def write_folders(root: Path, n_train: int = 40, n_test: int = 20, seed: int = 0) -> Path:
+    """The aclImdb layout: train/{neg,pos,unsup}, test/{neg,pos}."""
+    rng = np.random.RandomState(seed)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for label in ("neg", "pos"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(n):
+                (folder / f"{i}_{rng.randint(1, 10)}.txt").write_text(review(rng, label == "pos"))
+    (root / "train" / "unsup").mkdir()
+    (root / "train" / "unsup" / "0_0.txt").write_text("no label here")
+    return root
+
+
+def text_config(root: Path, **text) -> dict:
+    return {
+        "name": "reviews",
+        "seed": 3,
+        "task": "binary",
+        "data": {"source": "text_dir", "path": str(root), "text": text},
+        "model": {"kind": "mlp", "units": [8]},
+        "train": {
+            "batch_size": 16,
+            "epochs": 12,
+            "optimizer": {"name": "adam", "learning_rate": 0.01},
+        },
+    }
+
+
+def test_text_dir_reads_classes_from_folders_and_ignores_unsup(tmp_path) -> None:
+    root = write_folders(tmp_path / "aclImdb")
+    raw = load_raw(validate(text_config(root)).config.data)
+    assert raw.kind == "text" and raw.class_names == ["neg", "pos"]
+    assert len(raw.train) == 80 and len(raw.test) == 40  # unsup is not a class
+    assert set(raw.train.y.tolist()) == {0, 1}
+
+
+def test_vocabulary_is_fitted_on_the_training_portion_only(tmp_path) -> None:
+    root = write_folders(tmp_path / "aclImdb")
+    (root / "test" / "pos" / "only.txt").write_text("zyzzyva great")
+    config = validate(text_config(root, output="multi_hot")).config
+    raw = load_raw(config.data)
+    prepared = make_portions(raw, config)[0].prepared
+    vocabulary = prepared.state["vocabulary"]
+    assert "zyzzyva" not in vocabulary and "great" in vocabulary
+    test = prepare_test(raw, config, prepared.state)
+    row = list(raw.test.x).index("zyzzyva great")
+    dense = test.x.to_dense()[row]
+    # column 0 is out of vocabulary: where the unseen word goes
+    assert dense[0] == 1 and dense[vocabulary.index("great") + 1] == 1 and dense.sum() == 2
+
+
+@pytest.mark.parametrize("output", ["multi_hot", "count", "tf_idf"])
+def test_sparse_outputs_equal_keras_text_vectorization(tmp_path, keras, output) -> None:
+    root = write_folders(tmp_path / "aclImdb")
+    config = validate(text_config(root, output=output, ngrams=2, max_tokens=60)).config
+    raw = load_raw(config.data)
+    prepared = make_portions(raw, config)[0].prepared
+    texts = np.asarray(raw.train.x, dtype=str)
+    layer = keras.layers.TextVectorization(max_tokens=60, ngrams=2, output_mode=output)
+    train_texts = [t for t in texts if t in set(np.asarray(prepared_texts(raw, config)))]
+    layer.adapt(train_texts)
+    expected = np.asarray(layer(texts))
+    got = apply_state(raw.train.x, prepared.state).to_dense()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert prepared.input_spec.sparse and prepared.input_spec.shape == (expected.shape[1],)
+
+
+def prepared_texts(raw, config) -> list[str]:
+    """The training portion's texts (the holdout carved out of train)."""
+    from dlrun.data.prepare import holdout_indices
+
+    fit, _ = holdout_indices(len(raw.train), config.data.validation, config.seed)
+    return list(np.asarray(raw.train.x, dtype=str)[fit])
+
+
+def test_int_output_gives_padded_token_ids(tmp_path, keras) -> None:
+    root = write_folders(tmp_path / "aclImdb")
+    config = validate(
+        text_config(root, output="int", sequence_length=10) | {"model": {"kind": "python:m.py:f"}}
+    ).config
+    raw = load_raw(config.data)
+    prepared = make_portions(raw, config)[0].prepared
+    spec = prepared.input_spec
+    assert spec.shape == (10,) and spec.dtype == "int32"
+    assert spec.vocabulary == len(prepared.state["vocabulary"]) + 2
+    assert prepared.train.x.dtype == np.int32 and prepared.train.x.max() < spec.vocabulary
+
+
+def train(cli, tmp_path: Path, config: dict) -> Path:
+    import yaml
+
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    runs = tmp_path / "runs"
+    code, _, err = cli("train", path, "--runs-dir", runs, "-q")
+    assert code == 0, err
+    (run,) = runs.iterdir()
+    return run
+
+
+def test_train_on_folders_then_predict_raw_text(cli, tmp_path, keras) -> None:
+    root = write_folders(tmp_path / "aclImdb")
+    run = train(cli, tmp_path, text_config(root, ngrams=2))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["final"]["test"]["accuracy"] >= 0.9  # the words tell the classes apart
+
+    lines = ["A superb and moving film, loved it.", "Dull, boring, awful."]
+    file = tmp_path / "new.txt"
+    file.write_text("\n".join(lines) + "\n\n")
+    code, out, err = cli("predict", run, file, "--runs-dir", tmp_path / "runs")
+    assert code == 0, err
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["pos", "neg"]
+
+    model = keras.saving.load_model(run / "final" / "model.keras")
+    state = json.loads((run / "preprocessing.json").read_text())
+    x = apply_state(np.array(lines, dtype=object), state).to_dense()
+    expected = model.predict(x, verbose=0).reshape(-1)
+    np.testing.assert_allclose([float(r[1]) for r in rows], expected, rtol=1e-5, atol=1e-6)
+
+    code, out, err = cli("predict", run, "--text", lines[1], "--runs-dir", tmp_path / "runs")
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("neg,")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda r: (r / "train" / "pos").rename(r / "train" / "x"), "1 class folder"),
+        (lambda r: [f.unlink() for f in (r / "test" / "neg").iterdir()], "holds no files"),
+        (lambda r: (r / "train" / "neg" / "bad.txt").write_bytes(b"caf\xe9"), "is not UTF-8"),
+    ],
+    ids=["one-class", "empty-class", "not-utf8"],
+)
+def test_bad_folders_get_clear_errors(cli, tmp_path, write_config, make, message) -> None:
+    root = write_folders(tmp_path / "aclImdb", n_train=3, n_test=2)
+    make(root)
+    path = write_config(text_config(root))
+    if message == "is not UTF-8":  # found when the files are read: a data error, exit 1
+        code, _, err = cli("train", path, "--runs-dir", tmp_path / "runs")
+        assert code == 1, err
+    else:
+        code, _, err = cli("check", path)
+        assert code == 2, err
+    assert message in err and "Traceback" not in err
+    if message == "is not UTF-8":
+        assert "bad.txt" in err and "skip_bad_files" in err
+
+
+def test_skipping_bad_files_counts_them(tmp_path) -> None:
+    root = write_folders(tmp_path / "aclImdb", n_train=3, n_test=2)
+    (root / "train" / "neg" / "bad.txt").write_bytes(b"caf\xe9")
+    from dlrun.errors import DataWarning
+
+    data = text_config(root)["data"] | {"skip_bad_files": True}
+    with pytest.warns(DataWarning, match="skipped 1 file that is|skipped 1 file"):
+        raw = load_raw(validate({**text_config(root), "data": data}).config.data)
+    assert len(raw.train) == 6
+
+
+def test_ngrams_below_one_is_a_check_error(cli, tmp_path, write_config) -> None:
+    root = write_folders(tmp_path / "aclImdb", n_train=3, n_test=2)
+    code, _, err = cli("check", write_config(text_config(root, ngrams=0)))
+    assert code == 2 and "data.text.ngrams" in err
