@@ -10,6 +10,7 @@ trust (0 ok, 1 failed, 2 bad config or usage, 130 interrupted);
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -484,4 +485,9 @@ def _run(args: list[str] | None) -> int:
 
 
 def main() -> None:
+    # A shell starts `dlrun ... &` with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: `kill -INT` would be lost, with no resumable stop. dlrun's
+    # answer to SIGINT is the same however it was started.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(run())

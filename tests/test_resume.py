@@ -58,9 +58,9 @@ def test_interrupt_then_resume(cli, runs_dir: Path, write_config, tiny_config) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # a shell starting pytest in the background (`make test &`, some CI runners) makes
-        # children ignore SIGINT, and Python then installs no KeyboardInterrupt handler
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # as a shell starts `dlrun train ... &`: SIGINT ignored, so Python installs no
+        # KeyboardInterrupt handler of its own; dlrun must stop resumably all the same
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     run = wait_for_epochs(runs_dir, proc, 2, timeout=120)
     proc.send_signal(signal.SIGINT)
