@@ -99,7 +99,9 @@ def layout(root: Path) -> tuple[list[str], list[Path]]:
             f"{root} has train/ but no test/ folder.",
             hint="Add test/, or put the class folders directly in data.path to carve a test split.",
         )
-    names = [sorted(e.name for e in os.scandir(s) if e.is_dir()) for s in splits]
+    names = [
+        sorted(e.name for e in os.scandir(s) if e.is_dir() and e.name[0] != ".") for s in splits
+    ]
     classes = [c for c in names[0] if all(c in other for other in names[1:])]
     if len(classes) < 2:
         found = ", ".join(classes) or "none"
