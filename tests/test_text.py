@@ -156,6 +156,15 @@ def test_train_on_folders_then_predict_raw_text(cli, tmp_path, keras) -> None:
     assert code == 0, err
     assert out.splitlines()[1].startswith("neg,")
 
+    # the exported SavedModel takes raw strings end to end
+    import tensorflow as tf
+
+    code, _, err = cli("export", run, "--runs-dir", tmp_path / "runs", "-q")
+    assert code == 0, err
+    reloaded = tf.saved_model.load(str(run / "export" / "saved_model"))
+    served = reloaded.serve(tf.constant(lines))
+    np.testing.assert_allclose(np.asarray(served).reshape(-1), expected, rtol=1e-5, atol=1e-6)
+
 
 @pytest.mark.parametrize(
     ("make", "message"),

@@ -6,7 +6,8 @@ server must apply to raw inputs first). Before the export is moved into place it
 is reloaded with `tf.saved_model.load` and must give the same outputs as the
 Keras model on a few samples; otherwise nothing is written. A model trained on
 sparse multi-hot batches (imdb, reuters) serves dense multi-hot rows: Keras's
-export keeps no sparse input signature.
+export keeps no sparse input signature. A raw-text run's SavedModel takes strings: its
+vectorizer is exported with it.
 
 Example:
 
@@ -61,9 +62,16 @@ def export(
     try:
         model = load_final_model(run, out.verbose)
         out.info(f"exporting [bold]{run.id}[/] as a SavedModel")
-        model.export(str(staging / "saved_model"), format="tf_saved_model", verbose=False)
-        difference = verify_saved_model(model, staging / "saved_model")
-        sparse = bool(getattr(model.inputs[0], "sparse", False))
+        has_state = (run.path / "preprocessing.json").is_file()
+        state = run.read_json("preprocessing.json") if has_state else {}
+        strings = state.get("kind") == "text"
+        if strings:
+            export_text_model(model, state, staging / "saved_model")
+            difference = verify_text_model(model, state, staging / "saved_model")
+        else:
+            model.export(str(staging / "saved_model"), format="tf_saved_model", verbose=False)
+            difference = verify_saved_model(model, staging / "saved_model")
+        sparse = bool(getattr(model.inputs[0], "sparse", False)) and not strings
         shutil.copy2(model_file, staging / "model.keras")
         if (run.path / "preprocessing.json").is_file():
             shutil.copy2(run.path / "preprocessing.json", staging / "preprocessing.json")
@@ -84,7 +92,8 @@ def export(
         f"  model.keras   the Keras model\n"
         f"  preprocessing.json  apply to raw inputs first (dlrun predict does)\n"
         f"Serve it: tf.saved_model.load('{target / 'saved_model'}').serve(x)"
-        + (" with x dense multi-hot rows (float32)" if sparse else ""),
+        + (" with x dense multi-hot rows (float32)" if sparse else "")
+        + (" with x a string tensor of raw texts, shape (n,)" if strings else ""),
         markup=False,
     )
     return target
@@ -127,5 +136,54 @@ def verify_saved_model(model: Any, path: Path) -> float:
         raise DlrunError(
             f"the exported SavedModel disagrees with the Keras model (max difference "
             f"{difference:.3g} > {TOLERANCE}); nothing was written."
+        )
+    return difference
+
+
+def export_text_model(model: Any, state: dict[str, Any], path: Path) -> None:
+    """A SavedModel whose `serve` takes raw strings: the run's vectorizer, then the model
+    (the book's 2nd-edition inference model)."""
+    import keras
+    import tensorflow as tf
+
+    from dlrun.data.representations.text import vectorizer
+
+    output = state["output"]
+    layer = vectorizer(state, "count" if output == "tf_idf" else None)
+    idf = tf.constant(state["idf"], tf.float32) if output == "tf_idf" else None
+
+    def serve(texts: Any) -> Any:
+        x = layer(texts)
+        return model(x * idf if idf is not None else x, training=False)
+
+    layer(tf.constant(["built before it is tracked"]))  # the archive tracks built layers only
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(layer)
+    archive.add_endpoint("serve", serve, input_signature=[tf.TensorSpec([None], tf.string)])
+    archive.write_out(str(path), verbose=False)
+
+
+def verify_text_model(model: Any, state: dict[str, Any], path: Path) -> float:
+    """Reload the string SavedModel; on texts made of its own vocabulary, it must agree
+    with the Keras model on dlrun's own vectorization of the same texts."""
+    import tensorflow as tf
+
+    from dlrun.data.representations import representation_of
+
+    rng = np.random.RandomState(0)
+    words = state["vocabulary"]
+    texts = [" ".join(rng.choice(words, size=12)) for _ in range(SAMPLES)]
+    rep = representation_of(state)
+    x = rep.apply(np.array(texts, dtype=object), state)
+    dense = x if isinstance(x, np.ndarray) else x.to_dense()
+    expected = np.asarray(model(dense, training=False))
+    reloaded = tf.saved_model.load(str(path))  # held: its variables die with it
+    got = np.asarray(reloaded.serve(tf.constant(texts)))
+    difference = float(np.max(np.abs(got - expected))) if expected.size else 0.0
+    if got.shape != expected.shape or not difference <= TOLERANCE:
+        raise DlrunError(
+            f"the exported string SavedModel disagrees with the Keras model (max difference "
+            f"{difference:.3g}); nothing was written."
         )
     return difference

@@ -76,7 +76,7 @@ class RawText(Representation):
             "sequence_length": keys.sequence_length,
             "standardize": keys.standardize,
         }
-        layer = _layer(state, "tf_idf" if keys.output == "tf_idf" else None)
+        layer = vectorizer(state, "tf_idf" if keys.output == "tf_idf" else None)
         layer.adapt(_strings(train.x), batch_size=_CHUNK)
         vocabulary = [str(t) for t in layer.get_vocabulary(include_special_tokens=False)]
         if not vocabulary:
@@ -90,11 +90,11 @@ class RawText(Representation):
     def apply(self, x: Any, state: dict[str, Any]) -> Any:
         texts = _strings(x)
         if state["output"] == "int":
-            layer = _layer(state)
+            layer = vectorizer(state)
             parts = [np.asarray(layer(texts[i : i + _CHUNK])) for i in range(0, len(texts), _CHUNK)]
             width = state["sequence_length"]
             return np.concatenate(parts).astype(np.int32) if parts else np.zeros((0, width))
-        layer = _layer(state, "multi_hot" if state["output"] == "multi_hot" else "count", True)
+        layer = vectorizer(state, "multi_hot" if state["output"] == "multi_hot" else "count", True)
         rows = [_csr(layer(texts[i : i + _CHUNK, None])) for i in range(0, len(texts), _CHUNK)]
         values = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
         weights = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
@@ -153,9 +153,13 @@ def _width(state: dict[str, Any]) -> int:
     return len(state["vocabulary"]) + 1  # the out-of-vocabulary column comes first
 
 
-def _layer(state: dict[str, Any], mode: str | None = None, sparse: bool = False) -> Any:
+def vectorizer(state: dict[str, Any], mode: str | None = None, sparse: bool = False) -> Any:
     """The TextVectorization layer of `state`, in `mode` (default: the state's output);
-    with the state's vocabulary when it has one, else ready to adapt."""
+    with the state's vocabulary when it has one, else ready to adapt.
+
+    A tf_idf state's layer is used in count mode, then weighted by `state["idf"]`
+    (`apply`, and the exported string model), which is what Keras's tf_idf computes.
+    """
     import keras
 
     mode = mode or state["output"]
