@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 
 def test_train_then_evaluate_digits(cli, runs_dir: Path) -> None:
     code, out, err = cli("train", "configs/digits.yaml", "train.epochs=3", "-q")
@@ -20,3 +22,23 @@ def test_train_then_evaluate_digits(cli, runs_dir: Path) -> None:
     evaluated = json.loads((run / "final" / "evaluation.json").read_text())
     assert abs(evaluated["accuracy"] - trained["accuracy"]) < 1e-6
     assert "confusion matrix" in out
+
+
+def test_steps_per_execution_trains_the_same_epochs(cli, runs_dir: Path, tiny_config) -> None:
+    """Several batches per compiled call are the same updates as one per call: an epoch
+    of 4 batches at steps_per_execution 3 runs 2 per call, never into the next epoch."""
+    import csv
+
+    histories = []
+    for steps in (1, 3):
+        code, _, err = cli(
+            "train", tiny_config, f"train.steps_per_execution={steps}", "train.epochs=3", "-q"
+        )
+        assert code == 0, err
+        (run,) = sorted(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)[-1:]
+        with (run / "stages" / "train" / "history.csv").open() as fp:
+            histories.append([{k: float(v) for k, v in row.items()} for row in csv.DictReader(fp)])
+    assert len(histories[0]) == len(histories[1]) == 3
+    for one, several in zip(*histories, strict=True):
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert several[key] == pytest.approx(one[key], rel=1e-4, abs=1e-5), key

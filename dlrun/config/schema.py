@@ -276,6 +276,13 @@ class TrainConfig(Section):
     early_stopping: EarlyStoppingConfig | None = Field(
         None, description="Stop when the monitored metric stops improving."
     )
+    steps_per_execution: int = Field(
+        32,
+        ge=1,
+        description="Batches run per compiled call (Keras compile), at most: the largest "
+        "divisor of the epoch's steps up to this. The same updates with fewer Python round "
+        "trips, which small models spend most time on; per-batch callbacks see every Nth.",
+    )
     tensorboard: bool = Field(True, description="Write TensorBoard events under the run.")
     checkpoint: bool = Field(True, description="Keep the best model by validation loss.")
     terminate_on_nan: bool = True

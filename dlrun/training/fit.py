@@ -73,8 +73,25 @@ def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
     """Build and compile the configured model for the prepared data."""
     head = resolve_head(config)
     model = build_model(config.model, prepared.input_spec, prepared.outputs, head)
-    model.compile(optimizer=make_optimizer(config), loss=head.loss, metrics=list(head.metrics))
+    model.compile(
+        optimizer=make_optimizer(config),
+        loss=head.loss,
+        metrics=list(head.metrics),
+        steps_per_execution=steps_per_execution(
+            config.train.steps_per_execution, -(-len(prepared.train) // config.train.batch_size)
+        ),
+    )
     return model
+
+
+def steps_per_execution(wanted: int, steps: int) -> int:
+    """The largest divisor of the epoch's `steps` that is at most `wanted`.
+
+    Keras runs `steps_per_execution` batches per call whatever the epoch's length; our
+    training dataset holds every epoch back to back, so a call that ran past the end of
+    an epoch took the next epoch's batches, and a later epoch trained on nothing.
+    """
+    return max(d for d in range(1, min(wanted, steps) + 1) if steps % d == 0)
 
 
 def monitor_objective(config: DlrunConfig, has_validation: bool) -> Objective:

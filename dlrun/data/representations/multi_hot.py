@@ -51,4 +51,3 @@ class MultiHot(Representation):
     def read(self, path: Path, state: dict[str, Any], data: DataSection) -> Sequences:
         self.refuse_arrays(path, TOKEN_FILE)
         return Sequences.from_lists(read_token_lines(path), num_words=int(state["num_words"]))
-

@@ -76,8 +76,11 @@ class RawText(Representation):
             "sequence_length": keys.sequence_length,
             "standardize": keys.standardize,
         }
+        import tensorflow as tf
+
         layer = vectorizer(state, "tf_idf" if keys.output == "tf_idf" else None)
-        layer.adapt(_strings(train.x), batch_size=_CHUNK)
+        texts = tf.data.Dataset.from_tensor_slices(_strings(train.x, 0, len(train.x)))
+        layer.adapt(texts.batch(_CHUNK))
         vocabulary = [str(t) for t in layer.get_vocabulary(include_special_tokens=False)]
         if not vocabulary:
             raise DataError("the training texts hold no tokens to build a vocabulary from.")
@@ -88,14 +91,14 @@ class RawText(Representation):
         return state
 
     def apply(self, x: Any, state: dict[str, Any]) -> Any:
-        texts = _strings(x)
+        starts = range(0, len(x), _CHUNK)
         if state["output"] == "int":
             layer = vectorizer(state)
-            parts = [np.asarray(layer(texts[i : i + _CHUNK])) for i in range(0, len(texts), _CHUNK)]
+            parts = [np.asarray(layer(_strings(x, i, i + _CHUNK))) for i in starts]
             width = state["sequence_length"]
             return np.concatenate(parts).astype(np.int32) if parts else np.zeros((0, width))
         layer = vectorizer(state, "multi_hot" if state["output"] == "multi_hot" else "count", True)
-        rows = [_csr(layer(texts[i : i + _CHUNK, None])) for i in range(0, len(texts), _CHUNK)]
+        rows = [_csr(layer(_strings(x, i, i + _CHUNK)[:, None])) for i in starts]
         values = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
         weights = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
         lengths = np.concatenate([r[2] for r in rows]) if rows else np.zeros(0, np.int64)
@@ -145,8 +148,12 @@ def text_lines(lines: list[str]) -> np.ndarray:
     return out
 
 
-def _strings(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=object).astype(str)
+def _strings(x: Any, start: int, stop: int) -> Any:
+    """Texts `start:stop` as a string tensor. Not via a numpy str array: its fixed width is
+    the longest text's, which made 20,000 reviews take a gigabyte."""
+    import tensorflow as tf
+
+    return tf.constant([str(t) for t in x[start:stop]], tf.string)
 
 
 def _width(state: dict[str, Any]) -> int:
