@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dlrun.spec",),
     ("dlrun.models",),
     ("dlrun.data",),
-    ("dlrun.runs", "dlrun.catalog", "dlrun.summary"),
+    ("dlrun.runs",),
     ("dlrun.config",),
     ("dlrun.tasks", "dlrun.objective", "dlrun.errors", "dlrun.console", "dlrun.tfenv", "dlrun"),
 ]

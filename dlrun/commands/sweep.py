@@ -36,12 +36,12 @@ from typing import Any, TextIO
 
 from rich.markup import escape
 
-from dlrun.commands.lifecycle import sigterm_as_interrupt
 from dlrun.config import dump_yaml
 from dlrun.config.loader import set_path
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, ConfigError, DlrunError, UsageError
-from dlrun.runs import argv, remove_leftovers, write_text
+from dlrun.runs.lifecycle import sigterm_as_interrupt
+from dlrun.runs.rundir import argv, remove_leftovers, write_text
 from dlrun.spec import load_config, validate
 from dlrun.sweep.results import (
     TrialRow,

@@ -69,9 +69,9 @@ from dlrun.data.splits import RawData
 from dlrun.errors import DlrunError, RunFailed
 from dlrun.evaluation import evaluate_model
 from dlrun.objective import Objective
-from dlrun.runs import PREDICTIONS, Run, save_with
+from dlrun.runs.rundir import PREDICTIONS, Run, save_with
+from dlrun.runs.summary import new_summary
 from dlrun.spec import DlrunConfig
-from dlrun.summary import new_summary
 from dlrun.tasks import head_for
 from dlrun.tfenv import import_keras
 from dlrun.training import (
