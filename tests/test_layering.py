@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dlrun.commands",),
     ("dlrun.workflow", "dlrun.sweep"),
     ("dlrun.training", "dlrun.evaluation"),
-    ("dlrun.report", "dlrun.plots", "dlrun.hparams"),
+    ("dlrun.report",),
     ("dlrun.spec",),
     ("dlrun.models",),
     ("dlrun.data",),

@@ -23,7 +23,7 @@ from rich.markup import escape
 from dlrun.commands.runs import STATUS_STYLE, format_value, print_table
 from dlrun.console import Output
 from dlrun.errors import UsageError
-from dlrun.report import class_names
+from dlrun.report.markdown import class_names
 from dlrun.runs.catalog import (
     RunInfo,
     artifacts,

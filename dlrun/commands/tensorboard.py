@@ -28,7 +28,7 @@ from pathlib import Path
 
 from dlrun.console import Output
 from dlrun.errors import DlrunError, UsageError
-from dlrun.hparams import write_experiment
+from dlrun.report.hparams import write_experiment
 from dlrun.runs.catalog import list_runs, resolve_run
 
 HOST = "127.0.0.1"

@@ -76,7 +76,7 @@ def train(
 
         summary = run_workflow(run, loaded.config, out, only=stage, final=final)
         run.set_status("completed")
-    from dlrun.report import write_report  # report.md + plots: what a person reads first
+    from dlrun.report.markdown import write_report  # report.md + plots: what a person reads first
 
     write_report(run)
     if summary.get("final"):

@@ -214,7 +214,7 @@ def fit_model(
         )
     save_with(directory / "model.keras", model.save)
     if config.train.tensorboard:  # one HParams session per fit (stage, fold, trial)
-        from dlrun.hparams import record_session
+        from dlrun.report.hparams import record_session
 
         record_session(
             directory / "tensorboard", config, history, metric=objective.name, seconds=seconds

@@ -145,7 +145,8 @@ def _stages(info: RunInfo) -> str:
 
 
 def _learning_curves(info: RunInfo) -> str:
-    """Link the PNGs the training wrote (dlrun.plots): the overlay, each stage's, any others."""
+    """Link the PNGs the training wrote (dlrun.report.plots): the overlay, each stage's,
+    any others."""
     path = info.path
     named: list[tuple[str, str]] = []
     plots = info.summary.get("plots")
