@@ -18,7 +18,7 @@ import numpy as np
 from dlrun.config.schema import ConfigBase
 from dlrun.data.pipeline import make_dataset
 from dlrun.data.splits import Split
-from dlrun.runs import write_text
+from dlrun.runs.rundir import write_text
 
 
 def one_hot_width(config: ConfigBase, outputs: int) -> int | None:

@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import Field
 
 from dlrun.config import loader
-from dlrun.config.loader import KeyPath, LoadedConfig
-from dlrun.config.schema import ConfigBase, KeyTag, tagged_union
+from dlrun.config.loader import LoadedConfig
+from dlrun.config.schema import ConfigBase, KeyPath, KeyTag, tagged_union
 from dlrun.data.sources import SOURCES
 from dlrun.models import MODELS, kind_tag
 

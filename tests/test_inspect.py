@@ -253,7 +253,7 @@ assert not loaded, loaded[:5]
 
 
 def test_a_run_that_ran_never_lasts_zero_seconds(cli, tmp_path: Path) -> None:
-    from dlrun.runs import Run
+    from dlrun.runs.rundir import Run
 
     runs_dir = tmp_path / "runs"
     run = Run.create(runs_dir, "quick", "task: binary\n", argv=["dlrun"], seed=1)

@@ -25,11 +25,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("dlrun.commands",),
     ("dlrun.workflow", "dlrun.sweep"),
     ("dlrun.training", "dlrun.evaluation"),
-    ("dlrun.report", "dlrun.plots", "dlrun.hparams"),
+    ("dlrun.report",),
     ("dlrun.spec",),
     ("dlrun.models",),
     ("dlrun.data",),
-    ("dlrun.runs", "dlrun.catalog", "dlrun.summary"),
+    ("dlrun.runs",),
     ("dlrun.config",),
     ("dlrun.tasks", "dlrun.objective", "dlrun.errors", "dlrun.console", "dlrun.tfenv", "dlrun"),
 ]

@@ -107,7 +107,7 @@ def test_resume_of_a_directory_that_is_not_a_run(cli, tmp_path) -> None:
 
 
 def test_resume_refuses_a_run_that_is_still_running(cli, runs_dir, tiny_config) -> None:
-    from dlrun.runs import Run
+    from dlrun.runs.rundir import Run
     from dlrun.spec import load_config
 
     loaded = load_config(tiny_config, ["train.epochs=1"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from dlrun.runs import read_history
+from dlrun.runs.rundir import read_history
 
 ROOT = Path(__file__).resolve().parents[1]
 KILL_EPOCH = 3

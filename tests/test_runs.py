@@ -289,7 +289,7 @@ def test_every_task_trains_and_evaluates(cli, runs_dir, write_config, task, data
 def test_history_with_a_metric_missing_from_some_epochs(tmp_path) -> None:
     import math
 
-    from dlrun.runs import read_history
+    from dlrun.runs.rundir import read_history
 
     path = tmp_path / "history.csv"
     path.write_text("epoch,loss,learning_rate\n1,0.5,\n2,0.4,0.001\n")
@@ -302,7 +302,7 @@ def test_history_with_a_metric_missing_from_some_epochs(tmp_path) -> None:
 def test_run_files_are_readable_like_any_file_the_user_writes(tmp_path: Path) -> None:
     import stat
 
-    from dlrun.runs import write_json
+    from dlrun.runs.rundir import write_json
 
     target = tmp_path / "meta.json"
     write_json(target, {"status": "running"})
@@ -379,20 +379,20 @@ def test_damaged_or_unwritable_runs_get_a_message_not_a_traceback(
 
 
 def test_a_sweep_trial_is_a_trial_from_its_first_meta_json(tmp_path: Path, monkeypatch) -> None:
-    import dlrun.runs
-    from dlrun.catalog import load_run
+    from dlrun.runs import rundir
+    from dlrun.runs.catalog import load_run
 
     written: list[dict] = []
-    write_json = dlrun.runs.write_json
+    write_json = rundir.write_json
 
     def recording(path: Path, data) -> None:
         if path.name == "meta.json":
             written.append(json.loads(json.dumps(data)))
         write_json(path, data)
 
-    monkeypatch.setattr(dlrun.runs, "write_json", recording)
+    monkeypatch.setattr(rundir, "write_json", recording)
     sweep = {"name": "tiny", "trial": 4, "metric": "val_accuracy"}
-    run = dlrun.runs.Run.create(
+    run = rundir.Run.create(
         tmp_path, "tiny-t004", "task: binary\n", argv=["dlrun"], seed=1, meta={"sweep": sweep}
     )
     # `dlrun runs` (or a test) reading at any moment sees a sweep trial, never a plain run.
@@ -404,7 +404,7 @@ def test_a_sweep_trial_is_a_trial_from_its_first_meta_json(tmp_path: Path, monke
 KILLED_MID_WRITE = """
 import os, signal, sys
 from pathlib import Path
-from dlrun.runs import atomic_path
+from dlrun.runs.rundir import atomic_path
 with atomic_path(Path(sys.argv[1])) as tmp:
     tmp.write_text("half of a summ")
     os.kill(os.getpid(), signal.SIGKILL)
@@ -412,7 +412,7 @@ with atomic_path(Path(sys.argv[1])) as tmp:
 
 
 def test_a_kill_during_an_atomic_write_leaves_nothing_behind(tmp_path: Path) -> None:
-    from dlrun.runs import Run, atomic_path
+    from dlrun.runs.rundir import Run, atomic_path
 
     run = Run.create(tmp_path / "runs", "tiny", "task: binary\n", argv=["dlrun"], seed=1)
     for target in (run.path / "summary.json", run.path / "stages" / "train" / "model.keras"):

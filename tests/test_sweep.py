@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import TINY_CONFIG
 
-from dlrun.runs import read_history
+from dlrun.runs.rundir import read_history
 from dlrun.sweep.study import outcome
 
 ROOT = Path(__file__).resolve().parents[1]

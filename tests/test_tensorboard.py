@@ -19,7 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import api_pb2, metadata
 
 from dlrun.cli import run as dlrun
-from dlrun.hparams import write_experiment
+from dlrun.report.hparams import write_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("small", "overfit", "wide")

@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dlrun.catalog import RunInfo, flatten, load_run, resolve_run
 from dlrun.commands.runs import format_value, print_table
 from dlrun.console import Output
 from dlrun.errors import UsageError
 from dlrun.objective import Objective
-from dlrun.report import markdown_table
+from dlrun.report.markdown import markdown_table
+from dlrun.runs.catalog import RunInfo, flatten, load_run, resolve_run
 
 FORMATS = ("table", "csv", "json", "markdown")
 MISSING = "-"

@@ -17,12 +17,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from dlrun.catalog import resolve_run
 from dlrun.console import Output
 from dlrun.data.prepare import prepare_test
 from dlrun.data.sources import load_raw
 from dlrun.errors import ConfigError, RunError
-from dlrun.runs import Run, default_runs_dir
+from dlrun.runs.catalog import resolve_run
+from dlrun.runs.rundir import Run, default_runs_dir
 from dlrun.spec import load_config
 from dlrun.tfenv import import_keras
 

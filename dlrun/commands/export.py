@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from dlrun.catalog import resolve_run
 from dlrun.commands.evaluate import load_final_model
 from dlrun.console import Output
 from dlrun.errors import DlrunError, UsageError
-from dlrun.runs import Run, temporary_prefix
+from dlrun.runs.catalog import resolve_run
+from dlrun.runs.rundir import Run, temporary_prefix
 
 MARKER = ".dlrun-export"  # marks a directory dlrun may replace on the next export
 FORMATS = ("saved_model",)

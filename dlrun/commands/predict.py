@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from dlrun.catalog import resolve_run
 from dlrun.commands.evaluate import load_final_model
 from dlrun.console import Output
 from dlrun.data.representations import representation_of
@@ -38,7 +37,8 @@ from dlrun.data.representations.text import text_lines
 from dlrun.data.splits import Features
 from dlrun.data.tabular import not_utf8
 from dlrun.errors import DataError, UsageError
-from dlrun.runs import Run, write_text
+from dlrun.runs.catalog import resolve_run
+from dlrun.runs.rundir import Run, write_text
 from dlrun.spec import DlrunConfig, load_config
 
 
@@ -82,7 +82,7 @@ def predict(
         out.result(_csv_text(columns, rows), markup=False, soft_wrap=True, end="")
         return predictions
     if output.suffix == ".npz":
-        from dlrun.runs import save_with
+        from dlrun.runs.rundir import save_with
 
         save_with(output, lambda tmp: _savez(tmp, predictions, labels))
     else:

@@ -19,7 +19,9 @@ from typing import Any
 
 from rich.text import Text
 
-from dlrun.catalog import (
+from dlrun.console import Output
+from dlrun.errors import UsageError
+from dlrun.runs.catalog import (
     RunInfo,
     filter_runs,
     format_duration,
@@ -28,8 +30,6 @@ from dlrun.catalog import (
     sort_runs,
     sweep_direction,
 )
-from dlrun.console import Output
-from dlrun.errors import UsageError
 
 FORMATS = ("table", "json")
 MAX_METRIC_COLUMNS = 4

@@ -20,7 +20,11 @@ from typing import Any
 
 from rich.markup import escape
 
-from dlrun.catalog import (
+from dlrun.commands.runs import STATUS_STYLE, format_value, print_table
+from dlrun.console import Output
+from dlrun.errors import UsageError
+from dlrun.report.markdown import class_names
+from dlrun.runs.catalog import (
     RunInfo,
     artifacts,
     format_duration,
@@ -28,10 +32,6 @@ from dlrun.catalog import (
     resolve_run,
     stage_table,
 )
-from dlrun.commands.runs import STATUS_STYLE, format_value, print_table
-from dlrun.console import Output
-from dlrun.errors import UsageError
-from dlrun.report import class_names
 
 FORMATS = ("text", "json")
 

@@ -5,10 +5,10 @@ config's `name`): `study.db` (the Optuna study, SQLite, unless `--storage URL`),
 `best.yaml`, `trials.csv`, `history.png`, `importance.png`. Every trial is an ordinary
 run directory, `runs/<stamp>-<name>-t<trial>-<id>/`, with `sweep` in its meta.json.
 
-This process never imports TensorFlow: it checks the config, opens the study, starts
-`--jobs` worker processes (`dlrun.sweep.worker`), prints what they report, and writes
-the results. A local study is locked while a sweep runs on it, so `--resume` knows
-that trials still marked running were cut off.
+This process never imports TensorFlow: it checks the config, opens the study, runs
+`--jobs` worker processes (`dlrun.sweep.pool`, which prints what they report through
+`dlrun.sweep.printer`), and writes the results. A local study is locked while a sweep
+runs on it, so `--resume` knows that trials still marked running were cut off.
 
 Example:
 
@@ -21,28 +21,19 @@ outcome.best_yaml   # runs/sweeps/imdb/best.yaml
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from rich.markup import escape
-
-from dlrun.commands.lifecycle import sigterm_as_interrupt
 from dlrun.config import dump_yaml
 from dlrun.config.loader import set_path
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, ConfigError, DlrunError, UsageError
-from dlrun.runs import argv, remove_leftovers, write_text
+from dlrun.runs.lifecycle import sigterm_as_interrupt
+from dlrun.runs.rundir import argv, remove_leftovers
 from dlrun.spec import load_config, validate
+from dlrun.sweep.pool import run_workers, sweep_lock
+from dlrun.sweep.printer import trials_phrase
 from dlrun.sweep.results import (
     TrialRow,
     best_trial,
@@ -58,13 +49,11 @@ from dlrun.sweep.study import (
     default_storage_url,
     has_work,
     open_storage,
-    outcome,
     recover_interrupted,
     redact,
     used,
 )
 from dlrun.sweep.trial import WorkerSpec
-from dlrun.sweep.worker import EVENT, worker_env
 
 EXAMPLE = (
     "Add a sweep section, e.g.\n"
@@ -75,9 +64,6 @@ EXAMPLE = (
     "    model.units: {choice: [[16, 16], [64, 64]]}\n"
     "    train.optimizer.learning_rate: {float: [0.0001, 0.01], log: true}"
 )
-# A worker that dies without saying why (e.g. killed by the kernel) is replaced this
-# many times per job before the sweep gives up.
-RESTARTS_PER_JOB = 2
 
 
 class SweepInterrupted(DlrunError):
@@ -129,7 +115,7 @@ def sweep(
     url = storage or default_storage_url(sweep_dir)
     study_ref = str(sweep_dir / "study.db") if local else redact(url)
 
-    with _lock(sweep_dir) if local else contextlib.nullcontext():
+    with sweep_lock(sweep_dir) if local else contextlib.nullcontext():
         remove_leftovers(sweep_dir)  # of an earlier sweep killed while writing its results
         if local and resume and not (sweep_dir / "study.db").is_file():
             raise UsageError(
@@ -149,9 +135,8 @@ def sweep(
             (recovered.dropped, " before having parameters: not counted against the budget"),
         ):
             if numbers:
-                out.info(
-                    f"{_trials(numbers)} {'was' if len(numbers) == 1 else 'were'} cut off{how}"
-                )
+                verb = "was" if len(numbers) == 1 else "were"
+                out.info(f"{trials_phrase(numbers)} {verb} cut off{how}")
         done = used(study.get_trials(deepcopy=False))
         out.info(
             f"sweep [bold]{sweep_name}[/]: {done} of {budget} trials so far; "
@@ -174,7 +159,7 @@ def sweep(
         interrupted = False
         if has_work(study, budget):
             with sigterm_as_interrupt():
-                interrupted = _run_workers(
+                interrupted = run_workers(
                     spec, study, jobs, sweep_dir, out, config.sweep.metric, local=local
                 )
         else:
@@ -236,220 +221,3 @@ def _remember_config(study: Any, resolved: dict[str, Any], out: Output) -> None:
         out.warn(
             "the config differs from the one this sweep started with; new trials use the new one."
         )
-
-
-@contextlib.contextmanager
-def _lock(sweep_dir: Path) -> Iterator[None]:
-    """Hold the sweep directory's lock: one local sweep process per study."""
-    path = sweep_dir / "lock"
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid = handle.read().strip() or "?"
-            raise UsageError(
-                f"sweep {sweep_dir.name} is running already (pid {pid}).",
-                hint="Wait for it to finish, or stop it (Ctrl-C) and continue with --resume.",
-            ) from None
-        handle.truncate(0)
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-class _Pool:
-    """Worker processes and the threads that read their output into one queue."""
-
-    def __init__(self, spec_path: Path, env: dict[str, str]) -> None:
-        self.spec_path = spec_path
-        self.env = env
-        self.procs: dict[int, subprocess.Popen[str]] = {}
-        self.open_streams: dict[int, int] = {}
-        self.events: queue.Queue[tuple[int, str, str | None]] = queue.Queue()
-        self.started = 0
-
-    def start(self) -> int:
-        index = self.started
-        self.started += 1
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dlrun.sweep.worker", str(self.spec_path), str(index)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.PIPE,  # closed to say "start no new trial" (dlrun.sweep.worker)
-            env=self.env,
-            text=True,
-            bufsize=1,
-        )
-        self.procs[index] = proc
-        self.open_streams[index] = 2
-        for kind, stream in (("out", proc.stdout), ("err", proc.stderr)):
-            threading.Thread(target=self._read, args=(index, kind, stream), daemon=True).start()
-        return index
-
-    def _read(self, index: int, kind: str, stream: TextIO | None) -> None:
-        assert stream is not None
-        for line in stream:
-            self.events.put((index, kind, line.rstrip("\n")))
-        self.events.put((index, kind, None))
-
-    def signal_all(self, sig: int) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(sig)
-
-    def wait_all(self, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                return False
-        return True
-
-    def stop_starting(self) -> None:
-        """Tell every worker to start no new trial: its stdin reaches end of file."""
-        for proc in self.procs.values():
-            if proc.stdin is not None and not proc.stdin.closed:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-
-    def stop(self) -> None:
-        """Start no new trial; give the running ones 5 s, then interrupt them, then insist."""
-        self.stop_starting()
-        for sig, seconds in ((None, 5.0), (signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)):
-            if sig is not None:
-                self.signal_all(sig)
-            if self.wait_all(seconds):
-                return
-
-
-def _trials(numbers: list[int]) -> str:
-    """'trial 3' or 'trials 3, 5'."""
-    return f"trial{'s' * (len(numbers) > 1)} {', '.join(map(str, numbers))}"
-
-
-def _run_workers(
-    spec: WorkerSpec,
-    study: Any,
-    jobs: int,
-    sweep_dir: Path,
-    out: Output,
-    metric: str,
-    *,
-    local: bool,
-) -> bool:
-    """Run the workers to the end of the budget; True if interrupted by Ctrl-C.
-
-    `local`: this process holds the study's lock, so once its workers are stopped no
-    trial of the study can still be running.
-    """
-    spec_path = sweep_dir / f"worker-{os.getpid()}.json"
-    write_text(spec_path, spec.to_json())
-    trials = study.get_trials(deepcopy=False)
-    slots = spec.budget - used(trials) + sum(1 for t in trials if outcome(t) == "waiting")
-    count = max(1, min(jobs, slots))
-    pool = _Pool(spec_path, worker_env(jobs=count, verbose=out.verbose))
-    printer = _Printer(out, metric)
-    fatal: dict[str, Any] | None = None
-    restarts = RESTARTS_PER_JOB * count
-    if count > 1:
-        threads = pool.env["TF_NUM_INTRAOP_THREADS"]
-        out.info(f"{count} worker processes, {threads} TensorFlow thread(s) each")
-    try:
-        for _ in range(count):
-            pool.start()
-        running = count
-        while running:
-            try:
-                index, kind, line = pool.events.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if line is not None:
-                event = printer.line(kind, line)
-                if event and event.get("event") == "fatal" and fatal is None:
-                    fatal = event
-                    pool.signal_all(signal.SIGINT)
-                continue
-            pool.open_streams[index] -= 1
-            if pool.open_streams[index]:
-                continue
-            code = pool.procs[index].wait()
-            running -= 1
-            if code in (0, EXIT_INTERRUPTED) or fatal is not None:
-                continue
-            rerun = recover_interrupted(study, assume_all_dead=False).rerun
-            out.warn(
-                f"worker {index} stopped unexpectedly (exit {code})"
-                + (f"; {_trials(rerun)} will run again" if rerun else "")
-            )
-            if restarts and has_work(study, spec.budget):
-                restarts -= 1
-                pool.start()
-                running += 1
-            elif restarts == 0:
-                raise DlrunError(
-                    f"sweep workers keep dying (last exit code {code}).",
-                    hint="Look for out-of-memory kills (dmesg); try fewer --jobs.",
-                )
-    except KeyboardInterrupt:
-        # At once: a worker may finish its trial any moment and must not take another.
-        pool.stop_starting()
-        out.warn("stopping: the running trials are marked interrupted ...")
-        pool.stop()
-        # A local study's running trials were all our workers', so all are dead now, even
-        # one cut off before it recorded its host and pid; a shared study's heartbeat finds it.
-        recover_interrupted(study, assume_all_dead=local)
-        return True
-    finally:
-        pool.stop()
-        spec_path.unlink(missing_ok=True)
-    if fatal is not None:
-        error = DlrunError(fatal["message"], hint=fatal.get("hint"))
-        error.exit_code = int(fatal.get("code") or 1)
-        raise error
-    return False
-
-
-class _Printer:
-    """Turns worker output into one line per trial event; other noise is shown once."""
-
-    def __init__(self, out: Output, metric: str) -> None:
-        self.out = out
-        self.metric = metric
-        self.seen: set[str] = set()
-
-    def line(self, kind: str, line: str) -> dict[str, Any] | None:
-        if kind == "out" and line.startswith(EVENT):
-            import json
-
-            event = json.loads(line[len(EVENT) :])
-            self._show(event)
-            return event
-        if kind == "out":
-            self.out.info(line, markup=False)
-        elif line.strip() and line not in self.seen and not self.out.quiet:
-            # TensorFlow's log lines repeat in every worker: show each once.
-            self.seen.add(line)
-            self.out.err.print(line, markup=False, style="dim", soft_wrap=True)
-        return None
-
-    def _show(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        n = event.get("trial")
-        if kind == "start":
-            params = "  ".join(f"{k}={v}" for k, v in event["params"].items())
-            self.out.info(f"trial {n} [dim]started[/]  {params}", markup=True)
-        elif kind == "end" and event["state"] == "failed":
-            self.out.info(f"trial {n} [red]failed[/]: {escape(str(event.get('reason')))}")
-        elif kind == "end":
-            where = f" at step {event['pruned_epoch']}" if event["state"] == "pruned" else ""
-            self.out.info(
-                f"trial {n} {event['state']}{where}: {self.metric} "
-                f"[bold]{event['value']:.4f}[/]  {event['epochs']} epochs  "
-                f"{event['seconds']:.1f}s  [dim]{event['run']}[/]"
-            )

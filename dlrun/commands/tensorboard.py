@@ -26,10 +26,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dlrun.catalog import list_runs, resolve_run
 from dlrun.console import Output
 from dlrun.errors import DlrunError, UsageError
-from dlrun.hparams import write_experiment
+from dlrun.report.hparams import write_experiment
+from dlrun.runs.catalog import list_runs, resolve_run
 
 HOST = "127.0.0.1"
 STARTUP_SECONDS = 120  # TensorBoard imports TensorFlow at start; slow on a busy machine

@@ -16,11 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dlrun.catalog import resolve_run
 from dlrun.config import LoadedConfig
 from dlrun.console import Output
 from dlrun.errors import RunError, UsageError
-from dlrun.runs import Run, argv, process_alive
+from dlrun.runs.catalog import resolve_run
+from dlrun.runs.rundir import Run, argv, process_alive
 from dlrun.spec import load_config
 
 
@@ -69,14 +69,14 @@ def train(
         run.update_meta(options={"stage": stage, "final": final})
         out.info(f"run [bold]{run.path}[/]")
 
-    from dlrun.commands.lifecycle import run_lifecycle
+    from dlrun.runs.lifecycle import run_lifecycle
 
     with run_lifecycle(run, out):
         from dlrun.workflow.runner import run_workflow
 
         summary = run_workflow(run, loaded.config, out, only=stage, final=final)
         run.set_status("completed")
-    from dlrun.report import write_report  # report.md + plots: what a person reads first
+    from dlrun.report.markdown import write_report  # report.md + plots: what a person reads first
 
     write_report(run)
     if summary.get("final"):

@@ -35,6 +35,8 @@ from dlrun.objective import Objective
 from dlrun.tasks import Labels
 
 Task = Literal["binary", "multiclass", "multilabel", "regression"]
+# A key's place in a config: ("train", "optimizer", "name") is train.optimizer.name.
+KeyPath = tuple[str, ...]
 
 
 class KeyTag:
@@ -447,3 +449,8 @@ class ConfigBase(Section):
         """Rules only the registries can judge (a model kind given an input it cannot take);
         the assembled config class overrides this."""
         return []
+
+
+# The whole-config class a loader is given (dlrun.spec.DlrunConfig), so config/ never
+# imports the registries that class is built from.
+Schema = type[ConfigBase]

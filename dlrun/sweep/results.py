@@ -32,7 +32,7 @@ from typing import Any
 from rich.markup import escape
 
 from dlrun.console import Output
-from dlrun.runs import save_with, write_text
+from dlrun.runs.rundir import save_with, write_text
 from dlrun.sweep.space import Param, format_value
 from dlrun.sweep.study import outcome
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.errors import DlrunError, UsageError
-from dlrun.runs import Run, process_alive
+from dlrun.runs.rundir import Run, process_alive
 from dlrun.spec import DlrunConfig
 
 HEARTBEAT_SECONDS = 15

@@ -35,9 +35,9 @@ from dlrun.data.portions import make_portions
 from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
 from dlrun.errors import ConfigError, DlrunError, FailedStageError
-from dlrun.runs import Run
+from dlrun.runs.rundir import Run
+from dlrun.runs.summary import new_summary
 from dlrun.spec import DlrunConfig
-from dlrun.summary import new_summary
 from dlrun.sweep.space import Param, format_value, trial_loaded
 from dlrun.sweep.study import in_budget
 from dlrun.training import SINGLE_STAGE

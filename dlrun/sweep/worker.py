@@ -32,7 +32,7 @@ from typing import Any
 
 from dlrun.console import NORMAL, QUIET, Output
 from dlrun.errors import EXIT_FAILURE, EXIT_INTERRUPTED, DlrunError, FailedStageError
-from dlrun.runs import write_text
+from dlrun.runs.rundir import write_text
 from dlrun.spec import validate
 from dlrun.sweep.space import parse_space
 from dlrun.sweep.study import create_or_load, has_work, make_pruner, make_sampler, open_storage

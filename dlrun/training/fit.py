@@ -29,7 +29,7 @@ from dlrun.errors import FailedStageError, FatalError
 from dlrun.evaluation import one_hot_width
 from dlrun.models import build_model
 from dlrun.objective import Objective
-from dlrun.runs import save_with
+from dlrun.runs.rundir import save_with
 from dlrun.spec import DlrunConfig
 from dlrun.tasks import Head, head_for
 from dlrun.tfenv import import_keras
@@ -231,7 +231,7 @@ def fit_model(
         )
     save_with(directory / "model.keras", model.save)
     if config.train.tensorboard:  # one HParams session per fit (stage, fold, trial)
-        from dlrun.hparams import record_session
+        from dlrun.report.hparams import record_session
 
         record_session(
             directory / "tensorboard", config, history, metric=objective.name, seconds=seconds

@@ -36,7 +36,7 @@ from dlrun.console import QUIET, Output
 from dlrun.data.portions import Portion
 from dlrun.errors import ConfigError, DlrunError, FailedStageError
 from dlrun.objective import Objective
-from dlrun.runs import read_history, write_text
+from dlrun.runs.rundir import read_history, write_text
 from dlrun.spec import DlrunConfig
 from dlrun.training.fit import metric_missing
 

@@ -60,7 +60,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlrun import plots
 from dlrun.console import Output
 from dlrun.data.portions import Portion, make_portions, prepare_portion
 from dlrun.data.prepare import limited, prepare_test
@@ -69,9 +68,10 @@ from dlrun.data.splits import RawData
 from dlrun.errors import DlrunError, RunFailed
 from dlrun.evaluation import evaluate_model
 from dlrun.objective import Objective
-from dlrun.runs import PREDICTIONS, Run, save_with
+from dlrun.report import plots
+from dlrun.runs.rundir import PREDICTIONS, Run, save_with
+from dlrun.runs.summary import new_summary
 from dlrun.spec import DlrunConfig
-from dlrun.summary import new_summary
 from dlrun.tasks import head_for
 from dlrun.tfenv import import_keras
 from dlrun.training import (

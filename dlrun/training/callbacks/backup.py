@@ -30,7 +30,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from dlrun.runs import write_json
+from dlrun.runs.rundir import write_json
 
 STATE = "state.json"
 

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 
 from dlrun.objective import Objective
-from dlrun.runs import save_with
+from dlrun.runs.rundir import save_with
 from dlrun.training.callbacks.history import resumed_best
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import keras
 
 from dlrun.objective import Objective
-from dlrun.runs import read_history, write_text
+from dlrun.runs.rundir import read_history, write_text
 
 
 class HistoryWriter(keras.callbacks.Callback):

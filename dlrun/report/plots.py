@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dlrun.runs import save_with
+from dlrun.runs.rundir import save_with
 
 Curves = dict[str, list[float]]
 

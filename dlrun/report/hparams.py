@@ -37,9 +37,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dlrun.catalog import flatten
 from dlrun.objective import Objective
-from dlrun.runs import atomic_path, read_json, write_json
+from dlrun.runs.catalog import flatten
+from dlrun.runs.rundir import atomic_path, read_json, write_json
 
 SESSION_FILE = "hparams.json"
 EVENTS_FILE = "events.out.tfevents.dlrun-hparams"

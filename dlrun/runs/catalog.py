@@ -35,8 +35,8 @@ import yaml
 
 from dlrun.errors import RunError, UsageError
 from dlrun.objective import Objective
-from dlrun.runs import process_alive
-from dlrun.summary import run_metrics, stage_values, stages
+from dlrun.runs.rundir import process_alive
+from dlrun.runs.summary import run_metrics, stage_values, stages
 
 # <YYYYmmdd-HHMMSS>-<name>-<6 hex>, as `Run.create` names them.
 RUN_ID = re.compile(r"^\d{8}-\d{6}-.+-[0-9a-f]{6}$")

@@ -21,8 +21,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from dlrun.catalog import RunInfo, artifacts, format_duration, load_run, stage_table, stages
-from dlrun.runs import PREDICTIONS, Run, read_json, write_text
+from dlrun.runs.catalog import RunInfo, artifacts, format_duration, load_run, stage_table, stages
+from dlrun.runs.rundir import PREDICTIONS, Run, read_json, write_text
 from dlrun.tasks import head_for
 
 REPORT = "report.md"
@@ -145,7 +145,8 @@ def _stages(info: RunInfo) -> str:
 
 
 def _learning_curves(info: RunInfo) -> str:
-    """Link the PNGs the training wrote (dlrun.plots): the overlay, each stage's, any others."""
+    """Link the PNGs the training wrote (dlrun.report.plots): the overlay, each stage's,
+    any others."""
     path = info.path
     named: list[tuple[str, str]] = []
     plots = info.summary.get("plots")
@@ -232,7 +233,7 @@ def _plot_confusion(matrix: list[list[int]], names: list[str], target: Path) -> 
 
 
 def _save(fig: Any, target: Path) -> None:
-    from dlrun.runs import save_with
+    from dlrun.runs.rundir import save_with
 
     plt = _pyplot()
     try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, DlrunError, RunFailed
-from dlrun.runs import Run, write_text
+from dlrun.runs.rundir import Run, write_text
 
 
 class Interrupted(DlrunError):
