@@ -409,6 +409,10 @@ def test_check_names_a_missing_or_mismatched_weights_file(
             "{kind: conv1d, embedding: {mask_zero: true}}",
             "model.embedding.mask_zero: conv1d cannot mask",
         ),
+        (
+            "{kind: embedding_bag, dropout: 0.5}",
+            "model.dropout acts on the hidden Dense layers of model.units, which is empty",
+        ),
     ],
 )
 def test_check_refuses_keys_that_would_do_nothing(cli, imdb_config, model, problem) -> None:
