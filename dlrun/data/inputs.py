@@ -5,6 +5,9 @@ Example:
 ```python
 InputSpec((10000,), sparse=True)                        # multi-hot token sets
 InputSpec((500,), dtype="int32", vocabulary=10000)      # ordered token ids, 0 = padding
+InputSpec((4,), dtype="int32", vocabulary=4,
+          tokens=("", "[UNK]", "good", "bad"))          # ... and the word of each id
+InputSpec((120, 14))                                    # time-series windows: steps, features
 ```
 """
 
@@ -23,9 +26,22 @@ class InputSpec:
         dtype: the values' dtype; "int32" for token ids.
         vocabulary: for token ids, how many ids exist (id 0 is padding), which an
             Embedding layer needs as its input_dim.
+        tokens: for token ids, the token of each id (`tokens[i]` is id i), as
+            `TextVectorization.get_vocabulary()` gives them: "" (padding) at 0, "[UNK]"
+            (out of vocabulary) at 1. Pretrained word vectors (`model.embedding.weights`)
+            need it to find each id's word; None when the source has no words.
     """
 
     shape: tuple[int, ...]
     sparse: bool = False
     dtype: str = "float32"
     vocabulary: int | None = None
+    tokens: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        # The embedding matrix has one row per id: a vocabulary of another length would
+        # put the words on the wrong rows.
+        if self.tokens is not None and len(self.tokens) != self.vocabulary:
+            raise ValueError(
+                f"InputSpec has {len(self.tokens)} tokens for a vocabulary of {self.vocabulary}."
+            )

@@ -9,7 +9,8 @@ with dlrun's rights: only use builders you trust).
 
 Representations a kind may accept (`dlrun.data.sources` names what each source gives):
 `features` (dense vectors), `table` (encoded CSV rows), `images` (height, width[,
-channels]), `multi_hot` (sparse token sets), `sequence` (ordered token ids).
+channels]), `multi_hot` (sparse token sets), `sequence` (ordered token ids, 0 = padding),
+`series` (float time-series windows: steps, features).
 
 Example:
 
@@ -25,12 +26,15 @@ from typing import Any, NamedTuple
 
 from dlrun.config.schema import ModelSection
 from dlrun.data.inputs import InputSpec
+from dlrun.models.conv1d import Conv1dConfig, build_conv1d
 from dlrun.models.convnet import ConvnetConfig, build_convnet
+from dlrun.models.embedding_bag import EmbeddingBagConfig, build_embedding_bag
 from dlrun.models.mlp import MlpConfig, build_mlp
+from dlrun.models.rnn import RnnConfig, build_rnn
 from dlrun.models.user import PythonModelConfig, build_user_model
 from dlrun.tasks import Head
 
-REPRESENTATIONS = ("features", "table", "images", "multi_hot", "sequence")
+REPRESENTATIONS = ("features", "table", "images", "multi_hot", "sequence", "series")
 
 
 class ModelKind(NamedTuple):
@@ -42,6 +46,9 @@ class ModelKind(NamedTuple):
 MODELS: dict[str, ModelKind] = {
     "mlp": ModelKind(MlpConfig, ("features", "table", "images", "multi_hot"), build_mlp),
     "convnet": ModelKind(ConvnetConfig, ("images",), build_convnet),
+    "embedding_bag": ModelKind(EmbeddingBagConfig, ("sequence",), build_embedding_bag),
+    "conv1d": ModelKind(Conv1dConfig, ("sequence", "series"), build_conv1d),
+    "rnn": ModelKind(RnnConfig, ("sequence", "series"), build_rnn),
     "python": ModelKind(PythonModelConfig, REPRESENTATIONS, build_user_model),
 }
 

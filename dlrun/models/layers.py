@@ -32,10 +32,20 @@ class DenseKeys(ModelSection):
     def problems(self) -> list[str]:
         # Checked here so `dlrun check` reports it, not the model builder after the data loads.
         layers = len(self.units)
+        keys = (("dropout", self.dropout), ("l1", self.l1), ("l2", self.l2))
+        if not layers:
+            # They act on the hidden Dense layers only, so without any they would do nothing
+            # (a regularize stage that regularizes nothing).
+            return [
+                f"model.{key} acts on the hidden Dense layers of model.units, which is empty; "
+                f"add a layer (e.g. units: [16]) or remove model.{key}."
+                for key, value in keys
+                if (any(value) if isinstance(value, list) else value)
+            ]
         return [
             f"model.{key} has {len(value)} values but model.units has {layers} layers; "
             "give one value per layer or a single value for all."
-            for key, value in (("dropout", self.dropout), ("l1", self.l1), ("l2", self.l2))
+            for key, value in keys
             if isinstance(value, list) and len(value) != layers
         ]
 
