@@ -55,6 +55,13 @@ class DlrunConfig(ConfigBase):
             return []
         takers = [n for n, k in MODELS.items() if given in k.accepts and n != "python"]
         use = f" Use model.kind: {' or '.join(takers)}." if takers else ""
+        if given == "multi_hot" and "sequence" in kind.accepts:
+            # the data can be given in order: that is the fix, not another model
+            use = (
+                f" A {self.model.kind} reads word order: give it ordered token ids with "
+                "data.text.output: int (text_dir) or data.vectorize: sequence and data.maxlen "
+                f"(keras.imdb, keras.reuters), or use model.kind: {' or '.join(takers)}."
+            )
         return [
             f"model.kind '{self.model.kind}' does not accept {given} input, which data.source "
             f"'{self.data.source}' gives; it accepts {', '.join(kind.accepts)}.{use}"

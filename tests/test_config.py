@@ -366,11 +366,12 @@ def test_a_key_of_another_kind_says_whose_it_is(cli, write_config) -> None:
     path = write_config(BASE + "model:\n  kind: mlp\n  filters: [8]\n")
     err = check_error(cli, path)
     assert err.startswith(
-        f"error: unknown key 'model.filters' ({path}, line 7). 'filters' is a convnet key; "
-        "this model is mlp. Keys allowed in model (mlp): kind, output_activation, units,"
+        f"error: unknown key 'model.filters' ({path}, line 7). 'filters' is a convnet and "
+        "conv1d key; this model is mlp. Keys allowed in model (mlp): kind, output_activation, "
+        "units,"
     )
     err = check_error(cli, "configs/mnist.yaml", "model.kernel_size=5")
-    assert "'kernel_size' is a convnet key; this model is mlp." in err
+    assert "'kernel_size' is a convnet and conv1d key; this model is mlp." in err
 
 
 @pytest.mark.parametrize("key", ["normalize: false", "scale: 0.5", "num_words: 100"])
@@ -394,7 +395,9 @@ def test_unknown_source_and_kind_get_a_line_and_a_suggestion(cli, write_config) 
     )
     err = check_error(cli, write_config(BASE + "model: {kind: convnett}\n"))
     assert "unknown model.kind 'convnett' (" in err and "line 5). Did you mean 'convnet'?" in err
-    assert "Available: mlp, convnet, python:path/file.py:function." in err
+    assert (
+        "Available: mlp, convnet, embedding_bag, conv1d, rnn, python:path/file.py:function." in err
+    )
 
 
 def test_an_error_an_override_introduced_is_blamed_on_the_override(cli, write_config) -> None:
@@ -594,7 +597,7 @@ def test_train_refuses_a_wrong_task_before_any_run_directory_exists(cli, runs_di
 def test_a_sweep_path_follows_the_configs_kind(cli) -> None:
     err = check_error(cli, "configs/imdb.yaml", "sweep.space={model.filters: {choice: [[8]]}}")
     assert "sweep.space 'model.filters': unknown key 'filters' in model." in err
-    assert "'filters' is a convnet key; this model is mlp." in err
+    assert "'filters' is a convnet and conv1d key; this model is mlp." in err
     code, _, err = cli(
         "check", "configs/mnist_convnet.yaml", "sweep={space: {model.filters: {choice: [[8]]}}}"
     )

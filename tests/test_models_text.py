@@ -428,6 +428,7 @@ def test_check_refuses_embedding_bag_on_multi_hot(cli, imdb_config) -> None:
         "model.kind 'embedding_bag' does not accept multi_hot input, which data.source "
         "'keras.imdb' gives; it accepts sequence." in err
     )
+    assert "give it ordered token ids with data.text.output: int" in err
 
 
 @pytest.mark.parametrize(

@@ -205,3 +205,26 @@ def test_ngrams_below_one_is_a_check_error(cli, tmp_path, write_config) -> None:
     root = write_folders(tmp_path / "aclImdb", n_train=3, n_test=2)
     code, _, err = cli("check", write_config(text_config(root, ngrams=0)))
     assert code == 2 and "data.text.ngrams" in err
+
+
+def test_rnn_on_multi_hot_text_says_to_use_int_output(cli, tmp_path, write_config) -> None:
+    root = write_folders(tmp_path / "aclImdb", n_train=3, n_test=2)
+    config = text_config(root, output="multi_hot") | {"model": {"kind": "rnn"}}
+    code, _, err = cli("check", write_config(config))
+    assert code == 2 and "data.text.output: int" in err
+
+
+def test_workflow_over_rnn_stages_on_raw_text(cli, tmp_path) -> None:
+    root = write_folders(tmp_path / "aclImdb", n_train=30, n_test=10)
+    config = text_config(root, output="int", sequence_length=16, max_tokens=200)
+    config["model"] = {"kind": "rnn", "cell": "gru", "units": [8], "embedding": {"dim": 8}}
+    config["train"]["epochs"] = 3
+    config["workflow"] = {
+        "overfit": {"model": {"units": [16]}},
+        "regularize": [{"name": "dropout", "model": {"dropout": 0.3, "recurrent_dropout": 0.2}}],
+    }
+    run = train(cli, tmp_path, config)
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["stages"]) == {"small", "overfit", "dropout"}
+    assert all(s["status"] == "completed" for s in summary["stages"].values())
+    assert summary["final"]["test"]["samples"] == 20

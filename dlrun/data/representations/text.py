@@ -114,6 +114,7 @@ class RawText(Representation):
                 shape=(state["sequence_length"],),
                 dtype="int32",
                 vocabulary=len(state["vocabulary"]) + 2,
+                tokens=("", "[UNK]", *state["vocabulary"]),
             )
         return InputSpec(shape=(_width(state),), sparse=True)
 
