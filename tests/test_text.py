@@ -228,3 +228,77 @@ def test_workflow_over_rnn_stages_on_raw_text(cli, tmp_path) -> None:
     assert set(summary["stages"]) == {"small", "overfit", "dropout"}
     assert all(s["status"] == "completed" for s in summary["stages"].values())
     assert summary["final"]["test"]["samples"] == 20
+
+
+def write_reviews_csv(path: Path, n: int = 200, seed: int = 1) -> Path:
+    import csv
+
+    rng = np.random.RandomState(seed)
+    with path.open("w", newline="") as fp:
+        writer = csv.writer(fp)
+        writer.writerow(["id", "stars_shown", "genre", "review", "liked"])
+        for i in range(n):
+            liked = i % 2
+            writer.writerow(
+                [
+                    i,
+                    rng.randint(1, 6),
+                    rng.choice(["drama", "comedy"]),
+                    review(rng, bool(liked)),
+                    liked,
+                ]
+            )
+    return path
+
+
+def csv_text_config(path: Path, **data) -> dict:
+    return {
+        "name": "csv-text",
+        "seed": 3,
+        "task": "binary",
+        "data": {
+            "source": "csv",
+            "path": str(path),
+            "target": "liked",
+            "drop": ["id"],
+            "text_columns": ["review"],
+            **data,
+        },
+        "model": {"kind": "mlp", "units": [8]},
+        "train": {
+            "batch_size": 16,
+            "epochs": 12,
+            "optimizer": {"name": "adam", "learning_rate": 0.01},
+        },
+    }
+
+
+def test_csv_text_column_next_to_numeric_and_categorical(cli, tmp_path, keras) -> None:
+    table = write_reviews_csv(tmp_path / "reviews.csv")
+    config = validate(csv_text_config(table, text={"output": "tf_idf"})).config
+    raw = load_raw(config.data)
+    assert raw.kind == "table_text" and raw.feature_names == ["stars_shown", "genre", "review"]
+    prepared = make_portions(raw, config)[0].prepared
+    dense = prepared.train.x.to_dense()
+    # stars (standardized), genre (two one-hot columns), then the review's tf-idf vector
+    encoded = dense[:, :3]
+    assert np.allclose(encoded[:, 0].mean(), 0, atol=1e-5)
+    assert set(np.unique(encoded[:, 1:])) <= {0, 1}
+    assert prepared.input_spec.sparse
+    assert prepared.input_spec.shape == (3 + len(prepared.state["text"]["vocabulary"]) + 1,)
+
+    run = train(cli, tmp_path, csv_text_config(table))
+    assert json.loads((run / "summary.json").read_text())["final"]["test"]["accuracy"] >= 0.85
+    new = write_reviews_csv(tmp_path / "new.csv", n=6, seed=5)
+    code, out, err = cli("predict", run, new, "--runs-dir", tmp_path / "runs")
+    assert code == 0, err
+    assert [line.split(",")[0] for line in out.splitlines()[1:]] == ["0", "1"] * 3
+
+
+def test_csv_text_errors_at_check(cli, tmp_path, write_config) -> None:
+    table = write_reviews_csv(tmp_path / "reviews.csv", n=10)
+    code, _, err = cli("check", write_config(csv_text_config(table, text_columns=["body"])))
+    assert code == 2 and "has no column 'body'" in err
+    config = csv_text_config(table, text={"output": "int"}) | {"model": {"kind": "rnn"}}
+    code, _, err = cli("check", write_config(config))
+    assert code == 2 and "data.drop: [stars_shown, genre]" in err

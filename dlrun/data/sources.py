@@ -63,7 +63,7 @@ SOURCES: dict[str, Source] = {
         f"sklearn.{name}": Source(SklearnConfig, kind, partial(sklearn_source, name))
         for name, (_, kind, _) in SKLEARN_DATASETS.items()
     },
-    "csv": Source(CsvConfig, "table", csv_source),
+    "csv": Source(CsvConfig, _BY_CONFIG, csv_source),
     "npz": Source(NpzConfig, _BY_CONFIG, npz_source),
     "text_dir": Source(TextDirConfig, _BY_CONFIG, text_dir_source),
 }

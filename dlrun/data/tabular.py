@@ -30,6 +30,7 @@ from pydantic import Field
 
 from dlrun.config.schema import DataSection
 from dlrun.data.splits import RawData, with_test_split
+from dlrun.data.text import TextKeys
 from dlrun.errors import DataError, DataWarning
 from dlrun.tasks import Labels
 
@@ -58,6 +59,26 @@ class CsvConfig(DataSection):
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field delimiter.")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share held out as the test split.")
+    text_columns: list[str] = Field(
+        default_factory=list,
+        description="A column of free text (a review, a ticket), vectorized as data.text says, "
+        "next to the other columns.",
+    )
+    text: TextKeys = Field(default_factory=TextKeys)
+
+    @property
+    def representation(self) -> str:
+        if not self.text_columns:
+            return "table"
+        return "sequence" if self.text.output == "int" else "multi_hot"
+
+    def problems(self) -> list[str]:
+        if len(self.text_columns) > 1:
+            return [
+                f"data.text_columns names {len(self.text_columns)} columns; one text column is "
+                "supported: join the texts into one column in the file."
+            ]
+        return []
 
     def describe(self) -> str:
         return f"column '{self.target}' of {self.path}"
@@ -76,12 +97,20 @@ class CsvConfig(DataSection):
             return [str(not_utf8(path, exc))]
         if header is None:
             return [f"data.path {path} is empty; a CSV needs a header row."]
-        named = [self.target, *self.drop, *(self.categorical or [])]
+        named = [self.target, *self.drop, *(self.categorical or []), *self.text_columns]
         missing = [c for c in named if c not in header]
         if missing:
             return [
-                f"data.path {path} has no column '{missing[0]}' (named in data.target, drop "
-                f"or categorical). Columns: {', '.join(header)}."
+                f"data.path {path} has no column '{missing[0]}' (named in data.target, drop, "
+                f"categorical or text_columns). Columns: {', '.join(header)}."
+            ]
+        others = [c for c in header if c not in (self.target, *self.drop, *self.text_columns)]
+        if self.text_columns and self.text.output == "int" and others:
+            return [
+                f"data.text.output int gives the text column alone to a sequence model, but "
+                f"{path} has other feature columns ({', '.join(others)}). Drop them with "
+                f"data.drop: [{', '.join(others)}], or use output multi_hot, count or tf_idf, "
+                "which puts the text's vector next to them."
             ]
         return []
 
@@ -116,9 +145,16 @@ class CsvConfig(DataSection):
 
 def csv_source(config: CsvConfig) -> RawData:
     table = read_csv(config)
-    return with_test_split(
-        table.x, table.y, config.test_fraction, "table", table.class_names, table.columns
-    )
+    x, kind = table.x, "table"
+    if config.text_columns:
+        # the text column last: the table part is every column before it
+        text = table.columns.index(config.text_columns[0])
+        order = [i for i in range(len(table.columns)) if i != text] + [text]
+        x, table.columns = x[:, order], [table.columns[i] for i in order]
+        kind = "table_text" if len(order) > 1 else "text"
+        if kind == "text":
+            x = x[:, 0]
+    return with_test_split(x, table.y, config.test_fraction, kind, table.class_names, table.columns)
 
 
 @dataclass
@@ -151,9 +187,8 @@ def read_csv(config: CsvConfig) -> Table:
             f"({len(header)}).",
             hint="Check data.delimiter and quoting.",
         )
-    missing = [
-        c for c in [config.target, *config.drop, *(config.categorical or [])] if c not in header
-    ]
+    named = [config.target, *config.drop, *(config.categorical or []), *config.text_columns]
+    missing = [c for c in named if c not in header]
     if missing:
         raise DataError(f"{path} has no column '{missing[0]}'. Columns: {', '.join(header)}.")
     data = np.array(body, dtype=object)
@@ -165,7 +200,8 @@ def read_csv(config: CsvConfig) -> Table:
     y, class_names = _encode_target(y_raw)
     lines = [line for line, _ in numbered[1:]]
     for i in keep:
-        _check_column(path, header[i], data[:, i], lines, config.categorical)
+        if header[i] not in config.text_columns:
+            _check_column(path, header[i], data[:, i], lines, config.categorical)
     return Table(x=data[:, keep], y=y, columns=[header[i] for i in keep], class_names=class_names)
 
 

@@ -22,11 +22,20 @@ from dlrun.data.representations.images import ImageArrays
 from dlrun.data.representations.multi_hot import MultiHot
 from dlrun.data.representations.sequence import TokenSequences
 from dlrun.data.representations.table import Table
+from dlrun.data.representations.table_text import TableText
 from dlrun.data.representations.text import RawText
 
 REPRESENTATIONS: dict[str, Representation] = {
     rep.name: rep
-    for rep in (FeatureVectors(), Table(), ImageArrays(), MultiHot(), TokenSequences(), RawText())
+    for rep in (
+        FeatureVectors(),
+        Table(),
+        ImageArrays(),
+        MultiHot(),
+        TokenSequences(),
+        RawText(),
+        TableText(),
+    )
 }
 # preprocessing.json of runs saved before multi_hot had its name
 _OLD_NAMES = {"sequences": "multi_hot"}
