@@ -92,3 +92,28 @@ class Representation(ABC):
         """For text-like inputs: an array file is the wrong kind of input."""
         if path.suffix.lower() in ARRAY_SUFFIXES:
             raise DataError(f"{path}: this run was trained on {self.what}; give {give}.")
+
+
+def sparse_batches(
+    columns: np.ndarray, row_splits: np.ndarray, width: int, weights: np.ndarray | None = None
+) -> Callable[[Any], Any]:
+    """index tensor -> `tf.SparseTensor` of those CSR rows (`weights`, else ones), each row
+    `width` wide; the rows are held once as ragged tensors."""
+    import tensorflow as tf
+
+    splits = tf.constant(row_splits)
+    ragged = tf.RaggedTensor.from_row_splits(tf.constant(columns), splits)
+    values = (
+        None if weights is None else tf.RaggedTensor.from_row_splits(tf.constant(weights), splits)
+    )
+    wide = tf.constant(width, tf.int64)
+
+    def features(index: Any) -> Any:
+        rows = tf.gather(ragged, index)
+        positions = tf.stack([rows.value_rowids(), rows.values], axis=1)
+        shape = tf.stack([tf.cast(tf.size(index), tf.int64), wide])
+        if values is None:
+            return tf.SparseTensor(positions, tf.ones_like(rows.values, tf.float32), shape)
+        return tf.SparseTensor(positions, tf.gather(values, index).values, shape)
+
+    return features

@@ -12,7 +12,7 @@ from typing import Any
 
 from dlrun.config.schema import DataSection
 from dlrun.data.inputs import InputSpec
-from dlrun.data.representations.base import Representation
+from dlrun.data.representations.base import Representation, sparse_batches
 from dlrun.data.representations.tokens import TOKEN_FILE, read_token_lines
 from dlrun.data.splits import RawData, Sequences, Split
 from dlrun.errors import DataError
@@ -35,18 +35,7 @@ class MultiHot(Representation):
         return InputSpec(shape=(state["num_words"],), sparse=True)
 
     def batches(self, x: Sequences) -> Callable[[Any], Any]:
-        import tensorflow as tf
-
-        ragged = tf.RaggedTensor.from_row_splits(tf.constant(x.values), tf.constant(x.row_splits))
-        width = tf.constant(x.num_words, tf.int64)
-
-        def features(index: Any) -> Any:
-            rows = tf.gather(ragged, index)
-            positions = tf.stack([rows.value_rowids(), rows.values], axis=1)
-            shape = tf.stack([tf.cast(tf.size(index), tf.int64), width])
-            return tf.SparseTensor(positions, tf.ones_like(rows.values, tf.float32), shape)
-
-        return features
+        return sparse_batches(x.values, x.row_splits, x.num_words)
 
     def read(self, path: Path, state: dict[str, Any], data: DataSection) -> Sequences:
         self.refuse_arrays(path, TOKEN_FILE)

@@ -25,7 +25,7 @@ import numpy as np
 
 from dlrun.config.schema import DataSection
 from dlrun.data.inputs import InputSpec
-from dlrun.data.representations.base import Representation
+from dlrun.data.representations.base import Representation, sparse_batches
 from dlrun.data.splits import RawData, Split
 from dlrun.errors import DataError
 
@@ -121,19 +121,7 @@ class RawText(Representation):
     def batches(self, x: Any) -> Callable[[Any], Any]:
         if isinstance(x, np.ndarray):
             return super().batches(x)
-        import tensorflow as tf
-
-        columns = tf.RaggedTensor.from_row_splits(tf.constant(x.values), tf.constant(x.row_splits))
-        weights = tf.RaggedTensor.from_row_splits(tf.constant(x.weights), tf.constant(x.row_splits))
-        width = tf.constant(x.width, tf.int64)
-
-        def features(index: Any) -> Any:
-            rows = tf.gather(columns, index)
-            positions = tf.stack([rows.value_rowids(), rows.values], axis=1)
-            shape = tf.stack([tf.cast(tf.size(index), tf.int64), width])
-            return tf.SparseTensor(positions, tf.gather(weights, index).values, shape)
-
-        return features
+        return sparse_batches(x.values, x.row_splits, x.width, x.weights)
 
     def read(self, path: Path, state: dict[str, Any], data: DataSection) -> np.ndarray:
         self.refuse_arrays(path, "a text file with one text per line")
