@@ -17,6 +17,8 @@ BENCHMARKS = [
     "data_cache.py",
     "text_imdb.py",
     "sequence_imdb.py",
+    "co2_series.py",
+    "jena_series.py",
     "runs_listing.py",
     "sweep_imdb.py",
 ]

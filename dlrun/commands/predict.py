@@ -8,7 +8,9 @@ with `dlrun.data.prepare.apply_state`, never refitted. Accepted inputs:
 - feature and image runs: an `.npz` with an array `x` (or an `.npy`), raw values
   as in training (e.g. uint8 pixels);
 - token-sequence runs (imdb, reuters): a text file, one sample per line, token
-  ids separated by spaces or commas (the same ids as the training data).
+  ids separated by spaces or commas (the same ids as the training data);
+- time-series runs: a CSV of at least a window of recent rows (the training columns);
+  the forecast from the last window, in the target's units, with the time it is for.
 
 Predictions go to stdout or `--output` (.csv, or .npz with `predictions` and `labels`).
 
@@ -76,8 +78,11 @@ def predict(
             raise not_utf8(where, exc) from None
     model = load_final_model(run, out.verbose)
     predictions = predict_features(model, raw, state, config, where)
+    predictions, leading = representation_of(state).outputs(predictions, raw, state)
     labels = predicted_labels(predictions, config.task, state.get("class_names"))
     columns, rows = prediction_table(predictions, labels, config.task, state)
+    columns = [*leading, *columns]
+    rows = [[*(v[i] for v in leading.values()), *row] for i, row in enumerate(rows)]
     if output is None:
         out.result(_csv_text(columns, rows), markup=False, soft_wrap=True, end="")
         return predictions

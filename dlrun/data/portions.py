@@ -1,6 +1,8 @@
 """Evaluation protocols as data: the training split cut into (training, validation) portions.
 
-One portion for holdout, K (times `repeats`) for K-fold. Preprocessing (normalization,
+One portion for holdout, K (times `repeats`) for K-fold; for windows over a series,
+K-fold walks forward (`dlrun.data.timeseries.walk_forward`), since a shuffled fold would
+train on the future of what it validates. Preprocessing (normalization,
 scaling) is fitted on each portion's training part only, so no validation statistic
 leaks into a fold's model (the book normalizes the whole training split before folding,
 which leaks a little; fitting per fold costs nothing here). The test split is not
@@ -12,7 +14,7 @@ Example:
 
 ```python
 portions = make_portions(raw, config)     # [Portion("fold-1", prepared, ...), ...]
-prepared = prepare_portion(raw, limited(raw.train, config.data.limit), None, config)
+prepared = prepare_portion(raw, final_training(raw, config.data.limit), None, config)
 ```
 """
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlrun.config.schema import ConfigBase
+from dlrun.config.schema import ConfigBase, ValidationConfig
 from dlrun.data.prepare import (
     Prepared,
     fit_state,
@@ -33,6 +35,7 @@ from dlrun.data.prepare import (
     transform,
 )
 from dlrun.data.splits import RawData, Split
+from dlrun.data.timeseries import Windows, walk_forward
 
 
 @dataclass
@@ -73,12 +76,33 @@ def make_portions(raw: RawData, config: ConfigBase) -> list[Portion]:
         fit_idx, val_idx = holdout_indices(len(train), v, config.seed)
         pairs = [("holdout", train.take(fit_idx), train.take(val_idx))]
     else:
-        folds = kfold_indices(len(train), v.kfold, v.repeats, config.seed, v.shuffle)
         pairs = [
             (f"fold-{i}", train.take(fit), train.take(val))
-            for i, (fit, val) in enumerate(folds, start=1)
+            for i, (fit, val) in enumerate(_folds(train, v, config.seed), start=1)
         ]
     return [
         Portion(name, prepare_portion(raw, fit_part, val_part, config), fit_part.y, val_part.y)
         for name, fit_part, val_part in pairs
     ]
+
+
+def final_training(raw: RawData, limit: int | None) -> Split:
+    """What a final retrain trains on: the training split, and after it the source's own
+    validation split for a series (windows over both portions' rows, those across their
+    boundary included)."""
+    train = limited(raw.train, limit)
+    if raw.validation is None or not isinstance(train.x, Windows):
+        return train
+    last = limited(raw.validation, limit).x
+    assert isinstance(last, Windows)
+    windows = train.x.through(last)
+    return Split(windows, windows.labels().astype(np.float32))
+
+
+def _folds(train: Split, v: ValidationConfig, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K-fold's (training, validation) index pairs: walk-forward for windows of a series,
+    else seeded and, with `repeats`, reshuffled."""
+    assert v.kfold is not None
+    if isinstance(train.x, Windows):
+        return walk_forward(train.x, v.kfold)
+    return kfold_indices(len(train), v.kfold, v.repeats, seed, v.shuffle)

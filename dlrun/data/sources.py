@@ -9,7 +9,7 @@ on train only.
 A source's representation is a name in `dlrun.data.representations.REPRESENTATIONS`
 (`dlrun.models.MODELS` says which model kinds accept which): `features` (dense vectors),
 `table` (CSV rows), `images` (height, width[, channels]), `multi_hot` (sparse token sets),
-`sequence` (ordered token ids).
+`sequence` (ordered token ids), `series` (windows over a time series).
 
 Example:
 
@@ -34,6 +34,7 @@ from dlrun.data.sklearn_sets import SKLEARN_DATASETS, SklearnConfig, sklearn_sou
 from dlrun.data.splits import RawData
 from dlrun.data.tabular import CsvConfig, csv_source
 from dlrun.data.text import TextDirConfig, text_dir_source
+from dlrun.data.timeseries import TimeseriesConfig, series_source
 
 
 class Source(NamedTuple):
@@ -66,6 +67,7 @@ SOURCES: dict[str, Source] = {
     "csv": Source(CsvConfig, _BY_CONFIG, csv_source),
     "npz": Source(NpzConfig, _BY_CONFIG, npz_source),
     "text_dir": Source(TextDirConfig, _BY_CONFIG, text_dir_source),
+    "timeseries": Source(TimeseriesConfig, "series", series_source),
 }
 
 

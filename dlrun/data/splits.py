@@ -18,7 +18,9 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 # a source's representation (`dlrun.data.representations.REPRESENTATIONS`)
-Kind = Literal["features", "table", "images", "multi_hot", "sequence", "text", "table_text"]
+Kind = Literal[
+    "features", "table", "images", "multi_hot", "sequence", "text", "table_text", "series"
+]
 
 # Keras's IMDB and Reuters: 0 pads, 1 starts a sequence, 2 stands for a word out of the
 # vocabulary, real words start at 3.

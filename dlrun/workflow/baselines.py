@@ -11,29 +11,43 @@ how well can you do on data you have not seen, knowing only the training labels?
   `SHUFFLES` seeded permutations (its expectation is sum_k p_k^2).
 - mean of train: predict the training mean for every sample; MAE and MSE.
 
-Series persistence ("tomorrow = today") needs a time-series data source, which
-dlrun does not have yet; it will join `BASELINES` with it.
+A series (windows of `dlrun.data.timeseries`) has its own, on the validation windows,
+in the target's units and normalized (divided by the training rows' standard
+deviation of the target, the book's "0.29" for Jena):
+
+- persistence: the target at the horizon equals the target at the window's last row
+  (the book's "the temperature in 24 hours equals the temperature now");
+- seasonal naive (with `data.season`): it equals the target one season earlier.
 
 Example:
 
 ```python
 majority_class(np.array([0, 0, 1]), np.array([0, 1, 0, 0]))   # {"accuracy": 0.75}
 mean_of_train(np.array([1.0, 3.0]), np.array([0.0, 4.0]))      # {"mae": 2.0, "mse": 4.0}
+persistence(portion.prepared.validation.x, target_std=8.4)     # {"mae": 2.57, ...}
 ```
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from dlrun.config.schema import DataSection
+from dlrun.data.portions import Portion
+from dlrun.data.timeseries import Windows
 from dlrun.objective import Objective
 
 SHUFFLES = 100
+# Share of the validation targets outside the training targets' range above which a
+# series is said to trend (CO2: most of them; Jena: next to none).
+TRENDING = 0.05
 
 Metrics = dict[str, float]
+# (training labels, validation labels): all the label baselines need
+Pair = tuple[np.ndarray, np.ndarray]
 
 
 def majority_class(train_y: np.ndarray, val_y: np.ndarray) -> Metrics:
@@ -66,43 +80,139 @@ def mean_of_train(train_y: np.ndarray, val_y: np.ndarray) -> Metrics:
     return {"mae": mae, "mse": mse, "mean_absolute_error": mae, "mean_squared_error": mse}
 
 
+def persistence(windows: Windows, target_std: float) -> Metrics:
+    """Errors of forecasting the target at the window's last row, on `windows`."""
+    return _errors(windows.labels() - windows.persistence(), target_std)
+
+
+def seasonal_naive(windows: Windows, season: int, target_std: float) -> Metrics:
+    """Errors of forecasting the target one season (`season` rows) earlier, on the windows
+    whose series reaches back that far."""
+    errors = windows.labels() - windows.seasonal(season)
+    return _errors(errors[~np.isnan(errors)], target_std)
+
+
+def _errors(errors: np.ndarray, target_std: float) -> Metrics:
+    mae, mse = float(np.abs(errors).mean()), float((errors**2).mean())
+    return {
+        "mae": mae,
+        "mse": mse,
+        "mean_absolute_error": mae,
+        "mean_squared_error": mse,
+        "mae_normalized": mae / target_std if target_std > 0 else float("nan"),
+    }
+
+
 @dataclass(frozen=True)
 class Baseline:
     key: str
     label: str  # what the stage table shows in its model column
-    compute: Callable[[np.ndarray, np.ndarray], Metrics]
+    # a portion's metrics, or None when the baseline does not apply to it
+    compute: Callable[[Portion | Pair], Metrics | None]
     tasks: tuple[str, ...]
+    series: bool = False  # computed on a series' validation windows
+
+
+def _on_labels(score: Callable[[np.ndarray, np.ndarray], Metrics]) -> Callable[..., Metrics]:
+    def compute(portion: Portion | Pair) -> Metrics:
+        if isinstance(portion, Portion):
+            return score(portion.train_y, portion.val_y)
+        return score(*portion)
+
+    return compute
+
+
+def _series(portion: Portion | Pair) -> tuple[Windows, Windows, dict] | None:
+    """(training windows, validation windows, fitted state) of a series portion."""
+    if not isinstance(portion, Portion) or portion.prepared.validation is None:
+        return None
+    train, val = portion.prepared.train.x, portion.prepared.validation.x
+    if not isinstance(val, Windows) or not isinstance(train, Windows):
+        return None
+    return train, val, portion.prepared.state
+
+
+def _persistence(portion: Portion | Pair) -> Metrics | None:
+    found = _series(portion)
+    if found is None:
+        return None
+    train, val, state = found
+    metrics = persistence(val, state["target_std"])
+    lo, hi = train.rows()
+    seen = train.target[lo:hi]
+    ahead = val.target[val.target_rows]
+    outside = (ahead < seen.min()) | (ahead > seen.max())
+    metrics["beyond_training_range"] = float(outside.mean())
+    return metrics
+
+
+def _seasonal(portion: Portion | Pair) -> Metrics | None:
+    found = _series(portion)
+    if found is None or not found[2].get("season"):
+        return None
+    _, val, state = found
+    return seasonal_naive(val, int(state["season"]), state["target_std"])
 
 
 BASELINES = {
     "majority": Baseline(
-        "majority", "majority class", majority_class, ("binary", "multiclass", "multilabel")
+        "majority",
+        "majority class",
+        _on_labels(majority_class),
+        ("binary", "multiclass", "multilabel"),
     ),
     "shuffled": Baseline(
-        "shuffled", "shuffled labels", shuffled_labels, ("binary", "multiclass", "multilabel")
+        "shuffled",
+        "shuffled labels",
+        _on_labels(shuffled_labels),
+        ("binary", "multiclass", "multilabel"),
     ),
-    "mean": Baseline("mean", "mean of train", mean_of_train, ("regression",)),
+    "mean": Baseline("mean", "mean of train", _on_labels(mean_of_train), ("regression",)),
+    "persistence": Baseline(
+        "persistence", "persistence", _persistence, ("regression",), series=True
+    ),
+    "seasonal_naive": Baseline(
+        "seasonal_naive", "seasonal naive", _seasonal, ("regression",), series=True
+    ),
 }
 
 
-def baselines_for(task: str, choice: str) -> list[Baseline]:
-    """The baselines a config asks for: `auto` is every one that fits the task."""
+def baselines_for(task: str, choice: str, series: bool = False) -> list[Baseline]:
+    """The baselines a config asks for: `auto` is every one that fits the task, and for a
+    series its own (persistence, seasonal naive) rather than the label ones."""
     if choice == "none":
         return []
     if choice == "auto":
-        return [b for b in BASELINES.values() if task in b.tasks]
+        return [b for b in BASELINES.values() if task in b.tasks and b.series == series]
     return [BASELINES[choice]]
 
 
 def compute_baselines(
-    task: str, choice: str, portions: list[tuple[np.ndarray, np.ndarray]]
+    task: str, choice: str, portions: Sequence[Portion] | Sequence[Pair]
 ) -> dict[str, Metrics]:
-    """Each chosen baseline averaged over the (train labels, validation labels) portions."""
+    """Each chosen baseline averaged over the portions: the workflow's, or (train labels,
+    validation labels) pairs for the baselines that look at labels only."""
+    series = any(_series(p) is not None for p in portions)
     found = {}
-    for baseline in baselines_for(task, choice):
-        scores = [baseline.compute(train_y, val_y) for train_y, val_y in portions]
+    for baseline in baselines_for(task, choice, series):
+        scores = [baseline.compute(portion) for portion in portions]
+        if any(s is None for s in scores):
+            continue
         found[baseline.key] = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
     return found
+
+
+def advice(baselines: dict[str, Metrics], data: DataSection) -> str | None:
+    """What a stage that does not beat the baseline should try, when the data says: on a
+    series whose validation targets leave the training range, forecasting changes."""
+    trend = baselines.get("persistence", {}).get("beyond_training_range", 0.0)
+    if getattr(data, "predict", None) != "value" or trend <= TRENDING:
+        return None
+    return (
+        f"{trend:.0%} of the validation targets lie outside the training range (the series "
+        "trends), which windows normalized on the training rows extrapolate badly: set "
+        "data.predict: change to forecast the change since each window's last row"
+    )
 
 
 def reference(baselines: dict[str, Metrics], objective: Objective) -> tuple[str, float] | None:

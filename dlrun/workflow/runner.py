@@ -61,8 +61,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlrun.console import Output
-from dlrun.data.portions import Portion, make_portions, prepare_portion
-from dlrun.data.prepare import limited, prepare_test
+from dlrun.data.portions import Portion, final_training, make_portions, prepare_portion
+from dlrun.data.prepare import prepare_test
 from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
 from dlrun.errors import DlrunError, RunFailed
@@ -82,7 +82,7 @@ from dlrun.training import (
     stage_curves,
     train_stage,
 )
-from dlrun.workflow.baselines import BASELINES, compute_baselines, reference
+from dlrun.workflow.baselines import BASELINES, advice, compute_baselines, reference
 from dlrun.workflow.stages import Stage, plan
 from dlrun.workflow.verdicts import Curves, overfitting, verdict
 
@@ -241,9 +241,7 @@ def _print_data(out: Output, portions: list[Portion]) -> None:
 
 def _baseline(flow: Workflow) -> dict[str, Any]:
     choice = flow.config.workflow.baseline if flow.config.workflow is not None else "none"
-    values = compute_baselines(
-        flow.config.task, choice, [(p.train_y, p.val_y) for p in flow.portions]
-    )
+    values = compute_baselines(flow.config.task, choice, flow.portions)
     ref = reference(values, flow.objective)
     return {
         "values": values,
@@ -254,6 +252,7 @@ def _baseline(flow: Workflow) -> dict[str, Any]:
             "label": BASELINES[ref[0]].label,
             "metric": flow.objective.base,
             "value": ref[1],
+            "advice": advice(values, flow.config.data),
         },
     }
 
@@ -332,6 +331,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
             over,
             (ref["name"], ref["value"]) if ref else None,
             best_so_far=leading and leader is not None,
+            advice=ref.get("advice") if ref else None,
         ),
         plot=plot,
     )
@@ -358,7 +358,7 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         fixed = config.train.model_copy(update={"epochs": epochs, "early_stopping": None})
         final_config = config.model_copy(update={"train": fixed})
         prepared = prepare_portion(
-            flow.raw, limited(flow.raw.train, config.data.limit), None, final_config
+            flow.raw, final_training(flow.raw, config.data.limit), None, final_config
         )
         copies = flow.config.workflow.final_models if flow.config.workflow is not None else 1
         members, seconds = [], 0.0

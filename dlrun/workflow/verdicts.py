@@ -75,15 +75,22 @@ def verdict(
     over: Overfitting,
     baseline: tuple[str, float] | None,
     best_so_far: bool,
+    advice: str | None = None,
 ) -> str:
-    """One line: against the baseline, about overfitting, and whether it leads."""
+    """One line: against the baseline, about overfitting, and whether it leads.
+
+    `advice` is what a stage that does not beat the baseline should try (a trending
+    series that loses to persistence: `data.predict: change`)."""
     parts = []
     if baseline is not None:
         margin = objective.margin(score, baseline[1])
         if margin > 0:
             parts.append(f"beats baseline by {margin:.3g}")
         else:
-            parts.append(f"does not beat the baseline ({score:.3g} vs {baseline[1]:.3g})")
+            parts.append(
+                f"does not beat the baseline ({score:.3g} vs {baseline[1]:.3g})"
+                + (f": {advice}" if advice else "")
+            )
     if over.overfits:
         gap = f" (gap {over.gap:.2g})" if over.gap is not None else ""
         parts.append(f"overfits after epoch {over.after_epoch}{gap}")

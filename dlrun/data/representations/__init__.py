@@ -21,6 +21,7 @@ from dlrun.data.representations.features import FeatureVectors
 from dlrun.data.representations.images import ImageArrays
 from dlrun.data.representations.multi_hot import MultiHot
 from dlrun.data.representations.sequence import TokenSequences
+from dlrun.data.representations.series import SeriesWindows
 from dlrun.data.representations.table import Table
 from dlrun.data.representations.table_text import TableText
 from dlrun.data.representations.text import RawText
@@ -35,6 +36,7 @@ REPRESENTATIONS: dict[str, Representation] = {
         TokenSequences(),
         RawText(),
         TableText(),
+        SeriesWindows(),
     )
 }
 # preprocessing.json of runs saved before multi_hot had its name

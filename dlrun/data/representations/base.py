@@ -10,7 +10,9 @@ representation then owns every step between those raw splits and the model:
 - `batches(x)`: the TensorFlow function that builds one batch from a tensor of indices,
   so a `tf.data` pipeline gathers batches without ever holding a dense copy it does not
   need (`dlrun.data.pipeline`);
-- `read(path, state, data)`: new inputs from a file a user has, for `dlrun predict`.
+- `read(path, state, data)`: new inputs from a file a user has, for `dlrun predict`;
+- `outputs(predictions, x, state)`: the model's outputs as a user reads them, with columns
+  that say what each row is (a series: the forecast in the target's units, and its time).
 
 Inputs that are not numpy arrays (token sets, ordered token lists, series windows) are
 record containers with `len()` and `take(index)`, so validation carving and K-fold pick
@@ -87,6 +89,13 @@ class Representation(ABC):
                 return arrays["x"]
         except (ValueError, OSError) as exc:
             raise DataError(f"cannot read {path}: {exc}") from None
+
+    def outputs(
+        self, predictions: np.ndarray, x: Any, state: dict[str, Any]
+    ) -> tuple[np.ndarray, dict[str, list[str]]]:
+        """The model's outputs as a user reads them, and leading columns naming each row;
+        by default the outputs as they are, and no column."""
+        return predictions, {}
 
     def refuse_arrays(self, path: Path, give: str) -> None:
         """For text-like inputs: an array file is the wrong kind of input."""

@@ -1,0 +1,189 @@
+"""`series`: windows over a time series (`dlrun.data.timeseries.Windows`), (steps, features).
+
+Fitting takes each feature's mean and standard deviation over the rows the training
+windows cover, and nothing else. Batches are gathered in TensorFlow from the series held
+once: window rows are `starts[index][:, None] + offsets`, standardized per batch, and
+under `predict: change` taken relative to the window's last row. So no window exists
+outside its batch (Jena's 420,551 x 14 rows would be 30 GB as windows), and the train,
+validation and test batches read one TensorFlow copy of the series.
+
+`read` takes a CSV of recent rows (at least a window's worth) and forecasts from the
+last window; `outputs` turns the model's output back into the target's units, with the
+time it forecasts.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlrun.config.schema import DataSection
+from dlrun.data.inputs import InputSpec
+from dlrun.data.representations.base import Representation
+from dlrun.data.splits import RawData, Split
+from dlrun.data.timeseries import (
+    ALIGN,
+    TimeseriesConfig,
+    Windows,
+    check_variation,
+    prepare_recent,
+    read_table,
+)
+from dlrun.data.timestamps import format_time
+from dlrun.errors import DataError
+
+
+class SeriesWindows(Representation):
+    name = "series"
+    what = "time-series windows"
+
+    def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:
+        windows = _windows(train.x)
+        assert isinstance(data, TimeseriesConfig)
+        lo, hi = windows.rows()
+        columns = raw.feature_names or []
+        check_variation(windows.series, windows.target, columns, data.target, lo, hi)
+        # column by column, so no float64 copy of the whole series exists at once
+        rows = [windows.series[lo:hi, j] for j in range(windows.series.shape[1])]
+        target = windows.target[lo:hi]
+        step = None
+        if windows.times is not None and hi - lo > 1:
+            step = float(np.median(np.diff(windows.times[lo:hi]).astype(np.int64)))
+        return {
+            "columns": columns,
+            "target": data.target,
+            "mean": [float(c.mean(dtype=np.float64)) for c in rows],
+            "std": [float(c.std(dtype=np.float64)) for c in rows],
+            # the baselines' "normalized" MAE is in these units
+            "target_std": float(target.std()),
+            "offset": windows.offset,
+            "predict": data.predict,
+            "lookback": data.lookback,
+            "steps": windows.steps,
+            "sampling": windows.sampling,
+            "horizon": windows.horizon,
+            "season": data.season,
+            "time_column": data.time_column,
+            "time_format": windows.time_format,
+            "step_seconds": step,
+        }
+
+    def apply(self, x: Any, state: dict[str, Any]) -> Windows:
+        windows = _windows(x)
+        if windows.series.shape[1] != len(state["columns"]):
+            raise DataError(
+                f"this run was trained on windows of {len(state['columns'])} columns, the new "
+                f"data has {windows.series.shape[1]}."
+            )
+        return replace(
+            windows,
+            mean=np.asarray(state["mean"], dtype=np.float32),
+            std=np.asarray(state["std"], dtype=np.float32),
+        )
+
+    def input_spec(self, x: Any, state: dict[str, Any]) -> InputSpec:
+        return InputSpec(shape=(state["steps"], len(state["columns"])))
+
+    def batches(self, x: Windows) -> Callable[[Any], Any]:
+        import tensorflow as tf
+
+        series = _tensor(x.series)
+        starts = tf.constant(x.starts)
+        offsets = tf.constant(np.arange(x.steps, dtype=np.int64) * x.sampling)
+        assert x.mean is not None and x.std is not None, "apply the fitted state first"
+        mean, scale = tf.constant(x.mean), tf.constant(1 / x.std)
+        change = x.change
+
+        def features(index: Any) -> Any:
+            rows = tf.gather(starts, index)[:, None] + offsets
+            windows = tf.gather(series, rows)
+            if change:  # relative to the last row, which also cancels the mean
+                return (windows - windows[:, -1:, :]) * scale
+            return (windows - mean) * scale
+
+        return features
+
+    def read(self, path: Path, state: dict[str, Any], data: DataSection) -> Windows:
+        """The last window of a CSV of recent rows (the columns the run was trained on)."""
+        self.refuse_arrays(path, "a CSV file of recent rows")
+        assert isinstance(data, TimeseriesConfig)
+        config = data.model_copy(
+            update={
+                "path": str(path),
+                "features": state["columns"],
+                "drop": [],
+                "time_format": state["time_format"],
+            }
+        )
+        table = read_table(config)
+        prepare_recent(table, config)
+        span = (state["steps"] - 1) * state["sampling"] + 1
+        if len(table) < span:
+            raise DataError(
+                f"{path} has {len(table)} rows; a forecast needs the last {span} "
+                f"(data.lookback {state['lookback']}).",
+                hint=f"Give at least the {span} most recent rows, oldest first.",
+            )
+        return Windows(
+            series=table.features,
+            target=table.target,
+            times=table.times,
+            starts=np.array([len(table) - span], dtype=np.int64),
+            steps=state["steps"],
+            sampling=state["sampling"],
+            horizon=state["horizon"],
+            change=state["predict"] == "change",
+            offset=state["offset"],
+            time_format=state["time_format"],
+        )
+
+    def outputs(
+        self, predictions: np.ndarray, x: Any, state: dict[str, Any]
+    ) -> tuple[np.ndarray, dict[str, list[str]]]:
+        """Forecasts in the target's units, and the time each one is for."""
+        windows = _windows(x)
+        forecast = predictions.reshape(len(windows), -1) + np.asarray(
+            windows.target[windows.last_rows] if windows.change else windows.offset
+        ).reshape(-1, 1)
+        if windows.times is None or state.get("step_seconds") is None:
+            return forecast, {}
+        ahead = np.timedelta64(int(round(state["step_seconds"] * windows.horizon)), "s")
+        times = windows.times[windows.last_rows] + ahead
+        return forecast, {"time": [format_time(t, state["time_format"]) for t in times]}
+
+
+def _windows(x: Any) -> Windows:
+    if not isinstance(x, Windows):
+        raise DataError("this run was trained on time-series windows; the new data is not.")
+    return x
+
+
+# id(series) -> (a weak reference to it, its variable): one TensorFlow copy per series.
+_VARIABLES: dict[int, tuple[weakref.ref, Any]] = {}
+
+
+def _tensor(series: np.ndarray) -> Any:
+    """The series in TensorFlow, one copy shared by every split's batches.
+
+    A variable, not a constant: tf.data's graph optimizations copy each constant a dataset
+    captures into that dataset's graph (train and validation would hold one copy each),
+    while a variable is passed by reference. It is filled from the numpy buffer itself
+    (DLPack, when 64-byte aligned) so no intermediate copy exists either.
+    """
+    import tensorflow as tf
+
+    found = _VARIABLES.get(id(series))
+    if found is not None and found[0]() is series:
+        return found[1]
+    aligned = series.flags.c_contiguous and series.ctypes.data % ALIGN == 0 and series.size
+    initial = tf.experimental.dlpack.from_dlpack(series.__dlpack__()) if aligned else series
+    variable = tf.Variable(initial, trainable=False, name="series")
+    key = id(series)
+    _VARIABLES[key] = (weakref.ref(series), variable)
+    weakref.finalize(series, _VARIABLES.pop, key, None)
+    return variable
