@@ -44,9 +44,7 @@ class ModelKind(NamedTuple):
 
 
 MODELS: dict[str, ModelKind] = {
-    "mlp": ModelKind(
-        MlpConfig, ("features", "table", "images", "multi_hot", "series"), build_mlp
-    ),
+    "mlp": ModelKind(MlpConfig, ("features", "table", "images", "multi_hot", "series"), build_mlp),
     "convnet": ModelKind(ConvnetConfig, ("images",), build_convnet),
     "embedding_bag": ModelKind(EmbeddingBagConfig, ("sequence",), build_embedding_bag),
     "conv1d": ModelKind(Conv1dConfig, ("sequence", "series"), build_conv1d),
