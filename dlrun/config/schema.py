@@ -213,7 +213,7 @@ class DataSection(Section):
     source: str = Field(
         description=(
             "Data source: keras.{imdb,reuters,mnist,fashion_mnist,cifar10,boston_housing}, "
-            "sklearn.{digits,breast_cancer,iris,wine,diabetes}, csv, npz, text_dir."
+            "sklearn.{digits,breast_cancer,iris,wine,diabetes}, csv, npz, text_dir, image_dir."
         )
     )
     labels: Literal["sparse", "one_hot"] = Field(

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 # a source's representation (`dlrun.data.representations.REPRESENTATIONS`)
-Kind = Literal["features", "table", "images", "multi_hot", "sequence", "text"]
+Kind = Literal["features", "table", "images", "multi_hot", "sequence", "text", "image_files"]
 
 # Keras's IMDB and Reuters: 0 pads, 1 starts a sequence, 2 stands for a word out of the
 # vocabulary, real words start at 3.

@@ -18,6 +18,7 @@ from typing import Any
 
 from dlrun.data.representations.base import Representation
 from dlrun.data.representations.features import FeatureVectors
+from dlrun.data.representations.image_files import ImageFiles
 from dlrun.data.representations.images import ImageArrays
 from dlrun.data.representations.multi_hot import MultiHot
 from dlrun.data.representations.sequence import TokenSequences
@@ -26,7 +27,15 @@ from dlrun.data.representations.text import RawText
 
 REPRESENTATIONS: dict[str, Representation] = {
     rep.name: rep
-    for rep in (FeatureVectors(), Table(), ImageArrays(), MultiHot(), TokenSequences(), RawText())
+    for rep in (
+        FeatureVectors(),
+        Table(),
+        ImageArrays(),
+        MultiHot(),
+        TokenSequences(),
+        RawText(),
+        ImageFiles(),
+    )
 }
 # preprocessing.json of runs saved before multi_hot had its name
 _OLD_NAMES = {"sequences": "multi_hot"}
