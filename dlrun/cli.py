@@ -317,6 +317,7 @@ def tensorboard(
         "  token-sequence runs (imdb, reuters): a text file, one sample per line, token ids "
         "separated by spaces or commas\n\n"
         "  raw-text runs (text_dir): a text file, one text per line, or --text\n\n"
+        "  image-folder runs (image_dir): an image file, or a folder of them\n\n"
         "[bold]Examples[/]\n\n"
         "  dlrun predict runs/20261122-101500-houses-a1b2c3 new_houses.csv --output prices.csv\n\n"
         "  dlrun predict last digits.npz\n\n"
@@ -327,7 +328,10 @@ def predict(
     run: RunArg,
     input_file: Annotated[
         Path | None,
-        typer.Argument(help="New inputs: .csv, .npz/.npy or .txt.", show_default=False),
+        typer.Argument(
+            help="New inputs: .csv, .npz/.npy, .txt, or images (a file or a folder).",
+            show_default=False,
+        ),
     ] = None,
     text: Annotated[
         list[str] | None,

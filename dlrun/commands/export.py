@@ -1,6 +1,8 @@
 """`dlrun export RUN`: the final model as a TensorFlow SavedModel for serving, checked.
 
-Writes `<output>/saved_model/` (Keras's `model.export`, a `serve` signature),
+Writes `<output>/saved_model/` (a `serve` signature, in inference mode: data
+augmentation layers pass images through unchanged; an image run serves float32 images
+of its training size, scaled as `preprocessing.json` says),
 `<output>/model.keras` (a copy) and `<output>/preprocessing.json` (what a
 server must apply to raw inputs first). Before the export is moved into place it
 is reloaded with `tf.saved_model.load` and must give the same outputs as the
@@ -61,7 +63,7 @@ def export(
     try:
         model = load_final_model(run, out.verbose)
         out.info(f"exporting [bold]{run.id}[/] as a SavedModel")
-        model.export(str(staging / "saved_model"), format="tf_saved_model", verbose=False)
+        _export(model, staging / "saved_model")
         difference = verify_saved_model(model, staging / "saved_model")
         sparse = bool(getattr(model.inputs[0], "sparse", False))
         shutil.copy2(model_file, staging / "model.keras")
@@ -88,6 +90,24 @@ def export(
         markup=False,
     )
     return target
+
+
+def _export(model: Any, path: Path) -> None:
+    """`model.export`, with the forward pass in inference mode: called without
+    `training=False`, Keras's random preprocessing layers (data augmentation) transform
+    their inputs, and a served image would get a random flip or rotation."""
+    import keras
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "serve",
+        lambda inputs: model(inputs, training=False),
+        input_signature=[specs[0] if len(specs) == 1 else specs],
+    )
+    archive.write_out(str(path), verbose=False)
 
 
 def sample_inputs(model: Any, n: int = SAMPLES, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,9 @@ with `dlrun.data.prepare.apply_state`, never refitted. Accepted inputs:
 - feature and image runs: an `.npz` with an array `x` (or an `.npy`), raw values
   as in training (e.g. uint8 pixels);
 - token-sequence runs (imdb, reuters): a text file, one sample per line, token
-  ids separated by spaces or commas (the same ids as the training data).
+  ids separated by spaces or commas (the same ids as the training data);
+- image-folder runs (image_dir): an image file, or a folder of them (subfolders too),
+  decoded, converted and resized as in training; the output names each file.
 
 Predictions go to stdout or `--output` (.csv, or .npz with `predictions` and `labels`).
 
@@ -34,6 +36,7 @@ from dlrun.catalog import resolve_run
 from dlrun.commands.evaluate import load_final_model
 from dlrun.console import Output
 from dlrun.data.representations import representation_of
+from dlrun.data.representations.image_files import ImagePaths
 from dlrun.data.representations.text import text_lines
 from dlrun.data.splits import Features
 from dlrun.data.tabular import not_utf8
@@ -78,6 +81,9 @@ def predict(
     predictions = predict_features(model, raw, state, config, where)
     labels = predicted_labels(predictions, config.task, state.get("class_names"))
     columns, rows = prediction_table(predictions, labels, config.task, state)
+    if isinstance(raw, ImagePaths):  # which row is which image
+        columns = ["file", *columns]
+        rows = [[str(path), *row] for path, row in zip(raw.paths, rows, strict=True)]
     if output is None:
         out.result(_csv_text(columns, rows), markup=False, soft_wrap=True, end="")
         return predictions
@@ -128,9 +134,12 @@ def _check_shape(
 
 def read_inputs(path: Path, state: dict[str, Any], config: DlrunConfig) -> Features:
     """Raw inputs in the form the run's preprocessing expects, from a file a user has."""
-    if not path.is_file():
+    representation = representation_of(state)
+    if not path.exists():
         raise UsageError(f"input file not found: {path}")
-    return representation_of(state).read(path, state, config.data)
+    if path.is_dir() and not representation.reads_folders:
+        raise UsageError(f"{path} is a folder; this run takes an input file.")
+    return representation.read(path, state, config.data)
 
 
 def predicted_labels(predictions: np.ndarray, task: str, class_names: list[str] | None) -> Any:
