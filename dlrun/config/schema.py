@@ -188,7 +188,9 @@ class ModelSection(Section):
     """Keys every model kind has. A kind's module subclasses it with a `kind` literal and
     its own keys; `dlrun.models.MODELS` says which inputs the kind accepts."""
 
-    kind: str = Field(description="Model builder: mlp, convnet, or python:path/file.py:function.")
+    kind: str = Field(
+        description="Model builder: mlp, convnet, pretrained, or python:path/file.py:function."
+    )
     output_activation: Literal["auto", "sigmoid", "softmax", "linear"] = Field(
         "auto", description="Last-layer activation; auto follows the task."
     )
@@ -204,6 +206,11 @@ class ModelSection(Section):
     def input_problems(self) -> list[str]:
         """What a look at the files the section names finds wrong (they are never run)."""
         return []
+
+    def continues_from(self, earlier: ModelSection) -> bool:
+        """Whether a workflow stage of this model starts from the weights that an earlier
+        stage of model `earlier` trained (fine-tuning), not from its own initialization."""
+        return False
 
 
 class DataSection(Section):

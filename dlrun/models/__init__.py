@@ -27,6 +27,7 @@ from dlrun.config.schema import ModelSection
 from dlrun.data.inputs import InputSpec
 from dlrun.models.convnet import ConvnetConfig, build_convnet
 from dlrun.models.mlp import MlpConfig, build_mlp
+from dlrun.models.pretrained import PretrainedConfig, build_pretrained
 from dlrun.models.user import PythonModelConfig, build_user_model
 from dlrun.tasks import Head
 
@@ -42,6 +43,7 @@ class ModelKind(NamedTuple):
 MODELS: dict[str, ModelKind] = {
     "mlp": ModelKind(MlpConfig, ("features", "table", "images", "multi_hot"), build_mlp),
     "convnet": ModelKind(ConvnetConfig, ("images",), build_convnet),
+    "pretrained": ModelKind(PretrainedConfig, ("images",), build_pretrained),
     "python": ModelKind(PythonModelConfig, REPRESENTATIONS, build_user_model),
 }
 
