@@ -83,7 +83,7 @@ def predict(
     columns, rows = prediction_table(predictions, labels, config.task, state)
     if isinstance(raw, ImagePaths):  # which row is which image
         columns = ["file", *columns]
-        rows = [[str(path), *row] for path, row in zip(raw.paths, rows, strict=True)]
+        rows = [[path, *row] for path, row in zip(raw.names(), rows, strict=True)]
     if output is None:
         out.result(_csv_text(columns, rows), markup=False, soft_wrap=True, end="")
         return predictions
