@@ -335,6 +335,22 @@ def check(cli, write_config, config: dict) -> tuple[int, str]:
     return code, " ".join(err.split())
 
 
+def test_check_of_image_folders_and_a_pretrained_base_imports_no_tensorflow(tmp_path) -> None:
+    import subprocess
+
+    root = write_tree(tmp_path / "images", {"train": 2, "test": 1})
+    config = image_config(root)
+    config["model"] = {"kind": "pretrained", "base": "VGG16", "weights": None}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    code = (
+        f"import sys; from dlrun.cli import run; assert run(['check', {str(path)!r}]) == 0; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_one_class_folder_is_refused_at_check(tmp_path, cli, write_config) -> None:
     root = write_tree(tmp_path / "images", {"": 2})
     (root / "vertical" / "0.jpg").unlink()

@@ -67,8 +67,10 @@ def export(
         difference = verify_saved_model(model, staging / "saved_model")
         sparse = bool(getattr(model.inputs[0], "sparse", False))
         shutil.copy2(model_file, staging / "model.keras")
+        state: dict[str, Any] = {}
         if (run.path / "preprocessing.json").is_file():
             shutil.copy2(run.path / "preprocessing.json", staging / "preprocessing.json")
+            state = run.read_json("preprocessing.json")
         (staging / MARKER).write_text(f"{run.id}\n", encoding="utf-8")
         old = target.with_name(f".{target.name}.old") if target.exists() else None
         if old is not None:
@@ -86,10 +88,23 @@ def export(
         f"  model.keras   the Keras model\n"
         f"  preprocessing.json  apply to raw inputs first (dlrun predict does)\n"
         f"Serve it: tf.saved_model.load('{target / 'saved_model'}').serve(x)"
-        + (" with x dense multi-hot rows (float32)" if sparse else ""),
+        + (" with x dense multi-hot rows (float32)" if sparse else _images(model, state)),
         markup=False,
     )
     return target
+
+
+def _images(model: Any, state: dict[str, Any]) -> str:
+    """How a served image must look, for a model that takes images; else ''."""
+    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+    if len(shape) != 3:
+        return ""
+    text = f" with x float32 images of shape (n, {', '.join(map(str, shape))})"
+    if "scale" in state:
+        text += f", the raw pixels times {state['scale']:.6g}"
+    if "mean" in state:
+        text += ", then standardized as preprocessing.json says"
+    return text
 
 
 def _export(model: Any, path: Path) -> None:
