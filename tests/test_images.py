@@ -420,3 +420,16 @@ def test_the_example_config_is_valid() -> None:
     stages = config.config.workflow.planned()
     assert [s.name for s in stages] == ["features", "finetune"]
     assert config.config.model.describe() == "pretrained MobileNetV2 (frozen) + 256 + dropout 0.5"
+
+
+def test_a_weights_file_of_another_model_is_refused_by_name(weights_file, keras) -> None:
+    from dlrun.data.inputs import InputSpec
+    from dlrun.errors import ConfigError
+    from dlrun.models.pretrained import PretrainedConfig, build_pretrained
+    from dlrun.tasks import head_for
+
+    wider = PretrainedConfig(
+        kind="pretrained", base="MobileNet", weights=str(weights_file), options={"alpha": 0.5}
+    )
+    with pytest.raises(ConfigError, match=f"model.weights {weights_file} does not fit MobileNet"):
+        build_pretrained(wider, InputSpec((32, 32, 3)), 1, head_for("binary"))

@@ -169,7 +169,7 @@ class PretrainedConfig(DenseKeys):
         if not self.unfrozen or not isinstance(earlier, PretrainedConfig):
             return False
         frozen = {"trainable": False, "unfreeze": 0}
-        return self.model_copy(update=frozen) == earlier.model_copy(update=frozen)
+        return {**self.model_dump(), **frozen} == {**earlier.model_dump(), **frozen}
 
 
 def base_model_file(base: str) -> Path:
@@ -242,21 +242,28 @@ def _application(keras: Any, config: PretrainedConfig, spec: InputSpec) -> Any:
     build = getattr(keras.applications, config.base)
     height, width, _ = spec.shape
     kwargs = {"include_top": False, "input_shape": (height, width, 3), **config.options}
+    # a weights file is loaded after the build, so its errors are told apart from Keras's
+    # checks of the input size and the options
+    from_file = config.weights not in (None, "imagenet")
     try:
         with _offline_hint(config.base):
-            base = build(weights=config.weights, name="base", **kwargs)
-    except ValueError as exc:  # Keras's own check of the input size or the options
+            base = build(weights=None if from_file else config.weights, name="base", **kwargs)
+    except ValueError as exc:
         raise ConfigError(
             f"{config.base} cannot be built for {height}x{width} images with "
             f"{config.options or 'its defaults'}: {str(exc).strip().splitlines()[0]}",
             hint="Change data.image_size (most applications need at least 32x32) or model.options.",
         ) from None
-    except (OSError, KeyError) as exc:  # a weights file of another model, or not HDF5
-        raise ConfigError(
-            f"model.weights {config.weights} does not fit {config.base} without its top: "
-            f"{type(exc).__name__}: {exc}",
-            hint="Save it from the same application built with include_top=False.",
-        ) from None
+    if from_file:
+        try:
+            base.load_weights(config.weights)
+        except Exception as exc:  # another model's file, not HDF5, a wrong suffix
+            raise ConfigError(
+                f"model.weights {config.weights} does not fit {config.base} without its top "
+                f"({type(exc).__name__}: {str(exc).strip().splitlines()[0]}).",
+                hint="Save the weights of the same application built with include_top=False "
+                "and the same model.options.",
+            ) from None
     return _cut(base, config.cut) if config.cut else base
 
 
