@@ -12,7 +12,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["imdb_dense.py", "data_cache.py", "text_imdb.py", "runs_listing.py", "sweep_imdb.py"]
+BENCHMARKS = [
+    "imdb_dense.py",
+    "data_cache.py",
+    "text_imdb.py",
+    "runs_listing.py",
+    "sweep_imdb.py",
+    "mnist_png.py",
+    "mnist_transfer.py",
+]
 
 
 def main() -> int:
