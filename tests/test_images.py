@@ -433,3 +433,10 @@ def test_a_weights_file_of_another_model_is_refused_by_name(weights_file, keras)
     )
     with pytest.raises(ConfigError, match=f"model.weights {weights_file} does not fit MobileNet"):
         build_pretrained(wider, InputSpec((32, 32, 3)), 1, head_for("binary"))
+
+
+def test_run_last_as_a_base_is_refused_as_not_reproducible(tmp_path, cli, write_config) -> None:
+    config = image_config(write_tree(tmp_path / "images", {"": 2}))
+    config["model"] = {"kind": "pretrained", "base": "run:last"}
+    code, err = check(cli, write_config, config)
+    assert code == 2 and "would not reproduce; give the run's id or path" in err

@@ -126,7 +126,9 @@ class PretrainedConfig(DenseKeys):
         else:
             state = "frozen"
         dense = f" + {join(self.units)}" if self.units else ""
-        return f"pretrained {self.base} ({state}){dense}{self.regularization()}"
+        # a run's id, not the whole path it may be given as
+        base = RUN_PREFIX + Path(self.base[len(RUN_PREFIX) :]).name if self.from_run else self.base
+        return f"pretrained {base} ({state}){dense}{self.regularization()}"
 
     def problems(self) -> list[str]:
         problems = super().problems()
@@ -137,6 +139,11 @@ class PretrainedConfig(DenseKeys):
             problems.append(
                 f"model.base '{self.base}' is not a keras.applications model.{hint} Use one of "
                 f"{', '.join(APPLICATIONS)}, or run:<run id> for a dlrun run's model."
+            )
+        if self.base == f"{RUN_PREFIX}last":
+            problems.append(
+                "model.base run:last names another run after every training, so this config "
+                "would not reproduce; give the run's id or path (dlrun runs lists them)."
             )
         if self.trainable and self.unfreeze:
             problems.append(
