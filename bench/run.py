@@ -21,6 +21,8 @@ BENCHMARKS = [
     "jena_series.py",
     "runs_listing.py",
     "sweep_imdb.py",
+    "mnist_png.py",
+    "mnist_transfer.py",
 ]
 
 

@@ -249,18 +249,58 @@ def runs(
         "[bold]Examples[/]\n\n"
         "  dlrun show runs/20261122-101500-imdb-a1b2c3\n\n"
         "  dlrun show a1b2c3\n\n"
-        "  dlrun show last --format json"
+        "  dlrun show last --format json\n\n"
+        "  dlrun show last --activations cat.jpg --layers conv_0,pool_0\n\n"
+        "  dlrun show last --filters conv_2 --heatmap cat.jpg --augmented 6\n\n"
+        "The drawing options write PNGs to RUN/visuals/ (linked from report.md); a "
+        "pretrained base's layers are named base/<layer>."
     )
 )
 def show(
     run: RunArg,
     runs_dir: RunsDir = Path("runs"),
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    activations: Annotated[
+        Path | None,
+        typer.Option("--activations", help="Draw the layers' activations for this input."),
+    ] = None,
+    layers: Annotated[
+        str | None,
+        typer.Option(
+            "--layers", help="Comma-separated layers for --activations (default: first 8)."
+        ),
+    ] = None,
+    filters: Annotated[
+        str | None,
+        typer.Option("--filters", help="Draw the input patterns this layer's filters respond to."),
+    ] = None,
+    heatmap: Annotated[
+        Path | None,
+        typer.Option("--heatmap", help="Draw the class heatmap (Grad-CAM) over this image."),
+    ] = None,
+    augmented: Annotated[
+        int | None,
+        typer.Option("--augmented", min=1, help="Draw N augmented versions of a few train images."),
+    ] = None,
 ) -> None:
-    """One run in full: status, provenance, stages and verdicts, final metrics, files, config."""
+    """One run in full: status, provenance, stages and verdicts, final metrics, files, config.
+
+    With a drawing option, what the final model learned instead (PNGs in RUN/visuals/).
+    """
+    from dlrun.commands.show import Visuals, visualize
     from dlrun.commands.show import show as run_show
 
-    run_show(run, runs_dir=runs_dir, out=_output(), fmt=fmt)
+    wanted = Visuals(
+        activations=activations,
+        layers=[name.strip() for name in (layers or "").split(",") if name.strip()],
+        filters=filters,
+        heatmap=heatmap,
+        augmented=augmented,
+    )
+    if wanted.wanted() or wanted.layers:
+        visualize(run, wanted, runs_dir=runs_dir, out=_output())
+    else:
+        run_show(run, runs_dir=runs_dir, out=_output(), fmt=fmt)
 
 
 @app.command(
@@ -317,6 +357,7 @@ def tensorboard(
         "  token-sequence runs (imdb, reuters): a text file, one sample per line, token ids "
         "separated by spaces or commas\n\n"
         "  raw-text runs (text_dir): a text file, one text per line, or --text\n\n"
+        "  image-folder runs (image_dir): an image file, or a folder of them\n\n"
         "[bold]Examples[/]\n\n"
         "  dlrun predict runs/20261122-101500-houses-a1b2c3 new_houses.csv --output prices.csv\n\n"
         "  dlrun predict last digits.npz\n\n"
@@ -327,7 +368,10 @@ def predict(
     run: RunArg,
     input_file: Annotated[
         Path | None,
-        typer.Argument(help="New inputs: .csv, .npz/.npy or .txt.", show_default=False),
+        typer.Argument(
+            help="New inputs: .csv, .npz/.npy, .txt, or images (a file or a folder).",
+            show_default=False,
+        ),
     ] = None,
     text: Annotated[
         list[str] | None,

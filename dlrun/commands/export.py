@@ -1,6 +1,8 @@
 """`dlrun export RUN`: the final model as a TensorFlow SavedModel for serving, checked.
 
-Writes `<output>/saved_model/` (Keras's `model.export`, a `serve` signature),
+Writes `<output>/saved_model/` (a `serve` signature, in inference mode: data
+augmentation layers pass images through unchanged; an image run serves float32 images
+of its training size, scaled as `preprocessing.json` says),
 `<output>/model.keras` (a copy) and `<output>/preprocessing.json` (what a
 server must apply to raw inputs first). Before the export is moved into place it
 is reloaded with `tf.saved_model.load` and must give the same outputs as the
@@ -63,17 +65,17 @@ def export(
         model = load_final_model(run, out.verbose)
         out.info(f"exporting [bold]{run.id}[/] as a SavedModel")
         has_state = (run.path / "preprocessing.json").is_file()
-        state = run.read_json("preprocessing.json") if has_state else {}
+        state: dict[str, Any] = run.read_json("preprocessing.json") if has_state else {}
         strings = state.get("kind") == "text"
         if strings:
             export_text_model(model, state, staging / "saved_model")
             difference = verify_text_model(model, state, staging / "saved_model")
         else:
-            model.export(str(staging / "saved_model"), format="tf_saved_model", verbose=False)
+            _export(model, staging / "saved_model")
             difference = verify_saved_model(model, staging / "saved_model")
         sparse = bool(getattr(model.inputs[0], "sparse", False)) and not strings
         shutil.copy2(model_file, staging / "model.keras")
-        if (run.path / "preprocessing.json").is_file():
+        if has_state:
             shutil.copy2(run.path / "preprocessing.json", staging / "preprocessing.json")
         (staging / MARKER).write_text(f"{run.id}\n", encoding="utf-8")
         old = target.with_name(f".{target.name}.old") if target.exists() else None
@@ -92,11 +94,42 @@ def export(
         f"  model.keras   the Keras model\n"
         f"  preprocessing.json  apply to raw inputs first (dlrun predict does)\n"
         f"Serve it: tf.saved_model.load('{target / 'saved_model'}').serve(x)"
-        + (" with x dense multi-hot rows (float32)" if sparse else "")
+        + (" with x dense multi-hot rows (float32)" if sparse else _images(model, state))
         + (" with x a string tensor of raw texts, shape (n,)" if strings else ""),
         markup=False,
     )
     return target
+
+
+def _images(model: Any, state: dict[str, Any]) -> str:
+    """How a served image must look, for a model that takes images; else ''."""
+    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+    if len(shape) != 3:
+        return ""
+    text = f" with x float32 images of shape (n, {', '.join(map(str, shape))})"
+    if "scale" in state:
+        text += f", the raw pixels times {state['scale']:.6g}"
+    if "mean" in state:
+        text += ", then standardized as preprocessing.json says"
+    return text
+
+
+def _export(model: Any, path: Path) -> None:
+    """`model.export`, with the forward pass in inference mode: called without
+    `training=False`, Keras's random preprocessing layers (data augmentation) transform
+    their inputs, and a served image would get a random flip or rotation."""
+    import keras
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "serve",
+        lambda inputs: model(inputs, training=False),
+        input_signature=[specs[0] if len(specs) == 1 else specs],
+    )
+    archive.write_out(str(path), verbose=False)
 
 
 def sample_inputs(model: Any, n: int = SAMPLES, seed: int = 0) -> np.ndarray:

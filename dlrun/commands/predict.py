@@ -10,7 +10,9 @@ with `dlrun.data.prepare.apply_state`, never refitted. Accepted inputs:
 - token-sequence runs (imdb, reuters): a text file, one sample per line, token
   ids separated by spaces or commas (the same ids as the training data);
 - time-series runs: a CSV of at least a window of recent rows (the training columns);
-  the forecast from the last window, in the target's units, with the time it is for.
+  the forecast from the last window, in the target's units, with the time it is for;
+- image-folder runs (image_dir): an image file, or a folder of them (subfolders too),
+  decoded, converted and resized as in training; the output names each file.
 
 Predictions go to stdout or `--output` (.csv, or .npz with `predictions` and `labels`).
 
@@ -35,6 +37,7 @@ import numpy as np
 from dlrun.commands.evaluate import load_final_model
 from dlrun.console import Output
 from dlrun.data.representations import representation_of
+from dlrun.data.representations.image_files import ImagePaths
 from dlrun.data.representations.text import text_lines
 from dlrun.data.splits import Features
 from dlrun.data.tabular import not_utf8
@@ -83,6 +86,9 @@ def predict(
     columns, rows = prediction_table(predictions, labels, config.task, state)
     columns = [*leading, *columns]
     rows = [[*(v[i] for v in leading.values()), *row] for i, row in enumerate(rows)]
+    if isinstance(raw, ImagePaths):  # which row is which image
+        columns = ["file", *columns]
+        rows = [[path, *row] for path, row in zip(raw.names(), rows, strict=True)]
     if output is None:
         out.result(_csv_text(columns, rows), markup=False, soft_wrap=True, end="")
         return predictions
@@ -133,9 +139,12 @@ def _check_shape(
 
 def read_inputs(path: Path, state: dict[str, Any], config: DlrunConfig) -> Features:
     """Raw inputs in the form the run's preprocessing expects, from a file a user has."""
-    if not path.is_file():
+    representation = representation_of(state)
+    if not path.exists():
         raise UsageError(f"input file not found: {path}")
-    return representation_of(state).read(path, state, config.data)
+    if path.is_dir() and not representation.reads_folders:
+        raise UsageError(f"{path} is a folder; this run takes an input file.")
+    return representation.read(path, state, config.data)
 
 
 def predicted_labels(predictions: np.ndarray, task: str, class_names: list[str] | None) -> Any:

@@ -4,17 +4,26 @@ Prints the status (and why, for a broken or failed run), provenance (command,
 seed, git commit, versions, host, times), the stages with their verdicts, the
 final test metrics, the files, and the resolved config that reproduces the run.
 
+`visualize` draws what the run's final model learned instead (book ch. 5; it loads
+TensorFlow): the activations of its layers for one input, the patterns a layer's
+filters respond to, the class heatmap (Grad-CAM) of one input, and what data
+augmentation does to a few training images. The PNGs go in `RUN/visuals/`, and
+report.md is rewritten to show them.
+
 Example:
 
 ```python
 info = show(Path("runs/20261122-101500-imdb-a1b2c3"), runs_dir=Path("runs"), out=Output())
+written = visualize("last", Visuals(heatmap=Path("cat.jpg")), runs_dir=Path("runs"), out=Output())
 ```
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +32,7 @@ from rich.markup import escape
 from dlrun.commands.runs import STATUS_STYLE, format_value, print_table
 from dlrun.console import Output
 from dlrun.errors import UsageError
-from dlrun.report.markdown import class_names
+from dlrun.report.markdown import VISUALS, class_names
 from dlrun.runs.catalog import (
     RunInfo,
     artifacts,
@@ -34,6 +43,27 @@ from dlrun.runs.catalog import (
 )
 
 FORMATS = ("text", "json")
+# layers drawn by --activations without --layers: the first ones, as the book does
+DEFAULT_LAYERS = 8
+AUGMENTED_IMAGES = 4
+# smallest width of a PNG in pixels: small images are drawn with larger pixels
+MIN_WIDTH = 480
+
+
+@dataclass
+class Visuals:
+    """What `dlrun show` is asked to draw (the --activations, --filters, ... options)."""
+
+    activations: Path | None = None
+    layers: list[str] = field(default_factory=list)
+    filters: str | None = None
+    heatmap: Path | None = None
+    augmented: int | None = None
+
+    def wanted(self) -> bool:
+        return any(
+            v is not None for v in (self.activations, self.filters, self.heatmap, self.augmented)
+        )
 
 
 def show(run_arg: str | Path, *, runs_dir: Path, out: Output, fmt: str = "text") -> RunInfo:
@@ -160,3 +190,101 @@ def _read_text(path: Path) -> Any:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         return f"(cannot read: {exc.strerror})\n"
+
+
+def visualize(run_arg: str | Path, visuals: Visuals, *, runs_dir: Path, out: Output) -> list[Path]:
+    """Draw what `visuals` asks for with the run's final model; returns the PNGs written."""
+    from dlrun.commands.evaluate import load_final_model
+    from dlrun.models import visualize as draw
+    from dlrun.report.markdown import write_report
+    from dlrun.runs.rundir import Run
+    from dlrun.spec import load_config
+    from dlrun.tfenv import import_keras
+
+    if visuals.layers and visuals.activations is None:
+        raise UsageError("--layers picks the layers of --activations; give --activations IMAGE.")
+    run = Run.open(resolve_run(run_arg, runs_dir))
+    run.final_model()  # a run without one is refused before TensorFlow loads
+    import_keras(out.verbose)
+    config = load_config(run.path / "config.yaml", inputs=False).config
+    state = run.read_json("preprocessing.json")
+    target = run.path / VISUALS
+    written: list[Path] = []
+    if visuals.augmented is not None:
+        images = _training_images(config, state)
+        grid = draw.augmented(images, state.get("augment", {}), visuals.augmented, config.seed)
+        written.append(_save(draw, target / "augmented.png", grid))
+    drawn_by_model = (visuals.activations, visuals.filters, visuals.heatmap)
+    model = load_final_model(run, out.verbose) if any(drawn_by_model) else None
+    if visuals.activations is not None:
+        image = _model_input(visuals.activations, state, config)
+        layers = visuals.layers or draw.feature_layers(model)[:DEFAULT_LAYERS]
+        for layer, grid in draw.activations(model, image, layers).items():
+            name = f"activations_{_slug(visuals.activations.stem)}_{_slug(layer)}.png"
+            written.append(_save(draw, target / name, grid, colormap="viridis"))
+    if visuals.filters is not None:
+        out.info(f"gradient ascent on the filters of {visuals.filters}")
+        grid = draw.filter_patterns(model, visuals.filters, seed=config.seed)
+        written.append(_save(draw, target / f"filters_{_slug(visuals.filters)}.png", grid))
+    if visuals.heatmap is not None:
+        image = _model_input(visuals.heatmap, state, config)
+        overlay, chosen = draw.grad_cam(model, image)
+        names = state.get("class_names")
+        out.info(f"{visuals.heatmap}: predicted {names[chosen] if names else chosen}")
+        name = f"heatmap_{_slug(visuals.heatmap.stem)}.png"
+        written.append(_save(draw, target / name, overlay))
+    write_report(run)
+    for path in written:
+        out.result(str(path), markup=False, soft_wrap=True)
+    out.info(f"linked from {run.path / 'report.md'}")
+    return written
+
+
+def _model_input(path: Path, state: dict[str, Any], config: Any) -> Any:
+    """One input as the run's model receives it, read and preprocessed as in training."""
+    import numpy as np
+
+    from dlrun.commands.predict import read_inputs
+    from dlrun.data.pipeline import make_dataset
+    from dlrun.data.prepare import apply_state
+    from dlrun.data.splits import Split
+
+    x = apply_state(read_inputs(path, state, config), state)
+    if len(x) != 1:
+        raise UsageError(f"{path} holds {len(x)} inputs; give one image.")
+    features, _ = next(iter(make_dataset(Split(x, np.zeros(1, dtype=np.float32)), 1)))
+    return np.asarray(features)[0]
+
+
+def _training_images(config: Any, state: dict[str, Any]) -> Any:
+    """The first training image of each class (up to four), as the model receives them."""
+    import os
+
+    import numpy as np
+
+    from dlrun.data.images_dir import layout
+    from dlrun.data.prepare import apply_state
+    from dlrun.data.representations.image_files import ImagePaths, decode_all, image_files
+
+    if state.get("kind") != "image_files":
+        raise UsageError("--augmented is for runs on image folders (data.source: image_dir).")
+    if not state.get("augment"):
+        raise UsageError("this run has no data.augment: its training images are not augmented.")
+    classes, folders = layout(Path(config.data.path))
+    first = next(iter(folders.values()))
+    # listing the folders reads no image: only these few are decoded
+    paths = [image_files(first / name)[0][0] for name in classes[:AUGMENTED_IMAGES]]
+    found = ImagePaths(
+        np.array([os.fsencode(p) for p in paths]), np.zeros((len(paths), 3), np.int32)
+    )
+    return decode_all(apply_state(found, state))
+
+
+def _save(draw: Any, path: Path, grid: Any, colormap: str | None = None) -> Path:
+    scale = max(1, min(8, MIN_WIDTH // max(grid.shape[1], 1)))
+    draw.save_png(path, grid, colormap=colormap, scale=scale)
+    return path
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "image"

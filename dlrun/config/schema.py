@@ -190,7 +190,9 @@ class ModelSection(Section):
     """Keys every model kind has. A kind's module subclasses it with a `kind` literal and
     its own keys; `dlrun.models.MODELS` says which inputs the kind accepts."""
 
-    kind: str = Field(description="Model builder: mlp, convnet, or python:path/file.py:function.")
+    kind: str = Field(
+        description="Model builder: mlp, convnet, pretrained, or python:path/file.py:function."
+    )
     output_activation: Literal["auto", "sigmoid", "softmax", "linear"] = Field(
         "auto", description="Last-layer activation; auto follows the task."
     )
@@ -207,6 +209,11 @@ class ModelSection(Section):
         """What a look at the files the section names finds wrong (they are never run)."""
         return []
 
+    def continues_from(self, earlier: ModelSection) -> bool:
+        """Whether a workflow stage of this model starts from the weights that an earlier
+        stage of model `earlier` trained (fine-tuning), not from its own initialization."""
+        return False
+
 
 class DataSection(Section):
     """Keys every data source has. A source's module subclasses it with a `source` literal
@@ -215,7 +222,7 @@ class DataSection(Section):
     source: str = Field(
         description=(
             "Data source: keras.{imdb,reuters,mnist,fashion_mnist,cifar10,boston_housing}, "
-            "sklearn.{digits,breast_cancer,iris,wine,diabetes}, csv, npz, text_dir."
+            "sklearn.{digits,breast_cancer,iris,wine,diabetes}, csv, npz, text_dir, image_dir."
         )
     )
     labels: Literal["sparse", "one_hot"] = Field(

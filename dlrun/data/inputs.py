@@ -8,12 +8,14 @@ InputSpec((500,), dtype="int32", vocabulary=10000)      # ordered token ids, 0 =
 InputSpec((4,), dtype="int32", vocabulary=4,
           tokens=("", "[UNK]", "good", "bad"))          # ... and the word of each id
 InputSpec((120, 14))                                    # time-series windows: steps, features
+InputSpec((150, 150, 3), augment=(("flip", "horizontal"), ("rotation", 0.1)))
 ```
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class InputSpec:
             `TextVectorization.get_vocabulary()` gives them: "" (padding) at 0, "[UNK]"
             (out of vocabulary) at 1. Pretrained word vectors (`model.embedding.weights`)
             need it to find each id's word; None when the source has no words.
+        augment: data augmentation the model applies to its inputs in training only, as
+            (transformation, factor) pairs in order (`data.augment`; built into Keras
+            preprocessing layers by `dlrun.models.augment`).
     """
 
     shape: tuple[int, ...]
@@ -37,6 +42,7 @@ class InputSpec:
     dtype: str = "float32"
     vocabulary: int | None = None
     tokens: tuple[str, ...] | None = None
+    augment: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         # The embedding matrix has one row per id: a vocabulary of another length would

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from dlrun.config.schema import DataSection
 from dlrun.data.cache import cached
+from dlrun.data.images_dir import ImageDirConfig, image_dir_source
 from dlrun.data.keras_files import KERAS_DATASETS, KerasArraysConfig, KerasTextConfig, keras_source
 from dlrun.data.npz import NpzConfig, npz_source
 from dlrun.data.sklearn_sets import SKLEARN_DATASETS, SklearnConfig, sklearn_source
@@ -68,6 +69,7 @@ SOURCES: dict[str, Source] = {
     "npz": Source(NpzConfig, _BY_CONFIG, npz_source),
     "text_dir": Source(TextDirConfig, _BY_CONFIG, text_dir_source),
     "timeseries": Source(TimeseriesConfig, "series", series_source),
+    "image_dir": Source(ImageDirConfig, "images", image_dir_source),
 }
 
 

@@ -19,7 +19,15 @@ import numpy as np
 
 # a source's representation (`dlrun.data.representations.REPRESENTATIONS`)
 Kind = Literal[
-    "features", "table", "images", "multi_hot", "sequence", "text", "table_text", "series"
+    "features",
+    "table",
+    "images",
+    "multi_hot",
+    "sequence",
+    "text",
+    "table_text",
+    "series",
+    "image_files",
 ]
 
 # Keras's IMDB and Reuters: 0 pads, 1 starts a sequence, 2 stands for a word out of the

@@ -30,6 +30,7 @@ from dlrun.models.conv1d import Conv1dConfig, build_conv1d
 from dlrun.models.convnet import ConvnetConfig, build_convnet
 from dlrun.models.embedding_bag import EmbeddingBagConfig, build_embedding_bag
 from dlrun.models.mlp import MlpConfig, build_mlp
+from dlrun.models.pretrained import PretrainedConfig, build_pretrained
 from dlrun.models.rnn import RnnConfig, build_rnn
 from dlrun.models.user import PythonModelConfig, build_user_model
 from dlrun.tasks import Head
@@ -49,6 +50,7 @@ MODELS: dict[str, ModelKind] = {
     "embedding_bag": ModelKind(EmbeddingBagConfig, ("sequence",), build_embedding_bag),
     "conv1d": ModelKind(Conv1dConfig, ("sequence", "series"), build_conv1d),
     "rnn": ModelKind(RnnConfig, ("sequence", "series"), build_rnn),
+    "pretrained": ModelKind(PretrainedConfig, ("images",), build_pretrained),
     "python": ModelKind(PythonModelConfig, REPRESENTATIONS, build_user_model),
 }
 

@@ -18,6 +18,7 @@ from pydantic import Field
 from dlrun.config.schema import Units
 from dlrun.data.inputs import InputSpec
 from dlrun.errors import ConfigError
+from dlrun.models.augment import model_inputs
 from dlrun.models.layers import DenseKeys, dense_stack, head_layer, join
 from dlrun.tasks import Head
 
@@ -47,8 +48,7 @@ def build_convnet(config: ConvnetConfig, spec: InputSpec, outputs: int, head: He
             f"shape {spec.shape}.",
             hint="Use model.kind: mlp for vector data.",
         )
-    inputs = keras.Input(shape=spec.shape, name="inputs")
-    x = inputs
+    inputs, x = model_inputs(spec)
     for i, filters in enumerate(config.filters):
         x = keras.layers.Conv2D(
             filters, config.kernel_size, activation=config.activation, name=f"conv_{i}"

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from dlrun.data.inputs import InputSpec
+from dlrun.models.augment import model_inputs
 from dlrun.models.layers import DenseKeys, dense_stack, head_layer, join
 from dlrun.tasks import Head
 
@@ -33,7 +34,7 @@ class MlpConfig(DenseKeys):
 def build_mlp(config: MlpConfig, spec: InputSpec, outputs: int, head: Head) -> Any:
     import keras
 
-    inputs = keras.Input(shape=spec.shape, sparse=spec.sparse, name="inputs")
-    x = keras.layers.Flatten(name="flatten")(inputs) if len(spec.shape) > 1 else inputs
+    inputs, x = model_inputs(spec)
+    x = keras.layers.Flatten(name="flatten")(x) if len(spec.shape) > 1 else x
     x = dense_stack(x, config)
     return keras.Model(inputs, head_layer(x, outputs, head), name="mlp")

@@ -26,6 +26,7 @@ from dlrun.runs.rundir import PREDICTIONS, Run, read_json, write_text
 from dlrun.tasks import head_for
 
 REPORT = "report.md"
+VISUALS = "visuals"  # what `dlrun show --activations/--filters/--heatmap/--augmented` drew
 CONFUSION_PNG = "confusion_matrix.png"
 SCATTER_PNG = "predicted_vs_true.png"
 # What each file is for, so the report's file list explains the run directory.
@@ -60,7 +61,7 @@ def write_report(run: Run | Path) -> Path:
         sections.append(_confusion(path, test))
     elif info.task == "regression" and (path / PREDICTIONS).is_file():
         sections.append(_regression(path))
-    sections += [_config(path), _provenance(info), _files(path)]
+    sections += [_visuals(path), _config(path), _provenance(info), _files(path)]
     report = path / REPORT
     write_text(report, "\n\n".join(s for s in sections if s).rstrip() + "\n")
     return report
@@ -166,6 +167,18 @@ def _learning_curves(info: RunInfo) -> str:
     lines = ["## Learning curves", ""]
     for rel, title in named:
         lines += [f"**{title}**", "", f"![{title}]({rel})", ""]
+    return "\n".join(lines).rstrip()
+
+
+def _visuals(path: Path) -> str:
+    """Link the PNGs `dlrun show` drew of the final model (activations, filters, ...)."""
+    drawn = sorted((path / VISUALS).glob("*.png"))
+    if not drawn:
+        return ""
+    lines = ["## What the model learned", ""]
+    for png in drawn:
+        title = png.stem.replace("_", " ")
+        lines += [f"**{title}**", "", f"![{title}]({VISUALS}/{png.name})", ""]
     return "\n".join(lines).rstrip()
 
 

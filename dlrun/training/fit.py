@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,12 +127,15 @@ def fit_model(
     *,
     epochs: int | None = None,
     extra_callbacks: list[Any] | None = None,
+    start: Path | None = None,
 ) -> Fit:
     """Fit a fresh model on `prepared.train`, validating on `prepared.validation`.
 
     If `directory/backup` holds a backup, the fit resumes after its last epoch; an
     unreadable backup restarts the fit from scratch, with a warning. `objective`
     chooses the best epoch and the checkpoint (the workflow's or the sweep's metric).
+    `start` is a trained model file of the same architecture whose weights the model
+    starts from (fine-tuning), instead of its initialization.
     """
     keras = import_keras(out.verbose)
     from dlrun.training.callbacks import (
@@ -148,7 +152,7 @@ def fit_model(
     epochs = epochs or config.train.epochs
     backup = directory / "backup"
     try:
-        model, initial = _model_from(backup, config, prepared)
+        model, initial = _model_from(backup, config, prepared, start)
     except BackupUnreadable as exc:
         out.warn(
             f"the backup of {directory} cannot be read ({exc}); training it again from epoch 1"
@@ -156,7 +160,7 @@ def fit_model(
         shutil.rmtree(backup)
         for name in FIT_FILES:
             (directory / name).unlink(missing_ok=True)
-        model, initial = _model_from(backup, config, prepared)
+        model, initial = _model_from(backup, config, prepared, start)
     one_hot = one_hot_width(config, prepared.outputs)
     train_ds, steps = training_dataset(
         prepared.train,
@@ -245,11 +249,26 @@ def fit_model(
     )
 
 
-def _model_from(backup: Path, config: DlrunConfig, prepared: Prepared) -> tuple[Any, int]:
-    """A freshly seeded, compiled model with the backup's state loaded, and the epochs the
-    backup covers (0 when there is none). Raises BackupUnreadable."""
+def _model_from(
+    backup: Path, config: DlrunConfig, prepared: Prepared, start: Path | None
+) -> tuple[Any, int]:
+    """A freshly seeded, compiled model with the weights of `start` (if given) then the
+    backup's state loaded, and the epochs the backup covers (0 when there is none).
+    Raises BackupUnreadable."""
     from dlrun.training.callbacks import restore
 
     import_keras().utils.set_random_seed(config.seed)
     model = compiled_model(config, prepared)
+    if start is not None:
+        try:
+            with warnings.catch_warnings():
+                # Keras warns that it skips the optimizer's state: it is meant to, as the
+                # optimizer trains other variables now.
+                warnings.simplefilter("ignore")
+                model.load_weights(start)
+        except Exception as exc:  # Keras's many ways of saying the layers differ
+            raise FailedStageError(
+                f"cannot start from {start}: {type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            ) from None
     return model, restore(backup, model)

@@ -104,6 +104,12 @@ def fold_dir(stage_dir: Path, portion: Portion, folds: int) -> Path:
     return stage_dir / portion.name if folds > 1 else stage_dir
 
 
+def best_model_file(directory: Path) -> Path:
+    """A finished fit's best model: its checkpoint (the best epoch), else its last state."""
+    checkpoint = directory / "checkpoint.keras"
+    return checkpoint if checkpoint.is_file() else directory / "model.keras"
+
+
 def train_stage(
     config: DlrunConfig,
     portions: list[Portion],
@@ -114,16 +120,19 @@ def train_stage(
     hooks: StageHooks | None = None,
     done: list[FoldRecord] | None = None,
     on_fold: Any = None,
+    start: Path | None = None,
 ) -> StageRecord:
     """Train `config` on every portion into `stage_dir` and score it by `objective`.
 
     `done` lists folds finished before a resume: they are read back, not trained again.
     `on_fold(record)` is called after each fold (the workflow saves its summary then).
+    `start` is an earlier stage's directory: each fold starts from the weights that
+    stage's same fold trained (fine-tuning).
     """
     started = time.perf_counter()
     record = StageRecord(status="running", metric=objective.name)
     try:
-        _fit_folds(config, portions, stage_dir, out, objective, record, hooks, done, on_fold)
+        _fit_folds(config, portions, stage_dir, out, objective, record, hooks, done, on_fold, start)
     except (FailedStageError, ConfigError) as exc:
         record.status, record.error = "failed", exc.message
     except DlrunError:
@@ -148,6 +157,7 @@ def _fit_folds(
     hooks: StageHooks | None,
     done: list[FoldRecord] | None,
     on_fold: Any,
+    start: Path | None,
 ) -> None:
     from dlrun.training.fit import fit_model
 
@@ -169,6 +179,7 @@ def _fit_folds(
             quiet if count > 1 else out,
             objective,
             extra_callbacks=hooks.fit_callbacks(count) if hooks else None,
+            start=best_model_file(fold_dir(start, portion, count)) if start else None,
         )
         if objective.name not in fit.history:
             raise metric_missing(objective.name, list(fit.history))

@@ -76,6 +76,7 @@ from dlrun.tasks import head_for
 from dlrun.tfenv import import_keras
 from dlrun.training import (
     FoldRecord,
+    best_model_file,
     fit_model,
     make_optimizer,
     resolve_head,
@@ -116,6 +117,8 @@ class Workflow:
     # Stages override model and train keys only, and preprocessing depends on neither,
     # so every stage trains on the same portions.
     portions: list[Portion]
+    # every planned stage, even under --stage: a stage may continue an earlier one
+    stages: list[Stage] = field(default_factory=list)
     curves: dict[str, Curves] = field(default_factory=dict)
 
     @property
@@ -147,7 +150,7 @@ def run_workflow(
     out.info(f"loading data [bold]{config.data.source}[/]")
     raw = load_raw(config.data)
     portions = make_portions(raw, config)
-    flow = Workflow(run, config, out, objective, summary, raw, portions)
+    flow = Workflow(run, config, out, objective, summary, raw, portions, plan(config))
     _print_data(out, portions)
     summary["workflow"]["protocol"] = _protocol(config, portions)
     summary["baseline"] = _baseline(flow)
@@ -280,6 +283,17 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
         out.warn(f"stage {stage.name} failed: {reason}")
         return entry
     entry["model"] = config.model.describe()
+    earlier = _continues(flow, stage, config)
+    if earlier is not None:
+        entry["continues"] = earlier
+        state = flow.summary["stages"].get(earlier, {}).get("status")
+        if state != "completed":
+            why = "failed" if state == "failed" else "was not trained in this run (--stage)"
+            reason = f"it fine-tunes the model of stage {earlier}, which {why}"
+            entry.update(status="failed", error=reason, verdict=f"failed: {reason}")
+            out.warn(f"stage {stage.name} failed: {reason}")
+            return entry
+        out.info(f"  starting from the weights stage {earlier} trained")
     # A K-fold stage interrupted part-way keeps its finished folds.
     done = [FoldRecord(**f) for f in (previous or {}).get("folds", [])] if flow.kfold else []
 
@@ -295,6 +309,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
         flow.objective,
         done=done,
         on_fold=save_fold,
+        start=flow.run.path / "stages" / earlier if earlier is not None else None,
     )
     entry.update(record.as_dict())
     if record.status != "completed" and flow.config.workflow is None:
@@ -339,6 +354,46 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
     return entry
 
 
+def _continues(flow: Workflow, stage: Stage, config: DlrunConfig) -> str | None:
+    """The latest earlier stage whose trained weights `stage` starts from (fine-tuning a
+    pretrained base after feature extraction), or None: it starts from scratch."""
+    names = [s.name for s in flow.stages]
+    for earlier in reversed(flow.stages[: names.index(stage.name)]):
+        try:
+            model = earlier.resolve().model
+        except DlrunError:  # an invalid stage trains nothing to continue from
+            continue
+        if config.model.continues_from(model):
+            return earlier.name
+    return None
+
+
+def _retrain(flow: Workflow, name: str, config: DlrunConfig, prepared: Any, directory: Any) -> Any:
+    """Fit stage `name`'s config on train+validation for its best epoch count; a stage
+    that continues an earlier one first retrains that one the same way (in a folder of
+    its own under `directory`) and starts from its weights."""
+    entry = flow.summary["stages"][name]
+    epochs = int(entry["best_epoch"])
+    start = None
+    if entry.get("continues"):
+        earlier = next(s for s in flow.stages if s.name == entry["continues"])
+        first = earlier.resolve().model_copy(update={"seed": config.seed})
+        _retrain(flow, earlier.name, first, prepared, directory / earlier.name)
+        start = directory / earlier.name / "model.keras"
+    # Exactly the best number of epochs: nothing to stop early on without validation.
+    fixed = config.train.model_copy(update={"epochs": epochs, "early_stopping": None})
+    directory.mkdir(parents=True, exist_ok=True)
+    return fit_model(
+        config.model_copy(update={"train": fixed}),
+        prepared,
+        directory,
+        flow.out,
+        flow.objective.on(flow.objective.base),
+        epochs=epochs,
+        start=start,
+    )
+
+
 def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
     """Retrain (or keep) the chosen stage's model, then evaluate it on the test split once."""
     name = flow.summary["chosen"]
@@ -354,11 +409,10 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
             f"[bold]final[/]: {name} retrained on train+validation for {epochs} "
             f"epoch{'s' if epochs > 1 else ''}"
         )
-        # Exactly the best number of epochs: nothing to stop early on without validation.
-        fixed = config.train.model_copy(update={"epochs": epochs, "early_stopping": None})
-        final_config = config.model_copy(update={"train": fixed})
+        if entry.get("continues"):
+            out.info(f"  after stage {entry['continues']}, retrained the same way")
         prepared = prepare_portion(
-            flow.raw, final_training(flow.raw, config.data.limit), None, final_config
+            flow.raw, final_training(flow.raw, config.data.limit), None, config
         )
         copies = flow.config.workflow.final_models if flow.config.workflow is not None else 1
         members, seconds = [], 0.0
@@ -366,27 +420,17 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
             directory = flow.run.stage_dir("final" if copies == 1 else f"final/member-{i + 1}")
             if copies > 1:
                 out.info(f"final model {i + 1} of {copies} (seed {config.seed + i})")
-            member_config = final_config.model_copy(update={"seed": config.seed + i})
-            fit = fit_model(
-                member_config,
-                prepared,
-                directory,
-                out,
-                flow.objective.on(flow.objective.base),
-                epochs=epochs,
-            )
+            member_config = config.model_copy(update={"seed": config.seed + i})
+            fit = _retrain(flow, name, member_config, prepared, directory)
             members.append(fit.model)
             seconds += fit.seconds
-        model = members[0] if copies == 1 else _average(members, prepared, final_config, keras)
+        model = members[0] if copies == 1 else _average(members, prepared, config, keras)
         state = prepared.state
         result.update(
             epochs=epochs, models=copies, samples=len(prepared.train), seconds=round(seconds, 2)
         )
     else:
-        stage_dir = flow.run.path / "stages" / name
-        kept = stage_dir / "checkpoint.keras"
-        if not kept.is_file():
-            kept = stage_dir / "model.keras"
+        kept = best_model_file(flow.run.path / "stages" / name)
         out.info(f"[bold]final[/]: keeping {name}'s best model ({kept.name})")
         model = keras.saving.load_model(kept, safe_mode=True)
         portion = flow.portions[0]

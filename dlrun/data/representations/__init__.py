@@ -18,6 +18,7 @@ from typing import Any
 
 from dlrun.data.representations.base import Representation
 from dlrun.data.representations.features import FeatureVectors
+from dlrun.data.representations.image_files import ImageFiles
 from dlrun.data.representations.images import ImageArrays
 from dlrun.data.representations.multi_hot import MultiHot
 from dlrun.data.representations.sequence import TokenSequences
@@ -37,6 +38,7 @@ REPRESENTATIONS: dict[str, Representation] = {
         RawText(),
         TableText(),
         SeriesWindows(),
+        ImageFiles(),
     )
 }
 # preprocessing.json of runs saved before multi_hot had its name

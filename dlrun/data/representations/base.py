@@ -51,6 +51,8 @@ class Representation(ABC):
     name: ClassVar[str]
     # how an error message names this kind of data: "this run was trained on <what>"
     what: ClassVar[str]
+    # whether `read` takes a folder of inputs (image files) besides a file
+    reads_folders: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:

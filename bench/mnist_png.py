@@ -1,0 +1,101 @@
+"""MNIST as 70,000 PNG files in class folders: `dlrun train` (image_dir) against plain Keras.
+
+bench/mnist_folders.py writes the files once; bench/book_mnist_png.py
+(`image_dataset_from_directory`, the book's small convnet) and
+bench/configs/mnist_png.yaml (the same model, data and training through dlrun) then run
+as processes of their own, one after the other: test accuracy, fit throughput (training
+samples per second of fit), whole-process time and peak RSS, with the dlrun / Keras
+ratios. Both stream the images from disk; the decoded dataset's size, and the peak RSS
+of a process that only imports TensorFlow and builds the model, show how much of each
+side's memory the images take.
+
+Targets (issue 11): test accuracy >= 0.99, throughput >= 1.0x Keras, peak RSS <= 1.0x.
+
+Usage: python bench/mnist_png.py [--datasets ../shared/datasets]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from imdb_dense import measure
+from mnist_folders import load, write
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING = 48_000  # 80 % of the 60,000 training images
+BASELINE = (
+    "from dlrun.tfenv import import_keras; keras = import_keras(); "
+    "from dlrun.data.inputs import InputSpec; from dlrun.models import build_model; "
+    "from dlrun.models.convnet import ConvnetConfig; from dlrun.tasks import head_for; "
+    "build_model(ConvnetConfig(kind='convnet', units=[64]), InputSpec((28, 28, 1)), 10, "
+    "head_for('multiclass'))"
+)
+
+
+def run_keras(folders: Path) -> dict[str, float]:
+    wall, rss, stdout = measure(
+        [sys.executable, str(ROOT / "bench" / "book_mnist_png.py"), str(folders)]
+    )
+    result = json.loads(stdout.strip().splitlines()[-1])
+    return {
+        "test_accuracy": result["test_accuracy"],
+        "samples_per_s": result["samples"] * result["epochs"] / result["fit_seconds"],
+        "process_seconds": wall,
+        "peak_rss_gb": rss,
+    }
+
+
+def run_dlrun(folders: Path) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as runs, tempfile.TemporaryDirectory() as cache:
+        command = [sys.executable, "-m", "dlrun", "train"]
+        command += [str(ROOT / "bench" / "configs" / "mnist_png.yaml")]
+        command += [f"data.path={folders}", "--runs-dir", runs, "-q"]
+        wall, rss, _ = measure(command, env={**os.environ, "DLRUN_CACHE_DIR": cache})
+        (run,) = list(Path(runs).iterdir())
+        summary = json.loads((run / "summary.json").read_text())
+    stage = summary["stages"]["train"]
+    return {
+        "test_accuracy": summary["final"]["test"]["accuracy"],
+        "samples_per_s": TRAINING * stage["epochs_run"] / stage["seconds"],
+        "process_seconds": wall,
+        "peak_rss_gb": rss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    args = parser.parse_args()
+    if not (args.datasets / "mnist" / "mnist.npz").is_file():
+        print(f"skipped: {args.datasets}/mnist/mnist.npz not found")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        folders = write(Path(tmp) / "mnist_png", load(args.datasets))
+        written = time.perf_counter() - started
+        keras_side, dlrun_side = run_keras(folders), run_dlrun(folders)
+    _, baseline, _ = measure(
+        [sys.executable, "-c", BASELINE], env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    decoded = 70_000 * 28 * 28 * 4 / 1e9  # float32, as both sides feed the model
+    print(f"MNIST, 70,000 PNG files (written in {written:.0f} s): the book's small convnet,")
+    print("48k train / 12k validation / 10k test, rmsprop, batch 64, 5 epochs, best by val_loss")
+    print(f"{'':18}{'keras':>10}{'dlrun':>10}{'ratio':>8}")
+    for key in keras_side:
+        ratio = dlrun_side[key] / keras_side[key]
+        print(f"{key:18}{keras_side[key]:10.3f}{dlrun_side[key]:10.3f}{ratio:8.2f}")
+    print(
+        f"decoded dataset {decoded:.3f} GB (float32); a process that only imports TensorFlow "
+        f"and builds the model peaks at {baseline:.3f} GB"
+    )
+    print(json.dumps({"keras": keras_side, "dlrun": dlrun_side, "baseline_rss_gb": baseline}))
+
+
+if __name__ == "__main__":
+    main()

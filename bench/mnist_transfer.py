@@ -1,0 +1,97 @@
+"""Transfer between MNIST digits through `base: run:<id>`, against the same model from scratch.
+
+A convnet is trained on every PNG of digits 0-4 (bench/configs/mnist_pretrain.yaml).
+On 100 labelled PNGs of each of digits 5-9, bench/configs/mnist_transfer.yaml then
+puts its convolutional base under a new Dense 64 head: feature extraction (the
+`features` stage alone, `--stage features`) and feature extraction then fine-tuning
+(the whole workflow, which picks the better stage on validation), against
+bench/configs/mnist_scratch.yaml, the same convnet from scratch on the same 500 images.
+All are tested on every test image of digits 5-9. bench/book_mnist_transfer.py does the
+same in plain Keras, on the arrays, and prints its figures alongside.
+
+Issue 11's plain-Keras figures at 100 labels per class: scratch 0.927, transfer 0.948;
+dlrun's feature extraction must match or beat both, and fine-tuning should add to them.
+
+Usage: python bench/mnist_transfer.py [--datasets ../shared/datasets]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from imdb_dense import measure
+from mnist_folders import load, write
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "bench" / "configs"
+
+
+def dlrun(config: str, runs: Path, *args: str) -> tuple[dict, dict[str, float], Path]:
+    """One `dlrun train` process: (summary.json, its measures, the run directory)."""
+    before = set(runs.iterdir()) if runs.is_dir() else set()
+    command = [sys.executable, "-m", "dlrun", "train", str(CONFIGS / config), *args]
+    wall, rss, _ = measure([*command, "--runs-dir", str(runs), "-q"])
+    (run,) = set(runs.iterdir()) - before
+    summary = json.loads((run / "summary.json").read_text())
+    fitted = [s for s in summary["stages"].values() if s.get("status") == "completed"]
+    samples = summary["workflow"]["protocol"]["train"]
+    seconds = sum(s["seconds"] for s in fitted)
+    throughput = samples * sum(s["epochs_run"] for s in fitted) / seconds
+    measures = {"samples_per_s": throughput, "process_seconds": wall, "peak_rss_gb": rss}
+    return summary, measures, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    args = parser.parse_args()
+    if not (args.datasets / "mnist" / "mnist.npz").is_file():
+        print(f"skipped: {args.datasets}/mnist/mnist.npz not found")
+        return
+    wall, rss, stdout = measure(
+        [sys.executable, str(ROOT / "bench" / "book_mnist_transfer.py"), str(args.datasets)]
+    )
+    book = json.loads(stdout.strip().splitlines()[-1])
+    arrays = load(args.datasets)
+    rows: dict[str, tuple[float, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        runs = tmp_path / "runs"
+        low = write(tmp_path / "digits_0_4", arrays, range(5))
+        few = write(tmp_path / "digits_5_9", arrays, range(5, 10), {"train": 100})
+        _, pretrain, base = dlrun("mnist_pretrain.yaml", runs, f"data.path={low}")
+        on_few = [f"data.path={few}"]
+        scratch, measures, _ = dlrun("mnist_scratch.yaml", runs, *on_few)
+        rows["scratch"] = (scratch["final"]["test"]["accuracy"], measures)
+        transfer = [*on_few, f"model.base=run:{base}"]
+        features, measures, _ = dlrun("mnist_transfer.yaml", runs, *transfer, "--stage", "features")
+        rows["feature extraction"] = (features["final"]["test"]["accuracy"], measures)
+        walked, measures, _ = dlrun("mnist_transfer.yaml", runs, *transfer)
+        chosen = walked["chosen"]
+        rows[f"+ fine-tuning (chose {chosen})"] = (walked["final"]["test"]["accuracy"], measures)
+    stages = walked["stages"]
+    print("MNIST transfer: digits 0-4 (all) -> digits 5-9 (100 labelled per class), test on")
+    print("every test image of 5-9; the book's small convnet, head Dense 64")
+    print(f"{'':34}{'test acc':>9}{'keras':>8}{'samples/s':>11}{'process s':>11}{'RSS GB':>8}")
+    reference = {"scratch": book["scratch"], "feature extraction": book["transfer"]}
+    for name, (accuracy, m) in rows.items():
+        keras_figure = f"{reference[name]:.3f}" if name in reference else "–"
+        print(
+            f"{name:34}{accuracy:9.3f}{keras_figure:>8}{m['samples_per_s']:11.0f}"
+            f"{m['process_seconds']:11.1f}{m['peak_rss_gb']:8.2f}"
+        )
+    print(
+        f"validation accuracy: features {stages['features']['score']:.3f}, "
+        f"finetune {stages['finetune']['score']:.3f}; pretraining on 0-4: "
+        f"{pretrain['process_seconds']:.0f} s, {pretrain['peak_rss_gb']:.2f} GB "
+        f"(plain Keras, all of its steps: {wall:.0f} s, {rss:.2f} GB)"
+    )
+    print(json.dumps({"keras": book, "dlrun": {k: v[0] for k, v in rows.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""`image_files`: images kept on disk as paths, decoded batch by batch in the tf.data map.
+
+The container (`ImagePaths`) holds file paths and the size each image has on disk,
+nothing decoded, so memory does not grow with the number of images. Each batch's files
+are read, decoded (BMP, GIF, JPEG, PNG), converted to the run's color mode, resized to
+its image size (bilinear, as `keras.utils.image_dataset_from_directory` does) and
+scaled to [0, 1] inside the pipeline (`batches`), in parallel with training.
+
+Models see float32 images of shape (height, width, channels), the same as in-memory
+image arrays: the model-facing representation is `images`. The fitted state also carries
+`data.augment`, which the model applies in training only (`dlrun.models.augment`).
+
+`scan` decodes every file once, when a source lists its files or `predict` reads new
+ones, so a corrupt file is named before training starts, not by a decoder error deep
+inside an epoch.
+
+Example:
+
+```python
+x = scan_files([Path("cat.jpg"), Path("dog.png")], skip_bad=False)
+x = REPRESENTATIONS["image_files"].apply(x, state)     # paths with the run's size
+images = decode_all(x)                                   # (2, 150, 150, 3) float32
+```
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from dlrun.config.schema import DataSection
+from dlrun.data.inputs import InputSpec
+from dlrun.data.representations.base import Representation
+from dlrun.data.splits import RawData, Split
+from dlrun.errors import DataError, DataWarning
+from dlrun.tfenv import import_keras
+
+# what keras.utils.image_dataset_from_directory reads (and tf.io.decode_image decodes)
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+CHANNELS = {"grayscale": 1, "rgb": 3}
+_COLOR = {1: "grayscale", 2: "grayscale+alpha", 3: "RGB", 4: "RGBA"}
+
+
+@dataclass
+class ImagePaths:
+    """Image files: their paths and the (height, width, channels) they have on disk.
+
+    Paths are bytes (`os.fsencode`), one byte a character where a str array takes four:
+    70,000 paths are a few MB. `size`, `channels` and `scale` are what the files are
+    decoded to; a fitted state sets them (`ImageFiles.apply`).
+    """
+
+    representation: ClassVar[str] = "image_files"
+
+    paths: np.ndarray
+    shapes: np.ndarray
+    size: tuple[int, int] | None = None
+    channels: int | None = None
+    scale: float = 1 / 255
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def take(self, index: np.ndarray) -> ImagePaths:
+        index = np.asarray(index, dtype=np.int64)
+        return replace(self, paths=self.paths[index], shapes=self.shapes[index])
+
+    def names(self) -> list[str]:
+        """The paths as text."""
+        return [os.fsdecode(p) for p in self.paths]
+
+
+class ImageFiles(Representation):
+    name = "image_files"
+    what = "image files"
+    reads_folders = True
+
+    def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:
+        size = getattr(data, "image_size", None)
+        if size is None:  # the source made sure every image has this one size
+            size = [int(d) for d in train.x.shapes[0][:2]]
+        augment = getattr(data, "augment", None)
+        return {
+            "image_size": [int(d) for d in size],
+            "channels": CHANNELS[getattr(data, "color_mode", "rgb")],
+            "scale": 1 / 255,
+            "augment": augment.layers() if augment is not None else {},
+        }
+
+    def apply(self, x: Any, state: dict[str, Any]) -> ImagePaths:
+        height, width = state["image_size"]
+        return replace(x, size=(height, width), channels=state["channels"], scale=state["scale"])
+
+    def input_spec(self, x: Any, state: dict[str, Any]) -> InputSpec:
+        height, width = state["image_size"]
+        return InputSpec(
+            shape=(height, width, state["channels"]),
+            augment=tuple(state.get("augment", {}).items()),
+        )
+
+    def batches(self, x: Any) -> Callable[[Any], Any]:
+        import tensorflow as tf
+
+        paths = tf.constant(x.paths)
+        decode = _decoder(x)
+        signature = tf.TensorSpec((*x.size, x.channels), tf.float32)
+
+        def features(index: Any) -> Any:
+            return tf.map_fn(decode, tf.gather(paths, index), fn_output_signature=signature)
+
+        return features
+
+    def read(self, path: Path, state: dict[str, Any], data: DataSection) -> ImagePaths:
+        """An image file, or every image in a folder (and its subfolders), for predict."""
+        if path.is_dir():
+            files = sorted(
+                str(p) for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))
+            )
+            images = [p for p in files if _is_image(p)]
+            if not images:
+                raise DataError(
+                    f"{path} holds no image files ({', '.join(IMAGE_SUFFIXES)}).",
+                    hint="Give an image file, or a folder of them.",
+                )
+            warn_ignored([p for p in files if not _is_image(p)])
+        elif _is_image(str(path)):
+            images = [str(path)]
+        else:
+            raise DataError(
+                f"{path}: this run was trained on {self.what}; give an image "
+                f"({', '.join(IMAGE_SUFFIXES)}) or a folder of them."
+            )
+        found, _ = scan_files(images, bool(getattr(data, "skip_bad_files", False)))
+        _say_conversions(found, state)
+        return found
+
+
+def scan_files(files: list[str], skip_bad: bool) -> tuple[ImagePaths, np.ndarray]:
+    """Decode every file once (in TensorFlow, in parallel) to learn its size and catch the
+    ones that are not readable images: (the readable ones, their positions in `files`).
+
+    Raises a DataError naming the first bad file, or skips the bad ones with a warning
+    that counts them when `skip_bad`."""
+    import_keras()  # TensorFlow, imported quietly: a source may be the first to need it
+    import tensorflow as tf
+
+    paths = np.array([os.fsencode(f) for f in files])
+    shapes = np.zeros((len(paths), 3), dtype=np.int32)
+    good = np.zeros(len(paths), dtype=bool)
+
+    def shape_of(index: Any, path: Any) -> Any:
+        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+        return index, tf.shape(image, out_type=tf.int32)
+
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), paths))
+        .map(shape_of, num_parallel_calls=tf.data.AUTOTUNE)
+        # A file that fails to read or decode drops out here; it is the index missing below.
+        .ignore_errors()
+        .batch(4096)
+    )
+    for index, shape in dataset.as_numpy_iterator():
+        shapes[index], good[index] = shape, True
+    bad = np.flatnonzero(~good)
+    if len(bad) and not skip_bad:
+        first = Path(files[bad[0]])
+        more = f" ({len(bad) - 1} more files are bad too)" if len(bad) > 1 else ""
+        raise DataError(
+            f"{first} is not a readable image: {_decode_error(first)}{more}.",
+            hint="Replace or remove it, or set data.skip_bad_files: true to skip such files "
+            "(they are counted and reported).",
+        )
+    if len(bad):
+        warnings.warn(
+            f"skipped {len(bad)} file{'s' if len(bad) > 1 else ''} that are not readable "
+            f"images (data.skip_bad_files), the first {files[bad[0]]}.",
+            DataWarning,
+            stacklevel=2,
+        )
+    if not good.any():
+        raise DataError("none of the image files could be read.")
+    return ImagePaths(paths[good], shapes[good]), np.flatnonzero(good)
+
+
+def decode_all(x: ImagePaths) -> np.ndarray:
+    """The images of an applied container as one float32 array (a few: visualizations)."""
+    import tensorflow as tf
+
+    decode = _decoder(x)
+    return np.stack([decode(tf.constant(p)).numpy() for p in x.paths])
+
+
+def _decoder(x: ImagePaths) -> Callable[[Any], Any]:
+    """path tensor -> the image, as the run decodes it (channels, size, scale)."""
+    import tensorflow as tf
+
+    if x.size is None or x.channels is None:
+        raise ValueError("apply a fitted state to the image paths before decoding them")
+    size, channels, scale = x.size, x.channels, x.scale
+
+    def decode(path: Any) -> Any:
+        image = tf.io.decode_image(
+            tf.io.read_file(path), channels=channels, expand_animations=False
+        )
+        # bilinear, aspect ratio not kept: what image_dataset_from_directory does by default
+        return tf.image.resize(image, size) * scale
+
+    return decode
+
+
+def _decode_error(path: Path) -> str:
+    """TensorFlow's reason for refusing one file, in one line."""
+    import tensorflow as tf
+
+    try:
+        tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
+    except (tf.errors.OpError, ValueError) as exc:
+        message = getattr(exc, "message", str(exc)).strip().splitlines()
+        return message[0].rstrip(".") if message else type(exc).__name__
+    return "it decodes when read alone; it may have changed while being read"
+
+
+def size_note(shapes: np.ndarray, size: tuple[int, int] | list[int] | None) -> str | None:
+    """What resizing does to these images, or None when they already have `size`;
+    `size` None asks for their common size, and several sizes are then a DataError."""
+    counts = Counter((int(h), int(w)) for h, w in shapes[:, :2])
+    listed = ", ".join(f"{h}x{w} ({n})" for (h, w), n in counts.most_common(4))
+    if len(counts) > 4:
+        listed += f" and {len(counts) - 4} more sizes"
+    if size is None:
+        if len(counts) > 1:
+            raise DataError(
+                f"the images come in {len(counts)} sizes: {listed}.",
+                hint="Set data.image_size: [height, width]; every image is resized to it.",
+            )
+        return None
+    target = (int(size[0]), int(size[1]))
+    off = sum(n for hw, n in counts.items() if hw != target)
+    if not off:
+        return None
+    if len(counts) == 1:
+        what = f"all {off} images are {listed.split(' ')[0]}"
+    else:
+        what = f"{off} of {len(shapes)} images are not {target[0]}x{target[1]} ({listed})"
+    return f"{what}; each is resized to {target[0]}x{target[1]} (bilinear, aspect ratio not kept)."
+
+
+def _say_conversions(found: ImagePaths, state: dict[str, Any]) -> None:
+    """Warn when new images differ in color or size from what the run was trained on."""
+    channels = state["channels"]
+    colors = Counter(_COLOR.get(int(c), f"{c}-channel") for c in found.shapes[:, 2])
+    mode = "grayscale" if channels == 1 else "RGB"
+    other = {name: n for name, n in colors.items() if name != mode}
+    if other:
+        shown = ", ".join(f"{n} {name}" for name, n in other.items())
+        warnings.warn(
+            f"this run was trained on {mode} images; converted {shown} image"
+            f"{'s' if sum(other.values()) > 1 else ''} to {mode}.",
+            DataWarning,
+            stacklevel=3,
+        )
+    note = size_note(found.shapes, state["image_size"])
+    if note:
+        warnings.warn(f"the input: {note}", DataWarning, stacklevel=3)
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def warn_ignored(files: list[str]) -> None:
+    """Say which files were not read because they are no images, so none is lost silently."""
+    if files:
+        kinds = ", ".join(sorted({os.path.splitext(f)[1].lower() or "(no suffix)" for f in files}))
+        warnings.warn(
+            f"ignored {len(files)} file{'s' if len(files) > 1 else ''} that are not images "
+            f"({kinds}), the first {files[0]}.",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
+def image_files(folder: Path) -> tuple[list[str], list[str]]:
+    """(image files, other files) directly in `folder`, sorted; hidden files are neither.
+
+    Paths as str, not Path: 70,000 Path objects take tens of MB more."""
+    entries = sorted(e.path for e in os.scandir(folder) if e.is_file() and e.name[0] != ".")
+    images = [p for p in entries if _is_image(p)]
+    return images, [p for p in entries if not _is_image(p)]
+
+
+def _is_image(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_SUFFIXES
