@@ -73,7 +73,7 @@ def full_config(path: Path, data: dict | None = None, **top) -> dict:
         "seed": 3,
         "task": "regression",
         "data": data_config(path, **(data or {})),
-        "model": {"kind": "mlp", "units": [8]},
+        "model": {"kind": "mlp", "units": [8]},  # the dense baseline: it flattens windows
         "train": {"batch_size": 16, "epochs": 2},
         **top,
     }
@@ -452,6 +452,9 @@ def test_train_then_predict_the_horizon_from_recent_rows(
     # the retrain saw the validation rows too: windows over rows 0..149
     assert summary["final"]["samples"] == 139
 
+    code, out, err = cli("evaluate", run)  # the test windows again, from the saved state
+    assert code == 0 and f"{summary['final']['test']['mae']:.4f}"[:5] in out, err
+
     recent = write_series(tmp_path / "recent.csv", series_rows(230)[-15:])
     code, out, err = cli("predict", run, recent)
     assert code == 0, err
@@ -467,6 +470,22 @@ def test_train_then_predict_the_horizon_from_recent_rows(
     expected = model.predict(window[None].astype(np.float32), verbose=0)[0, 0]
     expected += values[-1, 0] if predict == "change" else state["offset"]
     assert float(row["prediction"]) == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"kind": "rnn", "cell": "gru", "units": [4]},
+        {"kind": "conv1d", "filters": [4], "kernel_size": 3, "pool_size": 2, "units": [4]},
+    ],
+)
+def test_sequence_kinds_read_the_windows_step_by_step(
+    cli, runs_dir, tmp_path, write_config, model
+) -> None:
+    config = full_config(write_series(tmp_path / "s.csv", series_rows()), model=model)
+    config["train"]["epochs"] = 1
+    code, _, err = cli("train", write_config(config), "-q")
+    assert code == 0, err
 
 
 def test_predict_refuses_too_few_recent_rows(cli, runs_dir, tmp_path, write_config) -> None:

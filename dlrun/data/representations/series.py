@@ -4,8 +4,8 @@ Fitting takes each feature's mean and standard deviation over the rows the train
 windows cover, and nothing else. Batches are gathered in TensorFlow from the series held
 once: window rows are `starts[index][:, None] + offsets`, standardized per batch, and
 under `predict: change` taken relative to the window's last row. So no window exists
-outside its batch (Jena's 420,551 x 14 rows would be 30 GB as windows), and the train,
-validation and test batches read one TensorFlow copy of the series.
+outside its batch (Jena's 420,551 x 14 rows would be 30 GB as windows), and TensorFlow
+reads the numpy series itself, with no copy.
 
 `read` takes a CSV of recent rows (at least a window's worth) and forecasts from the
 last window; `outputs` turns the model's output back into the target's units, with the
@@ -14,7 +14,6 @@ time it forecasts.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -101,7 +100,7 @@ class SeriesWindows(Representation):
 
         def features(index: Any) -> Any:
             rows = tf.gather(starts, index)[:, None] + offsets
-            windows = tf.gather(series, rows)
+            windows = tf.gather(series.read_value(), rows)
             if change:  # relative to the last row, which also cancels the mean
                 return (windows - windows[:, -1:, :]) * scale
             return (windows - mean) * scale
@@ -163,27 +162,16 @@ def _windows(x: Any) -> Windows:
     return x
 
 
-# id(series) -> (a weak reference to it, its variable): one TensorFlow copy per series.
-_VARIABLES: dict[int, tuple[weakref.ref, Any]] = {}
-
-
 def _tensor(series: np.ndarray) -> Any:
-    """The series in TensorFlow, one copy shared by every split's batches.
+    """The series in TensorFlow, on the numpy buffer itself when it is 64-byte aligned.
 
-    A variable, not a constant: tf.data's graph optimizations copy each constant a dataset
-    captures into that dataset's graph (train and validation would hold one copy each),
-    while a variable is passed by reference. It is filled from the numpy buffer itself
-    (DLPack, when 64-byte aligned) so no intermediate copy exists either.
+    A variable over the buffer (DLPack), read whole before each gather: tf.data's graph
+    optimizations copy every constant tensor a dataset captures into that dataset's
+    graph, but pass a variable by reference, and a variable read with `read_value`
+    stays on the buffer (a sparse read, `tf.gather(variable, ...)`, would copy it).
     """
     import tensorflow as tf
 
-    found = _VARIABLES.get(id(series))
-    if found is not None and found[0]() is series:
-        return found[1]
     aligned = series.flags.c_contiguous and series.ctypes.data % ALIGN == 0 and series.size
     initial = tf.experimental.dlpack.from_dlpack(series.__dlpack__()) if aligned else series
-    variable = tf.Variable(initial, trainable=False, name="series")
-    key = id(series)
-    _VARIABLES[key] = (weakref.ref(series), variable)
-    weakref.finalize(series, _VARIABLES.pop, key, None)
-    return variable
+    return tf.Variable(initial, trainable=False, name="series")
