@@ -5,13 +5,15 @@ bench/mnist_folders.py writes the files once; bench/book_mnist_png.py
 bench/configs/mnist_png.yaml (the same model, data and training through dlrun) then run
 as processes of their own, one after the other: test accuracy, fit throughput (training
 samples per second of fit), whole-process time and peak RSS, with the dlrun / Keras
-ratios. Both stream the images from disk; the decoded dataset's size, and the peak RSS
+ratios; with `--repeats N` the sides alternate N times and each figure is the median, as
+the machine's other work otherwise falls on one side more than the other. Both stream
+the images from disk; the decoded dataset's size, and the peak RSS
 of a process that only imports TensorFlow and builds the model, show how much of each
 side's memory the images take.
 
 Targets (issue 11): test accuracy >= 0.99, throughput >= 1.0x Keras, peak RSS <= 1.0x.
 
-Usage: python bench/mnist_png.py [--datasets ../shared/datasets]
+Usage: python bench/mnist_png.py [--datasets ../shared/datasets] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -71,6 +74,7 @@ def run_dlrun(folders: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     if not (args.datasets / "mnist" / "mnist.npz").is_file():
         print(f"skipped: {args.datasets}/mnist/mnist.npz not found")
@@ -79,13 +83,17 @@ def main() -> None:
         started = time.perf_counter()
         folders = write(Path(tmp) / "mnist_png", load(args.datasets))
         written = time.perf_counter() - started
-        keras_side, dlrun_side = run_keras(folders), run_dlrun(folders)
+        rows = [(run_keras(folders), run_dlrun(folders)) for _ in range(args.repeats)]
+    keras_side = {k: statistics.median(r[0][k] for r in rows) for k in rows[0][0]}
+    dlrun_side = {k: statistics.median(r[1][k] for r in rows) for k in rows[0][1]}
     _, baseline, _ = measure(
         [sys.executable, "-c", BASELINE], env={**os.environ, "PYTHONPATH": str(ROOT)}
     )
     decoded = 70_000 * 28 * 28 * 4 / 1e9  # float32, as both sides feed the model
     print(f"MNIST, 70,000 PNG files (written in {written:.0f} s): the book's small convnet,")
     print("48k train / 12k validation / 10k test, rmsprop, batch 64, 5 epochs, best by val_loss")
+    if args.repeats > 1:
+        print(f"medians of {args.repeats} alternating runs of each side")
     print(f"{'':18}{'keras':>10}{'dlrun':>10}{'ratio':>8}")
     for key in keras_side:
         ratio = dlrun_side[key] / keras_side[key]
@@ -94,7 +102,11 @@ def main() -> None:
         f"decoded dataset {decoded:.3f} GB (float32); a process that only imports TensorFlow "
         f"and builds the model peaks at {baseline:.3f} GB"
     )
-    print(json.dumps({"keras": keras_side, "dlrun": dlrun_side, "baseline_rss_gb": baseline}))
+    print(
+        json.dumps(
+            {"keras": keras_side, "dlrun": dlrun_side, "baseline_rss_gb": baseline, "runs": rows}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -422,6 +422,7 @@ def test_the_example_config_is_valid() -> None:
     assert config.config.model.describe() == "pretrained MobileNetV2 (frozen) + 256 + dropout 0.5"
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Keras warns for each layer that differs
 def test_a_weights_file_of_another_model_is_refused_by_name(weights_file, keras) -> None:
     from dlrun.data.inputs import InputSpec
     from dlrun.errors import ConfigError

@@ -213,7 +213,7 @@ def visualize(run_arg: str | Path, visuals: Visuals, *, runs_dir: Path, out: Out
     if visuals.augmented is not None:
         images = _training_images(config, state)
         grid = draw.augmented(images, state.get("augment", {}), visuals.augmented, config.seed)
-        written.append(_save(draw, target / "augmented.png", grid))
+        written.append(_save(target / "augmented.png", grid))
     drawn_by_model = (visuals.activations, visuals.filters, visuals.heatmap)
     model = load_final_model(run, out.verbose) if any(drawn_by_model) else None
     if visuals.activations is not None:
@@ -221,18 +221,18 @@ def visualize(run_arg: str | Path, visuals: Visuals, *, runs_dir: Path, out: Out
         layers = visuals.layers or draw.feature_layers(model)[:DEFAULT_LAYERS]
         for layer, grid in draw.activations(model, image, layers).items():
             name = f"activations_{_slug(visuals.activations.stem)}_{_slug(layer)}.png"
-            written.append(_save(draw, target / name, grid, colormap="viridis"))
+            written.append(_save(target / name, grid, colormap="viridis"))
     if visuals.filters is not None:
         out.info(f"gradient ascent on the filters of {visuals.filters}")
         grid = draw.filter_patterns(model, visuals.filters, seed=config.seed)
-        written.append(_save(draw, target / f"filters_{_slug(visuals.filters)}.png", grid))
+        written.append(_save(target / f"filters_{_slug(visuals.filters)}.png", grid))
     if visuals.heatmap is not None:
         image = _model_input(visuals.heatmap, state, config)
         overlay, chosen = draw.grad_cam(model, image)
         names = state.get("class_names")
         out.info(f"{visuals.heatmap}: predicted {names[chosen] if names else chosen}")
         name = f"heatmap_{_slug(visuals.heatmap.stem)}.png"
-        written.append(_save(draw, target / name, overlay))
+        written.append(_save(target / name, overlay))
     write_report(run)
     for path in written:
         out.result(str(path), markup=False, soft_wrap=True)
@@ -280,9 +280,10 @@ def _training_images(config: Any, state: dict[str, Any]) -> Any:
     return decode_all(apply_state(found, state))
 
 
-def _save(draw: Any, path: Path, grid: Any, colormap: str | None = None) -> Path:
-    scale = max(1, min(8, MIN_WIDTH // max(grid.shape[1], 1)))
-    draw.save_png(path, grid, colormap=colormap, scale=scale)
+def _save(path: Path, grid: Any, colormap: str | None = None) -> Path:
+    from dlrun.models.visualize import save_png
+
+    save_png(path, grid, colormap=colormap, scale=max(1, min(8, MIN_WIDTH // grid.shape[1])))
     return path
 
 

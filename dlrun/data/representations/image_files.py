@@ -17,7 +17,7 @@ inside an epoch.
 Example:
 
 ```python
-x = scan_files([Path("cat.jpg"), Path("dog.png")], skip_bad=False)
+x, _ = scan_files(["cat.jpg", "dog.png"], skip_bad=False)
 x = REPRESENTATIONS["image_files"].apply(x, state)     # paths with the run's size
 images = decode_all(x)                                   # (2, 150, 150, 3) float32
 ```
