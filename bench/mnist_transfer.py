@@ -39,7 +39,12 @@ def dlrun(config: str, runs: Path, *args: str) -> tuple[dict, dict[str, float], 
     (run,) = set(runs.iterdir()) - before
     summary = json.loads((run / "summary.json").read_text())
     fitted = [s for s in summary["stages"].values() if s.get("status") == "completed"]
-    samples = summary["workflow"]["protocol"]["train"]
+    protocol = summary["workflow"]["protocol"]
+    if protocol["kind"] == "kfold":  # k fits a stage, each on (k - 1) / k of the samples
+        k = protocol["k"] * protocol["repeats"]
+        samples = protocol["samples"] * (protocol["k"] - 1) / protocol["k"] * k
+    else:
+        samples = protocol["train"]
     seconds = sum(s["seconds"] for s in fitted)
     throughput = samples * sum(s["epochs_run"] for s in fitted) / seconds
     measures = {"samples_per_s": throughput, "process_seconds": wall, "peak_rss_gb": rss}
@@ -94,9 +99,13 @@ def main() -> None:
             f"{name:34}{accuracy:9.3f}{keras_figure:>8}{m['samples_per_s']:11.0f}"
             f"{m['process_seconds']:11.1f}{m['peak_rss_gb']:8.2f}"
         )
+    val = {name: stages[name]["val"] for name in ("features", "finetune")}
     print(
-        f"validation accuracy: features {stages['features']['score']:.3f}, "
-        f"finetune {stages['finetune']['score']:.3f}; pretraining on 0-4: "
+        "validation at the best epoch (5-fold means): "
+        + ", ".join(
+            f"{n} accuracy {v['accuracy']:.3f} loss {v['loss']:.3f}" for n, v in val.items()
+        )
+        + "; pretraining on 0-4: "
         f"{pretrain['process_seconds']:.0f} s, {pretrain['peak_rss_gb']:.2f} GB "
         f"(plain Keras, all of its steps: {wall:.0f} s, {rss:.2f} GB)"
     )
