@@ -2,12 +2,12 @@
 
 The book's small convnet (DLwP ch. 5) is trained on every training image of digits 0-4
 (5 epochs, batch 64). Its convolutional base, frozen, then gets a new head, Dense 64
-and softmax over digits 5-9, trained on the first 100 training images of each of
-those digits for 20 epochs (batch 32); the same model from scratch is trained on the
-same 500 images. Both are tested on every test image of digits 5-9. Prints one JSON
+and softmax over digits 5-9, trained on the first 100 (PER_CLASS) training images of
+each of those digits for 20 epochs (batch 32); the same model from scratch is trained
+on the same images. Both are tested on every test image of digits 5-9. Prints one JSON
 line.
 
-Usage: python bench/book_mnist_transfer.py DATASETS_DIR
+Usage: python bench/book_mnist_transfer.py DATASETS_DIR [PER_CLASS]
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ with np.load(Path(sys.argv[1]) / "mnist" / "mnist.npz") as arrays:
     x_test, y_test = arrays["x_test"][..., None] / 255.0, arrays["y_test"]
 keras.utils.set_random_seed(1337)
 low, high = y_train < 5, y_test >= 5
-few = np.concatenate([np.flatnonzero(y_train == d)[:100] for d in range(5, 10)])
+per_class = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+few = np.concatenate([np.flatnonzero(y_train == d)[:per_class] for d in range(5, 10)])
 
 
 def convnet_base() -> keras.Model:
