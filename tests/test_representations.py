@@ -12,7 +12,7 @@ from dlrun.data.portions import make_portions
 from dlrun.data.prepare import prepare_test
 from dlrun.data.representations import REPRESENTATIONS, representation_of
 from dlrun.data.sources import load_raw
-from dlrun.data.splits import Sequences, TokenLists
+from dlrun.data.splits import Sequences, Split, TokenLists
 from dlrun.spec import validate
 from tests.test_data import keras, tiny_imdb  # noqa: F401 - fixtures
 
@@ -109,3 +109,22 @@ def test_every_representation_has_a_name_and_reads_or_refuses_files(tmp_path) ->
     )
     # runs saved before multi_hot had its name still load
     assert representation_of({"kind": "sequences"}).name == "multi_hot"
+
+
+def test_each_training_epoch_is_a_permutation_keyed_by_seed_and_epoch(keras) -> None:  # noqa: F811
+    """What resume relies on: epoch 2 is the same whether the fit started at 0 or at 2."""
+    split = Split(np.arange(50, dtype=np.float32)[:, None], np.arange(50))
+    steps = 4
+
+    def epochs(seed: int, first: int, last: int) -> list[np.ndarray]:
+        dataset, steps_per_epoch = training_dataset(split, 16, seed=seed, epochs=(first, last))
+        assert steps_per_epoch == steps
+        labels = np.concatenate([y.numpy() for _, y in dataset])
+        return np.split(labels, last - first)
+
+    from_start = epochs(1, 0, 3)
+    for order in from_start:
+        assert sorted(order) == list(range(50))
+    assert not np.array_equal(from_start[0], from_start[1])
+    np.testing.assert_array_equal(epochs(1, 2, 3)[0], from_start[2])
+    assert not np.array_equal(epochs(2, 0, 1)[0], from_start[0])

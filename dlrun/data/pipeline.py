@@ -44,7 +44,7 @@ def training_dataset(
 ) -> tuple[Any, int]:
     """Shuffled batches for epochs `first..last-1` (0-based) and the steps in one epoch.
 
-    Each epoch is shuffled with a seed made of `seed` and the epoch number, and the
+    Each epoch is a stateless permutation keyed by (`seed`, epoch number), and the
     epochs follow each other in one dataset (fit with `steps_per_epoch`).
     """
     import tensorflow as tf
@@ -54,11 +54,14 @@ def training_dataset(
     first, last = epochs
 
     def epoch_order(epoch: Any) -> Any:
-        return (
-            tf.data.Dataset.range(n)
-            .shuffle(n, seed=tf.cast(seed, tf.int64) * 100_003 + epoch)
-            .batch(batch_size)
+        # One permutation tensor per epoch (8 bytes a sample), not a shuffle buffer of n
+        # dataset elements: on Jena's 210,000 windows the buffer cost about 45 MB.
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64),
+            seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
+            alg="philox",
         )
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     indices = tf.data.Dataset.range(first, last).flat_map(epoch_order)
     return _batches(indices, split, one_hot), steps
