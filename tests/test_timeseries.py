@@ -197,6 +197,34 @@ def test_series_baselines_come_from_the_validation_windows(csv_file: Path) -> No
     assert 0.3 < values["persistence"]["beyond_training_range"] < 1
 
 
+def test_workflow_baseline_can_name_one_series_baseline(csv_file: Path) -> None:
+    config = validate(
+        full_config(csv_file, data={"season": 7}, workflow={"baseline": "seasonal_naive"})
+    ).config
+    portions = make_portions(load_raw(config.data), config)
+    assert set(compute_baselines("regression", "seasonal_naive", portions)) == {"seasonal_naive"}
+
+
+@pytest.mark.parametrize(
+    ("baseline", "series", "message"),
+    [
+        ("persistence", False, "needs data.source: timeseries"),
+        ("seasonal_naive", True, "needs data.season"),
+    ],
+)
+def test_a_series_baseline_the_data_cannot_give_is_a_check_error(
+    cli, tmp_path, write_config, csv_file, baseline, series, message
+) -> None:
+    config = full_config(csv_file, workflow={"baseline": baseline})
+    if not series:
+        table = tmp_path / "table.csv"
+        table.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i / 2}\n" for i in range(40)))
+        config["data"] = {"source": "csv", "path": str(table), "target": "y"}
+    code, _, err = cli("check", write_config(config))
+    assert code == 2, err
+    assert f"workflow.baseline '{baseline}'" in err and message in " ".join(err.split())
+
+
 def test_a_stage_that_loses_to_persistence_on_a_trend_is_told_to_predict_change() -> None:
     data = series_config(Path("x.csv"))
     hint = advice({"persistence": {"beyond_training_range": 0.8}}, data)

@@ -188,6 +188,17 @@ def _workflow_problems(config: ConfigBase) -> list[str]:
             f"workflow.baseline 'mean' is for regression; a {config.task} task uses "
             "'majority' or 'shuffled' (or 'auto')."
         )
+    if workflow.baseline in ("persistence", "seasonal_naive"):
+        if config.data.source != "timeseries":
+            problems.append(
+                f"workflow.baseline '{workflow.baseline}' forecasts from a window's past; it "
+                "needs data.source: timeseries. Use 'auto' for this data."
+            )
+        elif workflow.baseline == "seasonal_naive" and not getattr(config.data, "season", None):
+            problems.append(
+                "workflow.baseline 'seasonal_naive' needs data.season (the steps in one "
+                "season, e.g. 52 for weekly data with a yearly cycle)."
+            )
     if workflow.final == "keep_best" and config.data.validation.kfold is not None:
         problems.append(
             "workflow.final 'keep_best' needs a holdout validation set; with kfold there is one "

@@ -338,10 +338,13 @@ class WorkflowConfig(Section):
     base config itself) or an explicit `stages` list.
     """
 
-    baseline: Literal["auto", "majority", "shuffled", "mean", "none"] = Field(
+    baseline: Literal[
+        "auto", "majority", "shuffled", "mean", "persistence", "seasonal_naive", "none"
+    ] = Field(
         "auto",
         description="Common-sense baseline: auto (majority class and shuffled labels for "
-        "classification, mean of train for regression), one of them, or none.",
+        "classification, mean of train for regression, persistence and seasonal_naive for "
+        "a time series), one of them, or none.",
     )
     metric: str | None = Field(
         None,
