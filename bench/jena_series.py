@@ -12,7 +12,8 @@ epoch of a GRU(32) on windows of 120 steps (every 6th of 720 rows), 144 rows ahe
   of the series (the runtime and the model): dlrun's excess should stay within 2x the
   series' own float32 size;
 - CSV loading: dlrun's source (parse, times, windows) against `pandas.read_csv` of the
-  same file, and against `read_csv` plus `to_datetime` of its time column.
+  same file, and against `read_csv` plus `to_datetime` of its time column; and dlrun's
+  later loads of the same file, from its data cache.
 
 Each measurement is a separate process, one after the other, the sides alternating and
 the best of each kept (`--repeats` loads, `--fits` epochs), so a busy moment of a shared
@@ -65,7 +66,8 @@ from dlrun.spec import load_config
 def resident():
     with open("/proc/self/status") as status:
         return next(int(l.split()[1]) for l in status if l.startswith("VmRSS")) / 1024
-config = load_config(sys.argv[1], [f"data.path={sys.argv[2]}", "data.cache=false"]).config
+cache = [] if sys.argv[3] == "cached" else ["data.cache=false"]
+config = load_config(sys.argv[1], [f"data.path={sys.argv[2]}", *cache]).config
 before, started = resident(), time.perf_counter()
 raw = load_raw(config.data)
 seconds = time.perf_counter() - started
@@ -185,16 +187,29 @@ def run_book(csv: Path, *options: str) -> dict[str, float]:
 
 def loads(config: Path, csv: Path, repeats: int) -> dict[str, dict[str, float]]:
     """Best-of-`repeats` seconds and peak RSS of loading the CSV, each way."""
-    ways = {"dlrun": [sys.executable, "-c", LOAD_DLRUN, str(config), str(csv)]}
+    ways = {
+        "dlrun": [sys.executable, "-c", LOAD_DLRUN, str(config), str(csv), "parse"],
+        "dlrun, from its data cache": [
+            sys.executable,
+            "-c",
+            LOAD_DLRUN,
+            str(config),
+            str(csv),
+            "cached",
+        ],
+    }
     if importlib.util.find_spec("pandas") is None:
         print("pandas is not installed (pip install -e '.[bench]'): no pandas load times")
     else:
         ways["pandas.read_csv"] = [sys.executable, "-c", LOAD_PANDAS, str(csv), "plain"]
         ways["read_csv + to_datetime"] = [sys.executable, "-c", LOAD_PANDAS, str(csv), "dates"]
     runs: dict[str, list[tuple[float, float, str]]] = {name: [] for name in ways}
-    for _ in range(repeats):  # interleaved, so a busier moment does not favour one way
-        for name, command in ways.items():
-            runs[name].append(measure(command))
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "DLRUN_CACHE_DIR": cache}
+        measure(ways["dlrun, from its data cache"], env=env)  # fills the cache
+        for _ in range(repeats):  # interleaved, so a busier moment does not favour one way
+            for name, command in ways.items():
+                runs[name].append(measure(command, env=env))
     found = {}
     for name, done in runs.items():
         reports = [json.loads(out.strip().splitlines()[-1]) for *_, out in done]

@@ -11,6 +11,7 @@ from dlrun.data.npz import NpzConfig
 from dlrun.data.sources import SOURCES, load_raw
 from dlrun.data.tabular import CsvConfig
 from dlrun.errors import DataWarning
+from dlrun.spec import validate
 from tests.test_data import csv_rows, ragged, random_rows, tiny_imdb, write_csv  # noqa: F401
 
 
@@ -88,3 +89,40 @@ def test_no_entry_for_tables_or_when_turned_off(cache_dir, tmp_path, tiny_imdb) 
     load_raw(CsvConfig(source="csv", path=str(table), target="label"))  # raw strings
     load_raw(KerasTextConfig(source="keras.imdb", path=str(tiny_imdb), cache=False))
     assert not cache_dir.exists() or not list(cache_dir.iterdir())
+
+
+def test_a_series_is_cached_once_and_its_warnings_are_given_again(cache_dir, tmp_path) -> None:
+    import tensorflow as tf
+
+    from dlrun.data.representations import REPRESENTATIONS
+    from tests.test_timeseries import full_config, series_rows, write_series
+
+    rows = series_rows()
+    del rows[50:53]  # a gap of four days
+    rows[10], rows[11] = rows[11], rows[10]  # two rows out of time order
+    config = validate(full_config(write_series(tmp_path / "s.csv", rows))).config.data
+    load, calls = counting("timeseries")
+    with pytest.warns(DataWarning) as first_said:
+        first = cached(config, load)
+    with pytest.warns(DataWarning) as second_said:
+        second = cached(config, load)
+    assert len(calls) == 1
+    said = sorted(str(w.message) for w in first_said)
+    assert any("gap" in m for m in said) and any("sorted" in m for m in said)
+    assert sorted(str(w.message) for w in second_said) == said
+    # the splits share one series, saved once and memory-mapped
+    assert isinstance(second.train.x.series, np.memmap)
+    assert second.train.x.series is second.test.x.series
+    assert len(list(next(cache_dir.iterdir()).glob("*series.npy"))) == 1
+    for a, b in ((first.train, second.train), (first.test, second.test)):
+        np.testing.assert_array_equal(a.x.starts, b.x.starts)
+        np.testing.assert_array_equal(a.x.times, b.x.times)
+        np.testing.assert_array_equal(a.y, b.y)
+        assert (a.x.steps, a.x.horizon, a.x.offset) == (b.x.steps, b.x.horizon, b.x.offset)
+    # and the memory-mapped series feeds TensorFlow as the loaded one does
+    windows = [split.x for split in (first.train, second.train)]
+    for x in windows:
+        x.mean, x.std = np.zeros(2, np.float32), np.ones(2, np.float32)
+    index = tf.constant([0, 7])
+    got = [REPRESENTATIONS["series"].batches(x)(index).numpy() for x in windows]
+    np.testing.assert_array_equal(got[0], got[1])

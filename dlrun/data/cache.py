@@ -9,7 +9,11 @@ so the pages are shared by every process that reads them.
   labels later: `validation`, `limit`, `labels`, `cache`) and of each input file's
   path, size and modification time: a changed file or config is a new entry.
 - Only numeric arrays are cached (CSV tables of raw strings are not), and only sources
-  that read files (`DataSection.input_files`).
+  that read files (`DataSection.input_files`). A container (token lists, series
+  windows) is saved field by field, an array its splits share saved once.
+- The data warnings a load gave (a series' gaps, rows sorted into time order) are kept
+  with the entry and given again on every load from it, so a cached run says what the
+  first one said.
 - Entries are written to a temporary directory and renamed into place, so a killed run
   or two sweep workers loading at once never leave a half-written entry. An entry that
   cannot be read is removed and the source loaded again.
@@ -27,6 +31,7 @@ raw = cached(config.data, load)     # load(config.data) on a miss, the saved cop
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -41,10 +46,13 @@ import numpy as np
 
 from dlrun.config.schema import DataSection
 from dlrun.data.splits import RawData, Sequences, Split, TokenLists
+from dlrun.data.timeseries import Windows
 from dlrun.errors import DataWarning
 
 # bumped whenever what a source returns changes shape, so old entries are never read
-FORMAT = 1
+FORMAT = 2
+# the containers an entry may hold, saved field by field
+CONTAINERS: dict[str, type] = {"TokenLists": TokenLists, "Sequences": Sequences, "Windows": Windows}
 _NOT_IN_KEY = {"validation", "limit", "labels", "cache"}
 
 
@@ -81,18 +89,30 @@ def cached(config: DataSection, load: Callable[[DataSection], RawData]) -> RawDa
     entry = cache_root() / key
     if (entry / "meta.json").is_file():
         try:
-            return _read(entry)
-        except (OSError, ValueError, KeyError) as exc:
+            raw, said = _read(entry)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             warnings.warn(
                 f"the data cache entry {entry} is unreadable ({exc}); loading the data again.",
                 DataWarning,
                 stacklevel=2,
             )
             shutil.rmtree(entry, ignore_errors=True)
-    raw = load(config)
+        else:
+            for message in said:
+                warnings.warn(message, DataWarning, stacklevel=2)
+            return raw
+    seen: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            raw = load(config)
+    finally:  # to the caller's filters, as if never caught, even when the load failed
+        for w in seen:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    said = [str(w.message) for w in seen if issubclass(w.category, DataWarning)]
     if _cacheable(raw):
         try:
-            _write(entry, raw)
+            _write(entry, raw, said)
         except OSError as exc:  # a full or read-only disk costs speed, not the run
             warnings.warn(
                 f"could not cache the loaded data in {entry.parent}: {exc}",
@@ -105,11 +125,11 @@ def cached(config: DataSection, load: Callable[[DataSection], RawData]) -> RawDa
 def _cacheable(raw: RawData) -> bool:
     splits = [s for s in (raw.train, raw.test, raw.validation) if s is not None]
     return all(
-        isinstance(s.x, TokenLists) or np.asarray(s.x).dtype != object for s in splits
+        type(s.x).__name__ in CONTAINERS or np.asarray(s.x).dtype != object for s in splits
     ) and all(np.asarray(s.y).dtype != object for s in splits)
 
 
-def _write(entry: Path, raw: RawData) -> None:
+def _write(entry: Path, raw: RawData, said: list[str]) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
     try:
@@ -117,12 +137,17 @@ def _write(entry: Path, raw: RawData) -> None:
             "kind": raw.kind,
             "class_names": raw.class_names,
             "feature_names": raw.feature_names,
+            "warnings": said,
             "splits": {},
         }
+        saved: dict[int, str] = {}
         for name in ("train", "test", "validation"):
             split = getattr(raw, name)
             if split is not None:
-                meta["splits"][name] = _save_split(tmp, name, split)
+                meta["splits"][name] = {
+                    "x": _save(tmp, f"{name}_x", split.x, saved),
+                    "y": _save_array(tmp, f"{name}_y", np.asarray(split.y), saved),
+                }
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         # another process may have written the same entry first: keep theirs
         with contextlib.suppress(OSError):
@@ -131,20 +156,49 @@ def _write(entry: Path, raw: RawData) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _save_split(folder: Path, name: str, split: Split) -> dict[str, Any]:
-    np.save(folder / f"{name}_y.npy", np.asarray(split.y))
-    if isinstance(split.x, TokenLists):
-        np.save(folder / f"{name}_values.npy", split.x.values)
-        np.save(folder / f"{name}_row_splits.npy", split.x.row_splits)
-        return {"rows": type(split.x).__name__, "num_words": split.x.num_words}
-    np.save(folder / f"{name}_x.npy", np.asarray(split.x))
-    return {"rows": None}
+def _save(folder: Path, name: str, x: Any, saved: dict[int, str]) -> dict[str, Any]:
+    """An array as one file; a container as its arrays' files and its other fields."""
+    if type(x).__name__ not in CONTAINERS:
+        return {"array": _save_array(folder, name, np.asarray(x), saved)}
+    arrays, fields = {}, {}
+    for field in dataclasses.fields(x):
+        value = getattr(x, field.name)
+        if isinstance(value, np.ndarray):
+            arrays[field.name] = _save_array(folder, f"{name}_{field.name}", value, saved)
+        else:
+            fields[field.name] = value.item() if isinstance(value, np.generic) else value
+    return {"container": type(x).__name__, "arrays": arrays, "fields": fields}
 
 
-def _read(entry: Path) -> RawData:
+def _save_array(folder: Path, name: str, array: np.ndarray, saved: dict[int, str]) -> str:
+    """The file that holds `array`: written once, however many splits share it."""
+    if id(array) not in saved:
+        np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        saved[id(array)] = f"{name}.npy"
+    return saved[id(array)]
+
+
+def _read(entry: Path) -> tuple[RawData, list[str]]:
     meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
-    splits = {name: _load_split(entry, name, info) for name, info in meta["splits"].items()}
-    return RawData(
+    opened: dict[str, np.ndarray] = {}
+
+    def array(file: str) -> np.ndarray:
+        # copy-on-write: the pages stay shared, and the array can be handed to TensorFlow
+        # (DLPack refuses read-only buffers)
+        if file not in opened:
+            opened[file] = np.load(entry / file, mmap_mode="c", allow_pickle=False)
+        return opened[file]
+
+    def features(info: dict[str, Any]) -> Any:
+        if "array" in info:
+            return array(info["array"])
+        parts = {field: array(file) for field, file in info["arrays"].items()}
+        return CONTAINERS[info["container"]](**parts, **info["fields"])
+
+    splits = {
+        name: Split(features(info["x"]), array(info["y"])) for name, info in meta["splits"].items()
+    }
+    raw = RawData(
         train=splits["train"],
         test=splits["test"],
         validation=splits.get("validation"),
@@ -152,14 +206,4 @@ def _read(entry: Path) -> RawData:
         class_names=meta["class_names"],
         feature_names=meta["feature_names"],
     )
-
-
-def _load_split(entry: Path, name: str, info: dict[str, Any]) -> Split:
-    def array(part: str) -> np.ndarray:
-        return np.load(entry / f"{name}_{part}.npy", mmap_mode="r", allow_pickle=False)
-
-    if info["rows"] is None:
-        return Split(array("x"), array("y"))
-    rows = {"TokenLists": TokenLists, "Sequences": Sequences}[info["rows"]]
-    x = rows(values=array("values"), row_splits=array("row_splits"), num_words=info["num_words"])
-    return Split(x, array("y"))
+    return raw, meta["warnings"]
