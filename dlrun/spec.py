@@ -49,6 +49,25 @@ class DlrunConfig(ConfigBase):
     )
 
     def kind_problems(self) -> list[str]:
+        return self._input_kind_problems() + self._word_vector_problems()
+
+    def _word_vector_problems(self) -> list[str]:
+        embedding = getattr(self.model, "embedding", None)
+        if getattr(embedding, "weights", None) is None or self.data.gives_words:
+            return []
+        if SOURCES[self.data.source].representation(self.data) == "series":
+            return [
+                "model.embedding.weights gives word vectors, but the data are time-series "
+                "windows, with no words to embed. Remove model.embedding.weights."
+            ]
+        return [
+            f"model.embedding.weights needs each token id's word to find its vector, and "
+            f"{self.data.describe()} gives ids without their words. Give the raw text "
+            "(data.source: text_dir, or csv with data.text_columns) with data.text.output: "
+            "int, or remove model.embedding.weights."
+        ]
+
+    def _input_kind_problems(self) -> list[str]:
         kind = MODELS[kind_tag(self.model.kind)]
         given = SOURCES[self.data.source].representation(self.data)
         if given is None or given in kind.accepts:

@@ -363,14 +363,22 @@ def imdb_config(tmp_path: Path, write_config):
     return write
 
 
-def test_check_accepts_the_sequence_kinds_on_ordered_token_ids(cli, imdb_config, glove) -> None:
-    for model in (
-        "{kind: embedding_bag}",
-        "{kind: conv1d, kernel_size: 3}",
-        f"{{kind: rnn, embedding: {{dim: 3, weights: {glove}, trainable: false}}}}",
-    ):
+def test_check_accepts_the_sequence_kinds_on_ordered_token_ids(cli, imdb_config) -> None:
+    for model in ("{kind: embedding_bag}", "{kind: conv1d, kernel_size: 3}", "{kind: rnn}"):
         code, out, err = cli("check", imdb_config(model))
         assert code == 0, err
+
+
+def test_check_refuses_word_vectors_for_ids_without_words(cli, imdb_config, glove) -> None:
+    """keras.imdb gives ids only: the GloVe file's vectors cannot be matched to them, which
+    used to surface only when the model was built, after the data had loaded."""
+    model = f"{{kind: rnn, embedding: {{dim: 3, weights: {glove}, trainable: false}}}}"
+    code, out, err = cli("check", imdb_config(model))
+    assert code == 2 and "Traceback" not in err
+    flat = " ".join(err.split())
+    assert "model.embedding.weights needs each token id's word" in flat
+    assert "data.source 'keras.imdb' gives ids without their words" in flat
+    assert "data.text.output: int" in flat
 
 
 @pytest.mark.parametrize(
@@ -389,13 +397,16 @@ def test_check_accepts_the_sequence_kinds_on_ordered_token_ids(cli, imdb_config,
     ids=["missing", "wrong-dim"],
 )
 def test_check_names_a_missing_or_mismatched_weights_file(
-    cli, imdb_config, glove, weights, problem
+    cli, tmp_path, write_config, glove, weights, problem
 ) -> None:
+    from tests.test_text import text_config, write_folders
+
     fill = {"dir": glove.parent, "glove": glove}
-    path = imdb_config(f"{{kind: rnn, embedding: {{dim: 8, weights: {weights.format(**fill)}}}}}")
-    code, out, err = cli("check", path)
+    config = text_config(write_folders(tmp_path / "aclImdb", n_train=3, n_test=2), output="int")
+    config["model"] = {"kind": "rnn", "embedding": {"dim": 8, "weights": weights.format(**fill)}}
+    code, out, err = cli("check", write_config(config))
     assert code == 2
-    assert problem.format(**fill) in err
+    assert problem.format(**fill) in " ".join(err.split())
 
 
 @pytest.mark.parametrize(

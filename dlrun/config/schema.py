@@ -26,7 +26,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 from pydantic.fields import FieldInfo
@@ -237,6 +237,10 @@ class DataSection(Section):
         description="Keep the loaded data in dlrun's cache ($DLRUN_CACHE_DIR or "
         "~/.cache/dlrun), so later runs memory-map it instead of loading it again.",
     )
+
+    # whether the ids the source gives come with their words (a vocabulary dlrun builds
+    # from raw text), which pretrained word vectors need to find each id's vector
+    gives_words: ClassVar[bool] = False
 
     def problems(self) -> list[str]:
         """Rules between this section's keys, each a sentence with its fix."""

@@ -23,7 +23,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -49,6 +49,8 @@ class CsvConfig(DataSection):
     Numeric columns are always filled and standardized, categorical ones one-hot encoded,
     with statistics fitted on the training split; a seeded test split is carved from it.
     """
+
+    gives_words: ClassVar[bool] = True
 
     source: Literal["csv"] = Field(description="A CSV file with a header row.")
     path: str = Field(description="The CSV file.")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -55,6 +55,8 @@ class TextKeys(Section):
 
 class TextDirConfig(DataSection):
     """Text files in one folder per class."""
+
+    gives_words: ClassVar[bool] = True
 
     source: Literal["text_dir"] = Field(description="Folders of text files, one per class.")
     path: str = Field(description="The root: <root>/{train,test}/<class>/ or <root>/<class>/.")
