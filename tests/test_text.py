@@ -302,3 +302,35 @@ def test_csv_text_errors_at_check(cli, tmp_path, write_config) -> None:
     config = csv_text_config(table, text={"output": "int"}) | {"model": {"kind": "rnn"}}
     code, _, err = cli("check", write_config(config))
     assert code == 2 and "data.drop: [stars_shown, genre]" in err
+
+
+def test_a_sweep_searches_the_text_keys(cli, tmp_path, write_config, runs_dir) -> None:
+    """data.text.* are dotted paths like any other: each trial adapts its own vocabulary."""
+    root = write_folders(tmp_path / "aclImdb", n_train=12, n_test=4)
+    config = text_config(root, ngrams=1)
+    config["train"].update({"epochs": 2, "tensorboard": False, "checkpoint": False})
+    config["sweep"] = {
+        "metric": "val_accuracy",
+        "pruner": "none",
+        "trials": 3,
+        "space": {
+            "data.text.max_tokens": {"choice": [6, 500]},
+            "data.text.ngrams": {"choice": [1, 2]},
+        },
+    }
+    code, _, err = cli("sweep", write_config(config), "-q")
+    assert code == 0, err
+    metas = [json.loads(m.read_text()) for m in runs_dir.glob("*-t[0-9]*-*/meta.json")]
+    assert len(metas) == 3
+    # the sampler is seeded by the config: these trials cover both vocabulary sizes
+    assert {m["sweep"]["params"]["data.text.max_tokens"] for m in metas} == {6, 500}
+    for meta in metas:
+        params = meta["sweep"]["params"]
+        run = runs_dir / meta["id"]
+        state = json.loads((run / "preprocessing.json").read_text())
+        vocabulary = state["vocabulary"]
+        if params["data.text.max_tokens"] == 6:  # one of them is the out-of-vocabulary token
+            assert len(vocabulary) == 5
+        else:  # room for every token: bigrams come with ngrams 2 only
+            assert 5 < len(vocabulary) < 500
+            assert any(" " in token for token in vocabulary) == (params["data.text.ngrams"] == 2)
