@@ -21,6 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
+# TensorFlow's C++ log level when quiet: 3 keeps its ERROR lines off the terminal too.
+# Those are notices, not failures (a masked LSTM prints "oneDNN supports DT_BOOL only on
+# platforms with AVX-512" on every fit); a real failure reaches Python as an exception.
+QUIET_TF_LOG_LEVEL = "3"
+
 
 @contextmanager
 def _silenced_stderr() -> Iterator[None]:
@@ -42,7 +47,7 @@ def import_keras(verbose: bool = False) -> ModuleType:
         return sys.modules["keras"]
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
         with _silenced_stderr():
             import keras
             import tensorflow as tf

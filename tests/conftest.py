@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from dlrun.tfenv import QUIET_TF_LOG_LEVEL
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
 
 
 @pytest.fixture(autouse=True, scope="session")

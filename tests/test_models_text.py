@@ -3,10 +3,14 @@ seeing word order, pretrained word vectors, and what `dlrun check` refuses."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from dlrun.data.inputs import InputSpec
 from dlrun.errors import ConfigError
@@ -16,6 +20,8 @@ from dlrun.models.embedding import embedding_matrix
 from dlrun.models.embedding_bag import EmbeddingBagConfig
 from dlrun.models.rnn import RnnConfig
 from dlrun.tasks import head_for
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TOKENS = InputSpec((20,), dtype="int32", vocabulary=50)
 
@@ -456,3 +462,27 @@ def test_check_refuses_rnn_on_vectors_and_images(cli, write_config, source, give
         f"model.kind 'rnn' does not accept {given} input, which data.source '{source}' gives; "
         "it accepts sequence, series." in err
     )
+
+
+def test_a_masked_rnn_trains_without_tensorflow_notices_on_stderr(tmp_path: Path) -> None:
+    """`dlrun train -q` of a masked LSTM used to print TensorFlow's oneDNN notice (a C++
+    ERROR-level line) on every fit."""
+    from tests.test_text import text_config, write_folders
+
+    config = text_config(write_folders(tmp_path / "aclImdb", n_train=8, n_test=4), output="int")
+    config["data"]["text"]["sequence_length"] = 12
+    config["model"] = {"kind": "rnn", "cell": "lstm", "units": [4]}
+    config["train"]["epochs"] = 1
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "dlrun", "train", str(path), "--runs-dir", str(tmp_path), "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

@@ -37,6 +37,7 @@ from dlrun.spec import validate
 from dlrun.sweep.space import parse_space
 from dlrun.sweep.study import create_or_load, has_work, make_pruner, make_sampler, open_storage
 from dlrun.sweep.trial import Surplus, TrialRunner, WorkerSpec
+from dlrun.tfenv import QUIET_TF_LOG_LEVEL
 
 EVENT = "@dlrun-sweep "
 PARENT_ENV = "DLRUN_SWEEP_PARENT"
@@ -52,7 +53,7 @@ def worker_env(jobs: int, verbose: bool = False) -> dict[str, str]:
     env.setdefault("TF_NUM_INTRAOP_THREADS", threads)
     env.setdefault("TF_NUM_INTEROP_THREADS", threads)
     if not verbose:
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
     env["PYTHONUNBUFFERED"] = "1"
     env[PARENT_ENV] = str(os.getpid())
     return env
