@@ -28,7 +28,6 @@ data:
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,7 +35,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from dlrun.config.schema import DataSection, Section
+from dlrun.config.schema import Section
+from dlrun.data.class_folders import ClassFolders, at_least_two, class_names, existing_root
 from dlrun.data.representations.image_files import (
     image_files,
     scan_files,
@@ -45,7 +45,6 @@ from dlrun.data.representations.image_files import (
 )
 from dlrun.data.splits import RawData, Split
 from dlrun.errors import DataError, DataWarning
-from dlrun.tasks import Labels
 
 SPLITS = ("train", "validation", "test")
 Fraction = Annotated[float, Field(gt=0, lt=1)]
@@ -76,7 +75,7 @@ class AugmentKeys(Section):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-class ImageDirConfig(DataSection):
+class ImageDirConfig(ClassFolders):
     """Image files in one folder per class."""
 
     source: Literal["image_dir"] = Field(description="Folders of image files, one per class.")
@@ -101,31 +100,16 @@ class ImageDirConfig(DataSection):
         False, description="Skip files that are not readable images (counted), instead of failing."
     )
 
-    def describe(self) -> str:
-        return f"the class folders of {self.path}"
-
-    def input_problems(self) -> list[str]:
-        try:
-            layout(Path(self.path))
-        except DataError as exc:
-            return [f"{exc.message} {exc.hint}" if exc.hint else exc.message]
-        return []
-
-    def peek_labels(self) -> Labels | None:
-        try:
-            classes = layout(Path(self.path))[0]
-        except DataError:
-            return None
-        return Labels(len(classes), binary=len(classes) == 2)
+    def layout(self) -> tuple[list[str], dict[str, Path]]:
+        """(class names, split -> folder)."""
+        return layout(Path(self.path))
 
 
 def layout(root: Path) -> tuple[list[str], dict[str, Path]]:
     """(class names, split -> folder: train and any of validation, test; or {"all": root}).
 
     Raises a DataError for a folder that is not usable, before any image is read."""
-    if not root.is_dir():
-        what = "a file" if root.exists() else "not found"
-        raise DataError(f"data.path {root}: {what}; give the folder that holds the class folders.")
+    existing_root(root)
     if (root / "train").is_dir():
         folders = {s: root / s for s in SPLITS if (root / s).is_dir()}
     elif any((root / s).is_dir() for s in SPLITS[1:]):
@@ -137,16 +121,10 @@ def layout(root: Path) -> tuple[list[str], dict[str, Path]]:
     else:
         folders = {"all": root}
     first = next(iter(folders.values()))
-    classes = _class_folders(first)
-    if len(classes) < 2:
-        found = ", ".join(classes) or "none"
-        raise DataError(
-            f"{first} has {len(classes)} class folder{'s' if len(classes) != 1 else ''} "
-            f"({found}); a classifier needs at least two.",
-            hint="Put each class's images in a folder of its own: <root>/<class>/*.png.",
-        )
+    classes = class_names(first)
+    at_least_two(classes, first, "*.png")
     for split, folder in folders.items():
-        unknown = sorted(set(_class_folders(folder)) - set(classes))
+        unknown = sorted(set(class_names(folder)) - set(classes))
         if unknown and split != "all":
             raise DataError(
                 f"{folder} has class folder{'s' if len(unknown) > 1 else ''} "
@@ -159,10 +137,6 @@ def layout(root: Path) -> tuple[list[str], dict[str, Path]]:
         if not image_files(first / name)[0]:
             raise DataError(f"the class folder {first / name} holds no image files.")
     return classes, folders
-
-
-def _class_folders(folder: Path) -> list[str]:
-    return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
 
 
 def image_dir_source(config: ImageDirConfig) -> RawData:

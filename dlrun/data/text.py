@@ -27,10 +27,10 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from dlrun.config.schema import DataSection, Section
+from dlrun.config.schema import Section
+from dlrun.data.class_folders import ClassFolders, at_least_two, class_names, existing_root
 from dlrun.data.splits import RawData, Split, with_test_split
 from dlrun.errors import DataError, DataWarning
-from dlrun.tasks import Labels
 
 
 class TextKeys(Section):
@@ -53,7 +53,7 @@ class TextKeys(Section):
     )
 
 
-class TextDirConfig(DataSection):
+class TextDirConfig(ClassFolders):
     """Text files in one folder per class."""
 
     gives_words: ClassVar[bool] = True
@@ -72,46 +72,23 @@ class TextDirConfig(DataSection):
     def representation(self) -> str:
         return "sequence" if self.text.output == "int" else "multi_hot"
 
-    def describe(self) -> str:
-        return f"the class folders of {self.path}"
-
-    def input_problems(self) -> list[str]:
-        try:
-            layout(Path(self.path))
-        except DataError as exc:
-            return [str(exc)]
-        return []
-
-    def peek_labels(self) -> Labels | None:
-        try:
-            classes = layout(Path(self.path))[0]
-        except DataError:
-            return None
-        return Labels(len(classes), binary=len(classes) == 2)
+    def layout(self) -> tuple[list[str], list[Path]]:
+        """(class names, the split folders: [train, test] or [root])."""
+        return layout(Path(self.path))
 
 
 def layout(root: Path) -> tuple[list[str], list[Path]]:
     """(class names, the split folders: [train, test] or [root]); DataError if unusable."""
-    if not root.is_dir():
-        what = "a file" if root.exists() else "not found"
-        raise DataError(f"data.path {root}: {what}; give the folder that holds the class folders.")
+    existing_root(root)
     splits = [root / "train", root / "test"] if (root / "train").is_dir() else [root]
     if len(splits) == 2 and not splits[1].is_dir():
         raise DataError(
             f"{root} has train/ but no test/ folder.",
             hint="Add test/, or put the class folders directly in data.path to carve a test split.",
         )
-    names = [
-        sorted(e.name for e in os.scandir(s) if e.is_dir() and e.name[0] != ".") for s in splits
-    ]
+    names = [class_names(s) for s in splits]
     classes = [c for c in names[0] if all(c in other for other in names[1:])]
-    if len(classes) < 2:
-        found = ", ".join(classes) or "none"
-        raise DataError(
-            f"{splits[0]} has {len(classes)} class folder{'s' if len(classes) != 1 else ''} "
-            f"({found}); a classifier needs at least two.",
-            hint="Put each class's files in a folder of its own: <root>/<class>/*.txt.",
-        )
+    at_least_two(classes, splits[0], "*.txt")
     for split in splits:
         for name in classes:
             if not any(e.is_file() for e in os.scandir(split / name)):
