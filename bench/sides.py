@@ -37,15 +37,21 @@ def keras_script(arguments: list[str]) -> dict[str, float]:
     }
 
 
-def dlrun_train(config: Path | str, overrides: list[str], samples: int) -> dict[str, float]:
+def dlrun_run(config: Path | str, overrides: list[str]) -> tuple[dict, float, float]:
     """`dlrun train CONFIG OVERRIDES` with an empty data cache (a cold load, as the Keras
-    side has); `samples` is the training samples per epoch."""
+    side has): (its summary.json, wall seconds, peak RSS GB)."""
     with tempfile.TemporaryDirectory() as runs, tempfile.TemporaryDirectory() as cache:
         command = [sys.executable, "-m", "dlrun", "train", str(config), *overrides]
         command += ["--runs-dir", runs, "-q"]
         wall, rss, _ = measure(command, env={**os.environ, "DLRUN_CACHE_DIR": cache})
         (run,) = list(Path(runs).iterdir())
-        summary = json.loads((run / "summary.json").read_text())
+        return json.loads((run / "summary.json").read_text()), wall, rss
+
+
+def dlrun_train(config: Path | str, overrides: list[str], samples: int) -> dict[str, float]:
+    """A single-stage `dlrun train` (see `dlrun_run`); `samples` is the training samples
+    per epoch."""
+    summary, wall, rss = dlrun_run(config, overrides)
     stage = summary["stages"]["train"]
     return {
         "samples_per_s": samples * stage["epochs_run"] / stage["seconds"],
