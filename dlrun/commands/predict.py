@@ -42,6 +42,7 @@ from dlrun.data.representations.text import text_lines
 from dlrun.data.splits import Features
 from dlrun.data.tabular import not_utf8
 from dlrun.errors import DataError, UsageError
+from dlrun.evaluation import predict_batches
 from dlrun.runs.catalog import resolve_run
 from dlrun.runs.rundir import Run, write_text
 from dlrun.spec import DlrunConfig, load_config
@@ -121,7 +122,7 @@ def predict_features(
     if n == 0:
         raise DataError("the input holds no samples.")
     dataset = make_dataset(Split(features, np.zeros(n, dtype=np.float32)), config.train.batch_size)
-    return np.asarray(model.predict(dataset.map(lambda x, _: x), verbose=0))
+    return predict_batches(model, dataset.map(lambda x, _: x))
 
 
 def _check_shape(
