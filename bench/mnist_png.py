@@ -6,7 +6,9 @@ bench/configs/mnist_png.yaml (the same model, data and training through dlrun) t
 as processes of their own, one after the other: test accuracy, fit throughput (training
 samples per second of fit), whole-process time and peak RSS, with the dlrun / Keras
 ratios; with `--repeats N` the sides alternate N times and each figure is the median, as
-the machine's other work otherwise falls on one side more than the other. Both stream
+the machine's other work otherwise falls on one side more than the other, and each
+run is another draw of the initialization and shuffle (the Keras script is unseeded; dlrun
+takes seed 1337, 1338, ...). Both stream
 the images from disk; the decoded dataset's size, and the peak RSS
 of a process that only imports TensorFlow and builds the model, show how much of each
 side's memory the images take.
@@ -36,6 +38,7 @@ from sides import dlrun_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "bench" / "configs"
+SEED = 1337  # mnist_png.yaml's
 TRAINING = 48_000  # 80 % of the 60,000 training images
 BASELINE = (
     "from dlrun.tfenv import import_keras; keras = import_keras(); "
@@ -59,8 +62,9 @@ def run_keras(folders: Path) -> dict[str, float]:
     }
 
 
-def run_dlrun(folders: Path) -> dict[str, float]:
-    summary, wall, rss = dlrun_run(CONFIGS / "mnist_png.yaml", [f"data.path={folders}"])
+def run_dlrun(folders: Path, seed: int) -> dict[str, float]:
+    overrides = [f"data.path={folders}", f"seed={seed}"]
+    summary, wall, rss = dlrun_run(CONFIGS / "mnist_png.yaml", overrides)
     stage = summary["stages"]["train"]
     return {
         "test_accuracy": summary["final"]["test"]["accuracy"],
@@ -100,7 +104,9 @@ def main() -> None:
         started = time.perf_counter()
         folders = write(Path(tmp) / "mnist_png", load(args.datasets))
         written = time.perf_counter() - started
-        rows = [(run_keras(folders), run_dlrun(folders)) for _ in range(args.repeats)]
+        # The Keras script is unseeded, so each of its runs is another draw; dlrun is seeded,
+        # and takes another seed each repeat to be another draw too.
+        rows = [(run_keras(folders), run_dlrun(folders, SEED + i)) for i in range(args.repeats)]
         workflow = run_workflow(folders) if args.workflow else None
     keras_side = {k: statistics.median(r[0][k] for r in rows) for k in rows[0][0]}
     dlrun_side = {k: statistics.median(r[1][k] for r in rows) for k in rows[0][1]}
@@ -111,7 +117,15 @@ def main() -> None:
     print(f"MNIST, 70,000 PNG files (written in {written:.0f} s): the book's small convnet,")
     print("48k train / 12k validation / 10k test, rmsprop, batch 64, 5 epochs, best by val_loss")
     if args.repeats > 1:
-        print(f"medians of {args.repeats} alternating runs of each side")
+        accuracies = {
+            side: ", ".join(f"{r[i]['test_accuracy']:.4f}" for r in rows)
+            for i, side in enumerate(("keras", "dlrun"))
+        }
+        print(
+            f"medians of {args.repeats} alternating runs of each side (dlrun seeds "
+            f"{SEED}..{SEED + args.repeats - 1}); test accuracy keras {accuracies['keras']}, "
+            f"dlrun {accuracies['dlrun']}"
+        )
     print(f"{'':18}{'keras':>10}{'dlrun':>10}{'ratio':>8}")
     for key in keras_side:
         ratio = dlrun_side[key] / keras_side[key]
