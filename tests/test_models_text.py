@@ -486,3 +486,23 @@ def test_a_masked_rnn_trains_without_tensorflow_notices_on_stderr(tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_check_looks_at_a_stages_own_word_vectors(cli, tmp_path, write_config, glove) -> None:
+    """A stage that keeps the kind but names its own weights file is checked too: it used
+    to be looked at only when the stage changed model.kind."""
+    from tests.test_text import text_config, write_folders
+
+    config = text_config(write_folders(tmp_path / "aclImdb", n_train=3, n_test=2), output="int")
+    config["model"] = {"kind": "rnn", "embedding": {"dim": 3, "weights": str(glove)}}
+    config["workflow"] = {
+        "stages": [
+            {"name": "glove", "role": "small"},
+            {"name": "other", "model": {"embedding": {"dim": 3, "weights": "absent.txt"}}},
+        ]
+    }
+    code, out, err = cli("check", write_config(config))
+    assert code == 2
+    flat = " ".join(err.split())
+    assert "workflow stage 'other': model.embedding.weights absent.txt: not found" in flat
+    assert "stage 'glove'" not in flat

@@ -55,15 +55,15 @@ def input_problems(config: ConfigBase) -> list[str]:
     python: builder without its function, a task the labels cannot have."""
     problems = [*config.data.input_problems(), *config.model.input_problems()]
     if config.workflow is not None:
-        seen = {config.model.kind}
+        # every stage whose model differs: a stage may name its own builder or word vectors
+        seen = {config.model.model_dump_json()}
         for stage in config.workflow.planned():
-            kind = stage.model.get("kind")
-            if isinstance(kind, str) and kind not in seen:
-                seen.add(kind)
-                merged = type(config).model_validate(stage_raw(config, stage))
-                problems += [
-                    f"workflow stage '{stage.name}': {p}" for p in merged.model.input_problems()
-                ]
+            if not stage.model:
+                continue
+            model = type(config).model_validate(stage_raw(config, stage)).model
+            if model.model_dump_json() not in seen:
+                seen.add(model.model_dump_json())
+                problems += [f"workflow stage '{stage.name}': {p}" for p in model.input_problems()]
     if problems or "task" in _swept(config):
         return problems
     labels = config.data.peek_labels()
