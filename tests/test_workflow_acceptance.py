@@ -43,13 +43,20 @@ def test_boston_workflow(cli, runs_dir: Path) -> None:
 
 
 def test_mnist_convnet(cli, runs_dir: Path) -> None:
-    """The book's small convnet (ch. 5): 0.99 on MNIST's test set in 5 epochs."""
+    """The book's small convnet (ch. 5): 0.99 on MNIST's test set, trained on all 60,000
+    training images for 5 epochs, as the book does.
+
+    The workflow's final retrain is that model: the small stage (50,000 / 10,000) picks
+    the epoch count, then all 60,000 train. A model that only ever saw the 50,000 lands
+    on either side of 0.99 by seed (0.9884 to 0.9922 for five seeds)."""
     summary = _summary(
         cli,
         runs_dir,
         "configs/mnist_convnet.yaml",
         "mnist/mnist.npz",
-        "workflow=null",
+        "workflow.overfit=null",
+        "workflow.regularize=[]",
         "train.epochs=5",
     )
+    assert summary["workflow"]["protocol"]["train"] == 50000
     assert summary["final"]["test"]["accuracy"] >= 0.99
