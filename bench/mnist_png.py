@@ -8,10 +8,9 @@ samples per second of fit), whole-process time and peak RSS, with the dlrun / Ke
 ratios; with `--repeats N` the sides alternate N times and each figure is the median, as
 the machine's other work otherwise falls on one side more than the other, and each
 run is another draw of the initialization and shuffle (the Keras script is unseeded; dlrun
-takes seed 1337, 1338, ...). Both stream
-the images from disk; the decoded dataset's size, and the peak RSS
-of a process that only imports TensorFlow and builds the model, show how much of each
-side's memory the images take.
+takes seed 1337, 1338, ...). Both stream the images from disk; the decoded dataset's
+size, and the peak RSS of a process that only imports TensorFlow and builds the model,
+show how much of each side's memory the images take.
 
 Targets (issue 11): test accuracy >= 0.99, throughput >= 1.0x Keras, peak RSS <= 1.0x.
 
@@ -34,7 +33,7 @@ from pathlib import Path
 
 from imdb_dense import measure
 from mnist_folders import load, write
-from sides import dlrun_run
+from sides import add_workflow_flag, dlrun_train, dlrun_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "bench" / "configs"
@@ -47,6 +46,11 @@ BASELINE = (
     "build_model(ConvnetConfig(kind='convnet', units=[64]), InputSpec((28, 28, 1)), 10, "
     "head_for('multiclass'))"
 )
+
+
+def run_dlrun(folders: Path, seed: int) -> dict[str, float]:
+    overrides = [f"data.path={folders}", f"seed={seed}"]
+    return dlrun_train(CONFIGS / "mnist_png.yaml", overrides, TRAINING)
 
 
 def run_keras(folders: Path) -> dict[str, float]:
@@ -62,40 +66,11 @@ def run_keras(folders: Path) -> dict[str, float]:
     }
 
 
-def run_dlrun(folders: Path, seed: int) -> dict[str, float]:
-    overrides = [f"data.path={folders}", f"seed={seed}"]
-    summary, wall, rss = dlrun_run(CONFIGS / "mnist_png.yaml", overrides)
-    stage = summary["stages"]["train"]
-    return {
-        "test_accuracy": summary["final"]["test"]["accuracy"],
-        "samples_per_s": TRAINING * stage["epochs_run"] / stage["seconds"],
-        "process_seconds": wall,
-        "peak_rss_gb": rss,
-    }
-
-
-def run_workflow(folders: Path) -> dict[str, float]:
-    """The same model through dlrun's workflow: the epoch count picked on validation,
-    then the final model retrained on all 60,000 training images."""
-    summary, wall, rss = dlrun_run(CONFIGS / "mnist_png_workflow.yaml", [f"data.path={folders}"])
-    return {
-        "test_accuracy": summary["final"]["test"]["accuracy"],
-        "best_epoch": summary["stages"]["small"]["best_epoch"],
-        "process_seconds": wall,
-        "peak_rss_gb": rss,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument(
-        "--no-workflow",
-        dest="workflow",
-        action="store_false",
-        help="skip the run through dlrun's workflow (mnist_png_workflow.yaml)",
-    )
+    add_workflow_flag(parser, "mnist_png_workflow.yaml")
     args = parser.parse_args()
     if not (args.datasets / "mnist" / "mnist.npz").is_file():
         print(f"skipped: {args.datasets}/mnist/mnist.npz not found")
@@ -107,7 +82,10 @@ def main() -> None:
         # The Keras script is unseeded, so each of its runs is another draw; dlrun is seeded,
         # and takes another seed each repeat to be another draw too.
         rows = [(run_keras(folders), run_dlrun(folders, SEED + i)) for i in range(args.repeats)]
-        workflow = run_workflow(folders) if args.workflow else None
+        on = [f"data.path={folders}"]
+        workflow = (
+            dlrun_workflow(CONFIGS / "mnist_png_workflow.yaml", on) if args.workflow else None
+        )
     keras_side = {k: statistics.median(r[0][k] for r in rows) for k in rows[0][0]}
     dlrun_side = {k: statistics.median(r[1][k] for r in rows) for k in rows[0][1]}
     _, baseline, _ = measure(

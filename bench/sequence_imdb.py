@@ -19,9 +19,10 @@ import argparse
 import json
 from pathlib import Path
 
-from sides import dlrun_run, dlrun_train, keras_script, print_sides
+from sides import add_workflow_flag, dlrun_train, dlrun_workflow, keras_script, print_sides
 
 ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / "bench" / "configs" / "seq_conv1d_workflow.yaml"
 
 
 def main() -> None:
@@ -29,12 +30,7 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--models", nargs="*", default=["conv1d", "lstm"])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument(
-        "--no-workflow",
-        dest="workflow",
-        action="store_false",
-        help="skip the Conv1D through dlrun's workflow (seq_conv1d_workflow.yaml)",
-    )
+    add_workflow_flag(parser, WORKFLOW.name)
     args = parser.parse_args()
     if not (args.datasets / "imdb" / "imdb.npz").is_file():
         print(f"skipped: {args.datasets}/imdb/imdb.npz not found")
@@ -58,22 +54,14 @@ def main() -> None:
 def workflow(datasets: Path) -> dict[str, float]:
     """The same Conv1D through the universal workflow: its epoch count picked on
     validation, then retrained on all 25,000 reviews."""
-    config = ROOT / "bench" / "configs" / "seq_conv1d_workflow.yaml"
-    summary, wall, rss = dlrun_run(config, [f"data.path={datasets / 'imdb' / 'imdb.npz'}"])
-    small = summary["stages"]["small"]
-    accuracy = summary["final"]["test"]["accuracy"]
+    found = dlrun_workflow(WORKFLOW, [f"data.path={datasets / 'imdb' / 'imdb.npz'}"])
     print(
         f"ordered IMDB, conv1d through dlrun's workflow (rmsprop 1e-3, early stopping): "
-        f"test accuracy {accuracy:.3f}; best epoch {small['best_epoch']} of "
-        f"{small['epochs_run']} (val accuracy {small['val']['accuracy']:.3f}), retrained on "
-        f"25,000; {wall:.0f} s, {rss:.2f} GB"
+        f"test accuracy {found['test_accuracy']:.3f}; best epoch {found['best_epoch']} of "
+        f"{found['epochs_run']} (val accuracy {found['val_accuracy']:.3f}), retrained on "
+        f"25,000; {found['process_seconds']:.0f} s, {found['peak_rss_gb']:.2f} GB"
     )
-    return {
-        "test_accuracy": accuracy,
-        "best_epoch": small["best_epoch"],
-        "process_seconds": wall,
-        "peak_rss_gb": rss,
-    }
+    return found
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ print_sides("aclImdb bigrams", keras_side, dlrun_side)
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -59,6 +60,31 @@ def dlrun_train(config: Path | str, overrides: list[str], samples: int) -> dict[
         "peak_rss_gb": rss,
         "test_accuracy": summary["final"]["test"]["accuracy"],
     }
+
+
+def dlrun_workflow(config: Path | str, overrides: list[str]) -> dict[str, float]:
+    """`dlrun train` of a config with a workflow (see `dlrun_run`): the final model's test
+    accuracy, and the small stage's best epoch, epochs run and validation accuracy."""
+    summary, wall, rss = dlrun_run(config, overrides)
+    small = summary["stages"]["small"]
+    return {
+        "test_accuracy": summary["final"]["test"]["accuracy"],
+        "best_epoch": small["best_epoch"],
+        "epochs_run": small["epochs_run"],
+        "val_accuracy": small["val"]["accuracy"],
+        "process_seconds": wall,
+        "peak_rss_gb": rss,
+    }
+
+
+def add_workflow_flag(parser: argparse.ArgumentParser, config: str) -> None:
+    """`--no-workflow`: skip the run of `config` through dlrun's workflow."""
+    parser.add_argument(
+        "--no-workflow",
+        dest="workflow",
+        action="store_false",
+        help=f"skip the run through dlrun's workflow ({config})",
+    )
 
 
 def print_sides(title: str, keras_side: dict[str, float], dlrun_side: dict[str, float]) -> None:

@@ -59,7 +59,16 @@ def test_predictions_run_a_batch_per_call_and_keep_the_training_setting() -> Non
     model.compile(loss="mse", steps_per_execution=4)
     x = np.arange(30, dtype=np.float32).reshape(10, 3)
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(3)
+    built_with = []
+    make = model.make_predict_function
+
+    def spy(force: bool = False):  # the setting Keras builds the predict function for
+        built_with.append(model.steps_per_execution)
+        return make(force)
+
+    model.make_predict_function = spy
     got = predict_batches(model, dataset)
+    assert built_with == [1]
     assert model.steps_per_execution == 4
     np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-6)
     np.testing.assert_allclose(got, model.predict(dataset, verbose=0), rtol=1e-6)

@@ -262,7 +262,6 @@ def _training_images(config: Any, state: dict[str, Any]) -> Any:
 
     import numpy as np
 
-    from dlrun.data.images_dir import layout
     from dlrun.data.prepare import apply_state
     from dlrun.data.representations.image_files import ImagePaths, decode_all, image_files
 
@@ -270,7 +269,7 @@ def _training_images(config: Any, state: dict[str, Any]) -> Any:
         raise UsageError("--augmented is for runs on image folders (data.source: image_dir).")
     if not state.get("augment"):
         raise UsageError("this run has no data.augment: its training images are not augmented.")
-    classes, folders = layout(Path(config.data.path))
+    classes, folders = config.data.layout()
     first = next(iter(folders.values()))
     # listing the folders reads no image: only these few are decoded
     paths = [image_files(first / name)[0][0] for name in classes[:AUGMENTED_IMAGES]]

@@ -61,8 +61,9 @@ def input_problems(config: ConfigBase) -> list[str]:
             if not stage.model:
                 continue
             model = type(config).model_validate(stage_raw(config, stage)).model
-            if model.model_dump_json() not in seen:
-                seen.add(model.model_dump_json())
+            dumped = model.model_dump_json()
+            if dumped not in seen:
+                seen.add(dumped)
                 problems += [f"workflow stage '{stage.name}': {p}" for p in model.input_problems()]
     if problems or "task" in _swept(config):
         return problems

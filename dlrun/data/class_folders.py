@@ -5,14 +5,14 @@ hidden folders left out. Each source decides its own split folders and which fil
 count; this module holds the checks that read the same for both, and the config methods
 that look at the folders before anything loads.
 
-Example:
+Example (a source with no split folders):
 
 ```python
-class TextDirConfig(ClassFolders):
+class AudioDirConfig(ClassFolders):
     def layout(self) -> tuple[list[str], list[Path]]:
         root = existing_root(Path(self.path))
         classes = class_names(root)
-        at_least_two(classes, root, "*.txt")
+        at_least_two(classes, root, "*.wav")
         return classes, [root]
 ```
 """
@@ -23,6 +23,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from dlrun.config.schema import DataSection
 from dlrun.errors import DataError
 from dlrun.tasks import Labels
@@ -32,12 +34,14 @@ class ClassFolders(DataSection):
     """A data section whose classes are folders: `layout` reads them, and `check` and
     the label peek use it without loading a file."""
 
+    path: str = Field(description="The root folder of the class folders.")
+
     def layout(self) -> tuple[list[str], Any]:
         """(class names, the split folders); raises a DataError naming what is unusable."""
         raise NotImplementedError
 
     def describe(self) -> str:
-        return f"the class folders of {getattr(self, 'path', '?')}"
+        return f"the class folders of {self.path}"
 
     def input_problems(self) -> list[str]:
         try:

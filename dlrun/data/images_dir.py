@@ -140,7 +140,7 @@ def layout(root: Path) -> tuple[list[str], dict[str, Path]]:
 
 
 def image_dir_source(config: ImageDirConfig) -> RawData:
-    classes, folders = layout(Path(config.path))
+    classes, folders = config.layout()
     files: list[str] = []
     labels: list[np.ndarray] = []
     split_of: list[np.ndarray] = []

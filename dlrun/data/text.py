@@ -97,7 +97,7 @@ def layout(root: Path) -> tuple[list[str], list[Path]]:
 
 
 def text_dir_source(config: TextDirConfig) -> RawData:
-    classes, splits = layout(Path(config.path))
+    classes, splits = config.layout()
     skipped: list[Path] = []
     parts = [_read_split(folder, classes, config.skip_bad_files, skipped) for folder in splits]
     if skipped:
