@@ -45,7 +45,7 @@ def test_steps_per_execution_trains_the_same_epochs(cli, runs_dir: Path, tiny_co
 
 
 def test_predictions_run_a_batch_per_call_and_keep_the_training_setting() -> None:
-    """Keras unrolls steps_per_execution predict steps into one graph (250 MB for a GRU on
+    """Keras unrolls steps_per_execution predict steps into one graph (266 MB of peak for a GRU on
     Jena's windows): predictions run a batch per call, and the same values come out."""
     import numpy as np
 

@@ -55,7 +55,7 @@ def training_dataset(
 
     def epoch_order(epoch: Any) -> Any:
         # One permutation tensor per epoch (8 bytes a sample), not a shuffle buffer of n
-        # dataset elements: on Jena's 210,000 windows the buffer cost about 45 MB.
+        # dataset elements: on Jena's 210,000 windows the buffer was estimated at 45 MB.
         order = tf.random.experimental.stateless_shuffle(
             tf.range(n, dtype=tf.int64),
             seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
