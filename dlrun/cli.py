@@ -54,9 +54,20 @@ ExtraConfigs = Annotated[
     list[Path] | None,
     typer.Option("--config", "-c", help="Another config file layered on top (repeatable)."),
 ]
+
+
+def _runs_dir(value: Path) -> Path:
+    """Make --runs-dir the runs directory for the whole command, so `base: run:<id>` in a
+    config, and the sweep's workers, look for runs where this command writes them."""
+    os.environ["DLRUN_RUNS_DIR"] = str(value)
+    return value
+
+
 RunsDir = Annotated[
     Path,
-    typer.Option("--runs-dir", envvar="DLRUN_RUNS_DIR", help="Where runs are written."),
+    typer.Option(
+        "--runs-dir", envvar="DLRUN_RUNS_DIR", help="Where runs are written.", callback=_runs_dir
+    ),
 ]
 
 
@@ -510,6 +521,19 @@ def _show_warning(others: Callable[..., None]) -> Callable[..., None]:
 
 
 def _run(args: list[str] | None) -> int:
+    # --runs-dir sets DLRUN_RUNS_DIR for its command only: a process that runs several
+    # commands (the tests, a notebook) keeps its own.
+    saved = os.environ.get("DLRUN_RUNS_DIR")
+    try:
+        return _command(args)
+    finally:
+        if saved is None:
+            os.environ.pop("DLRUN_RUNS_DIR", None)
+        else:
+            os.environ["DLRUN_RUNS_DIR"] = saved
+
+
+def _command(args: list[str] | None) -> int:
     try:
         code = app(args=args, prog_name="dlrun", standalone_mode=False)
     except ClickException as exc:

@@ -9,6 +9,7 @@ uses a dlrun run of its own as the base.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.error
 from pathlib import Path
@@ -283,6 +284,25 @@ def test_a_run_of_your_own_is_a_base_for_feature_extraction_then_fine_tuning(
     np.testing.assert_array_equal(
         source.get_layer("conv_0").kernel.numpy(), base.get_layer("conv_0").kernel.numpy()
     )
+
+
+def test_a_run_base_by_id_is_found_in_the_runs_dir_of_the_command(
+    tmp_path, stripes_run, monkeypatch, keras
+) -> None:
+    """`dlrun train --runs-dir X` with `base: run:<id>` looks for that run in X, as every
+    other command does, not in ./runs."""
+    monkeypatch.chdir(tmp_path)  # no ./runs here
+    monkeypatch.delenv("DLRUN_RUNS_DIR", raising=False)
+    config = image_config(
+        Path(yaml.safe_load((stripes_run / "config.yaml").read_text())["data"]["path"]),
+        name="by-id",
+    )
+    config["model"] = {"kind": "pretrained", "base": f"run:{stripes_run.name}", "units": [4]}
+    config["train"]["epochs"] = 1
+    run = train(config, tmp_path, stripes_run.parent)
+    summary = json.loads((run / "summary.json").read_text())
+    assert stripes_run.name in next(iter(summary["stages"].values()))["model"]
+    assert "DLRUN_RUNS_DIR" not in os.environ  # the command's own, not the process's
 
 
 def test_offline_imagenet_weights_name_the_file(tmp_path, monkeypatch, keras) -> None:

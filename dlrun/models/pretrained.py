@@ -81,7 +81,8 @@ class PretrainedConfig(DenseKeys):
     base: str = Field(
         "MobileNetV2",
         description="A keras.applications name (MobileNetV2, VGG16, ...) or run:<run id> "
-        "(a dlrun run's final model, found in $DLRUN_RUNS_DIR or ./runs; or run:<its path>).",
+        "(a dlrun run's final model, found in --runs-dir, else $DLRUN_RUNS_DIR, else ./runs; "
+        "or run:<its path>).",
     )
     weights: str | None = Field(
         "imagenet",
