@@ -521,19 +521,7 @@ def _show_warning(others: Callable[..., None]) -> Callable[..., None]:
 
 
 def _run(args: list[str] | None) -> int:
-    # --runs-dir sets DLRUN_RUNS_DIR for its command only: a process that runs several
-    # commands (the tests, a notebook) keeps its own.
     saved = os.environ.get("DLRUN_RUNS_DIR")
-    try:
-        return _command(args)
-    finally:
-        if saved is None:
-            os.environ.pop("DLRUN_RUNS_DIR", None)
-        else:
-            os.environ["DLRUN_RUNS_DIR"] = saved
-
-
-def _command(args: list[str] | None) -> int:
     try:
         code = app(args=args, prog_name="dlrun", standalone_mode=False)
     except ClickException as exc:
@@ -549,6 +537,13 @@ def _command(args: list[str] | None) -> int:
         if exc.hint:
             out.err.print(exc.hint, soft_wrap=True, markup=False)
         return exc.exit_code
+    finally:
+        # --runs-dir sets DLRUN_RUNS_DIR for its command only: a process that runs several
+        # commands (the tests, a notebook) keeps its own.
+        if saved is None:
+            os.environ.pop("DLRUN_RUNS_DIR", None)
+        else:
+            os.environ["DLRUN_RUNS_DIR"] = saved
     return code if isinstance(code, int) else 0
 
 

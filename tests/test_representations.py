@@ -132,7 +132,7 @@ def test_each_training_epoch_is_a_permutation_keyed_by_seed_and_epoch(keras) -> 
 
 def test_pipelines_run_without_the_autotuning_thread(keras) -> None:  # noqa: F811
     """With tf.data's autotuning thread, deleting a fit's iterator waits until that thread
-    wakes: beside a second training process, fit returned 47-55 s after its last epoch.
+    wakes: beside a second training process, fit returned 47-56 s after its last epoch.
     The batches are the same without it."""
     split = Split(np.arange(50, dtype=np.float32)[:, None], np.arange(50))
     shuffled, _ = training_dataset(split, 16, seed=1, epochs=(0, 1))

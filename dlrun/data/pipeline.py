@@ -76,8 +76,8 @@ def _batches(indices: Any, split: Split, one_hot: int | None) -> Any:
         labels = tf.one_hot(labels, one_hot)
     features = REPRESENTATIONS[representation_name(split.x)].batches(split.x)
     # No autotuning thread: deleting an iterator waits for it to wake, and with another
-    # training process on the machine that wait held fit's return for 47-55 s in 4 of 5
-    # runs (gdb: ~RootDataset::Iterator in Model::OptimizeLoop). AUTOTUNE still resolves,
+    # training process on the machine that wait held fit's return for 47-56 s in 7 of 10
+    # processes (gdb: ~RootDataset::Iterator in Model::OptimizeLoop). AUTOTUNE still resolves,
     # to one call per core and a prefetch buffer that grows as needed.
     options = tf.data.Options()
     options.autotune.enabled = False
