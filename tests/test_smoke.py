@@ -72,3 +72,66 @@ def test_predictions_run_a_batch_per_call_and_keep_the_training_setting() -> Non
     assert model.steps_per_execution == 4
     np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-6)
     np.testing.assert_allclose(got, model.predict(dataset, verbose=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("task", "labels", "loss", "metrics"),
+    [
+        ("multiclass", "one_hot", "categorical_crossentropy", ["accuracy"]),
+        ("multiclass", "sparse", "sparse_categorical_crossentropy", ["accuracy"]),
+        ("binary", "sparse", "binary_crossentropy", ["accuracy"]),
+        ("regression", "sparse", "mse", ["mae"]),
+    ],
+)
+def test_test_scores_are_what_keras_evaluate_reports(
+    write_config, task: str, labels: str, loss: str, metrics: list[str]
+) -> None:
+    """The test split is predicted once and scored from the predictions: the loss with the
+    L2 penalty and the metrics are what `model.evaluate` gives on the same batches."""
+    import numpy as np
+
+    from dlrun.config.loader import load_config
+    from dlrun.data.pipeline import make_dataset
+    from dlrun.data.splits import Split
+    from dlrun.evaluation import evaluate_model, one_hot_width
+    from dlrun.spec import DlrunConfig
+    from dlrun.tfenv import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(3)
+    outputs = {"multiclass": 3, "binary": 1, "regression": 1}[task]
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(101, 4)).astype(np.float32)  # 101: the last batch is short
+    y = rng.normal(size=101) if task == "regression" else rng.integers(0, max(outputs, 2), 101)
+    config = load_config(
+        DlrunConfig,
+        write_config(
+            {
+                "name": "scores",
+                "task": task,
+                "data": {"source": "sklearn.digits", "labels": labels},
+                "model": {"kind": "mlp", "units": [8]},
+                "train": {"batch_size": 16},
+            }
+        ),
+    ).config
+    model = keras.Sequential(
+        [
+            keras.layers.Input((4,)),
+            keras.layers.Dense(8, activation="relu", kernel_regularizer=keras.regularizers.L2(0.1)),
+            keras.layers.Dense(outputs, activation="softmax" if outputs > 1 else None),
+        ]
+    )
+    model.compile(loss=loss, metrics=metrics)
+    split = Split(x, y)
+    expected = model.evaluate(
+        make_dataset(split, 16, one_hot=one_hot_width(config, outputs)),
+        verbose=0,
+        return_dict=True,
+    )
+    got = evaluate_model(model, split, config, outputs)
+    assert set(expected) <= set(got)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-5), key
+    assert got["samples"] == 101
+    assert ("confusion_matrix" in got) == (task != "regression")
