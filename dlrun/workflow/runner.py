@@ -56,6 +56,7 @@ summary["chosen"], summary["final"]["test"]["accuracy"]
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -425,6 +426,7 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
             members.append(fit.model)
             seconds += fit.seconds
         model = members[0] if copies == 1 else _average(members, prepared, config, keras)
+        saved = directory / "model.keras" if copies == 1 else None
         state = prepared.state
         result.update(
             epochs=epochs, models=copies, samples=len(prepared.train), seconds=round(seconds, 2)
@@ -433,6 +435,7 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         kept = best_model_file(flow.run.path / "stages" / name)
         out.info(f"[bold]final[/]: keeping {name}'s best model ({kept.name})")
         model = keras.saving.load_model(kept, safe_mode=True)
+        saved = kept
         portion = flow.portions[0]
         state = portion.prepared.state
         result.update(epochs=entry["best_epoch"], samples=len(portion.train_y))
@@ -444,7 +447,12 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
     flow.run.write_json("final/metrics.json", metrics)
     flow.run.write_json("preprocessing.json", state)
     # The final model goes last: its presence means metrics and preprocessing are there.
-    save_with(flow.run.final_model_path, model.save)
+    # A copy of the file the model came from, where there is one: saving it again would
+    # hold a second serialized model in memory at the run's end, for the same bytes.
+    save_with(
+        flow.run.final_model_path,
+        model.save if saved is None else lambda tmp: shutil.copyfile(saved, tmp),
+    )
     result["test"] = metrics
     return result
 
