@@ -38,6 +38,7 @@ from dlrun.errors import ConfigError, DlrunError, FailedStageError
 from dlrun.objective import Objective
 from dlrun.runs.rundir import read_history, write_text
 from dlrun.spec import DlrunConfig
+from dlrun.tfenv import release_memory
 from dlrun.training.fit import metric_missing
 
 Curves = dict[str, list[float]]
@@ -141,7 +142,7 @@ def train_stage(
         record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
         write_text(stage_dir / "error.log", traceback.format_exc())
     finally:
-        _release_memory()
+        release_memory()
     if record.status == "failed":
         record.seconds = round(time.perf_counter() - started, 2)
     return record
@@ -189,7 +190,7 @@ def _fit_folds(
         record.stopped_early = record.stopped_early or fit.stopped_early
         histories.append(fit.history)
         del fit
-        _release_memory()
+        release_memory()
         if count > 1:
             values = histories[-1][objective.name]
             best = objective.best_epoch(values)
@@ -270,13 +271,3 @@ def stage_curves(stage_dir: Path, folds: list[str]) -> Curves:
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.4g}"
-
-
-def _release_memory() -> None:
-    """Drop the finished fit's graphs and tensors, so memory stays flat across stages."""
-    import gc
-    import sys
-
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session(free_memory=True)
-    gc.collect()

@@ -74,7 +74,7 @@ from dlrun.runs.rundir import PREDICTIONS, Run, save_with
 from dlrun.runs.summary import new_summary
 from dlrun.spec import DlrunConfig
 from dlrun.tasks import head_for
-from dlrun.tfenv import import_keras
+from dlrun.tfenv import import_keras, release_memory
 from dlrun.training import (
     FoldRecord,
     best_model_file,
@@ -190,6 +190,7 @@ def run_workflow(
         )
     if final:
         summary["final"] = previous.get("final") or _final(flow, stages, keras)
+        release_memory()  # the final model and its graphs: the report has no use for them
     summary["seconds"] = round(time.perf_counter() - started, 2)
     flow.save()
     if config.workflow is not None:
