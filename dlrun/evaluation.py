@@ -72,18 +72,31 @@ def evaluate_model(
     if config.task == "regression" and predictions_to is not None:
         write_predictions(predictions_to, truth.astype(np.float64), predicted.astype(np.float64))
     if config.task in ("binary", "multiclass"):
-        from sklearn.metrics import confusion_matrix
-
         if config.task == "binary":
-            labels = (predicted.reshape(-1) > 0.5).astype(int)
-            classes = [0, 1]
+            labels, classes = (predicted.reshape(-1) > 0.5).astype(np.int64), 2
         else:
-            labels = predicted.argmax(axis=1)
-            classes = list(range(outputs))
-        metrics["confusion_matrix"] = confusion_matrix(
-            truth.astype(int), labels, labels=classes
-        ).tolist()
+            labels, classes = predicted.argmax(axis=1), outputs
+        metrics["confusion_matrix"] = confusion_matrix(truth, labels, classes).tolist()
     return metrics
+
+
+def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    """Counts of (true class, predicted class): row i, column j is how many samples of
+    class i were predicted as class j.
+
+    In numpy, as sklearn.metrics.confusion_matrix counts them; importing sklearn at the
+    end of a run would add its libraries to the run's peak memory.
+
+    Example:
+
+    ```python
+    confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)  # [[1, 0], [1, 1]]
+    ```
+    """
+    pairs = np.asarray(truth, dtype=np.int64).reshape(-1) * classes + np.asarray(
+        predicted, dtype=np.int64
+    ).reshape(-1)
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
 
 
 def scores(model: Any, truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
