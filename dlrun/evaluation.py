@@ -93,10 +93,10 @@ def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, classes: int) -> 
     confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)  # [[1, 0], [1, 1]]
     ```
     """
-    pairs = np.asarray(truth, dtype=np.int64).reshape(-1) * classes + np.asarray(
-        predicted, dtype=np.int64
-    ).reshape(-1)
-    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+    rows = np.asarray(truth, dtype=np.int64).reshape(-1)
+    columns = np.asarray(predicted, dtype=np.int64).reshape(-1)
+    counts = np.bincount(rows * classes + columns, minlength=classes * classes)
+    return counts.reshape(classes, classes)
 
 
 def scores(model: Any, truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

@@ -56,13 +56,22 @@ def cap_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     cap_malloc_arenas()   # before TensorFlow starts its threads
     ```
     """
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+    libc = _glibc()
+    if libc is None or "MALLOC_ARENA_MAX" in os.environ:
         return False
+    return libc.mallopt(_M_ARENA_MAX, arenas) == 1
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, when this process runs on it; None on other systems and libcs (musl has
+    neither arenas nor malloc_trim)."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # musl and other libcs have no glibc arenas
-        return False
-    return mallopt(_M_ARENA_MAX, arenas) == 1
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 @contextmanager
@@ -92,11 +101,9 @@ def release_memory() -> None:
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session(free_memory=True)
     gc.collect()
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
-            return
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def import_keras(verbose: bool = False) -> ModuleType:
