@@ -110,6 +110,12 @@ def test_image_dir_lists_paths_and_decodes_nothing_up_front(tmp_path) -> None:
     # only paths and sizes: nothing grows with the pixels
     assert raw.train.x.shapes.tolist()[0] == [16, 16, 3]
     assert sorted(set(raw.train.y.tolist())) == [0, 1]
+    # Held relative to the tree, so TensorFlow keeps each path inside its string tensor
+    # (up to 22 bytes) instead of allocating it; the full paths come back out.
+    assert raw.train.x.root == os.fsencode(f"{root}{os.sep}")
+    assert max(len(p) for p in raw.train.x.paths) <= 22
+    listed = {str(p) for p in root.rglob("*.*")}
+    assert set(raw.train.x.names()) | set(raw.test.x.names()) == listed
 
 
 def test_a_validation_folder_is_the_validation_split(tmp_path) -> None:
@@ -133,6 +139,8 @@ def test_train_evaluate_predict_a_folder_export_and_reload(stripes_run, cli, ker
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0] == "file,predicted,probability" and len(lines) == 9
+    given = {str(p) for p in (test_folder / "test" / "vertical").iterdir()}
+    assert {line.split(",")[0] for line in lines[1:]} == given
     assert sum(line.split(",")[1] == "vertical" for line in lines[1:]) >= 7
     # the input was RGB and the run grayscale: converted, and said so
     assert "converted 8 RGB images to grayscale" in err

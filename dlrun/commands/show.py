@@ -258,8 +258,6 @@ def _model_input(path: Path, state: dict[str, Any], config: Any) -> Any:
 
 def _training_images(config: Any, state: dict[str, Any]) -> Any:
     """The first training image of each class (up to four), as the model receives them."""
-    import os
-
     import numpy as np
 
     from dlrun.data.prepare import apply_state
@@ -273,9 +271,7 @@ def _training_images(config: Any, state: dict[str, Any]) -> Any:
     first = next(iter(folders.values()))
     # listing the folders reads no image: only these few are decoded
     paths = [image_files(first / name)[0][0] for name in classes[:AUGMENTED_IMAGES]]
-    found = ImagePaths(
-        np.array([os.fsencode(p) for p in paths]), np.zeros((len(paths), 3), np.int32)
-    )
+    found = ImagePaths.of(paths, np.zeros((len(paths), 3), np.int32))
     return decode_all(apply_state(found, state))
 
 
