@@ -18,11 +18,13 @@ cross_field_problems(config)
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 from pydantic import ValidationError
 
 from dlrun.config.schema import (
+    MAX_SEED,
     ConfigBase,
     StageConfig,
     other_member_hint,
@@ -47,6 +49,7 @@ def cross_field_problems(config: ConfigBase) -> list[str]:
         *_train_problems(config),
         *_sweep_problems(config),
         *_workflow_problems(config),
+        *_objective_problems(config),
     ]
 
 
@@ -85,6 +88,23 @@ def logged_metrics(config: ConfigBase) -> list[str]:
     head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
     logged = ["loss", *head.metrics]
     return [*(f"val_{m}" for m in logged), *logged]
+
+
+def _objective_problems(config: ConfigBase) -> list[str]:
+    """The objective must be a metric the fit logs; a workflow compares stages on
+    validation, so there it must be a validation metric."""
+    metric = config.objective.metric
+    if metric is None or _swept(config) & {"task", "train.loss", "train.metrics"}:
+        return []
+    allowed = logged_metrics(config)
+    if config.workflow is not None:
+        allowed = [m for m in allowed if m.startswith("val_")]
+    if metric in allowed:
+        return []
+    return [
+        f"objective.metric '{metric}' (which sweep.metric and workflow.metric set too) is "
+        f"not logged by this config; use one of: {', '.join(allowed)}."
+    ]
 
 
 def _train_problems(config: ConfigBase) -> list[str]:
@@ -133,6 +153,22 @@ def _validation_problems(config: ConfigBase) -> list[str]:
         return ["data.validation needs a protocol: holdout: N, fraction: F or kfold: K."]
     if v.repeats > 1 and v.kfold is None:
         return ["data.validation.repeats applies to kfold only; add kfold: K or remove repeats."]
+    most = config.data.training_samples()
+    if most is None:
+        return []
+    gives = f"{config.data.describe()} gives at most {most} training samples" + (
+        " (data.limit)" if most == config.data.limit else ""
+    )
+    if v.kfold is not None and v.kfold > most:
+        return [
+            f"data.validation.kfold is {v.kfold}, but {gives}, and each fold needs one. "
+            f"Use kfold: {most} or fewer."
+        ]
+    if v.holdout is not None and v.holdout >= most:
+        return [
+            f"data.validation.holdout is {v.holdout}, but {gives}, and some must be left to "
+            f"train on. Hold out fewer than {most}."
+        ]
     return []
 
 
@@ -207,13 +243,12 @@ def _workflow_problems(config: ConfigBase) -> list[str]:
         )
     if workflow.final_models > 1 and workflow.final != "retrain":
         problems.append("workflow.final_models averages retrained copies; it needs final: retrain.")
-    if workflow.metric is not None:
-        allowed = [m for m in logged_metrics(config) if m.startswith("val_")]
-        if workflow.metric not in allowed:
-            problems.append(
-                f"workflow.metric '{workflow.metric}' is not logged by this config; "
-                f"use one of: {', '.join(allowed)}."
-            )
+    if config.seed + workflow.final_models - 1 > MAX_SEED:
+        problems.append(
+            f"workflow.final_models {workflow.final_models} trains copies with seeds {config.seed} "
+            f"to {config.seed + workflow.final_models - 1}, past the largest seed, {MAX_SEED}. "
+            f"Use a seed of at most {MAX_SEED - workflow.final_models + 1}."
+        )
     # The base config's own problems are reported once, not again for every stage.
     schema = type(config)
     base = set(cross_field_problems(schema.model_validate(stage_raw(config, StageConfig()))))
@@ -258,14 +293,6 @@ def _sweep_problems(config: ConfigBase) -> list[str]:
         problem = space_path_problem(path, config) or _space_spec_problem(spec, sweep.sampler)
         if problem:
             problems.append(f"sweep.space '{path}': {problem}")
-    swept = set(sweep.space)
-    if not swept & {"task", "train.loss", "train.metrics"}:
-        allowed = logged_metrics(config)
-        if sweep.metric not in allowed:
-            problems.append(
-                f"sweep.metric '{sweep.metric}' is not logged by this config; "
-                f"use one of: {', '.join(allowed)}."
-            )
     return problems
 
 
@@ -273,7 +300,7 @@ def space_path_problem(path: str, config: ConfigBase) -> str | None:
     """Why a dotted path cannot be swept (unknown key, or the sweep section itself), or None.
     Under `model` and `data` the keys are those of the config's kind and source."""
     parts = path.split(".")
-    if parts[0] in ("sweep", "name") or not all(parts):
+    if parts[0] in ("sweep", "name", "objective", "workflow") or not all(parts):
         return "this key cannot be swept; vary keys of data, model, train, seed or task."
     cls: Any = type(config)
     value: Any = config
@@ -326,6 +353,8 @@ def _space_spec_problem(spec: dict[str, Any], sampler: str) -> str | None:
     ):
         return f"{kind} needs [low, high] with two {'integers' if kind == 'int' else 'numbers'}."
     low, high = bounds
+    if not all(math.isfinite(b) for b in bounds):
+        return f"{kind} needs finite bounds, not [{low}, {high}]."
     if low >= high:
         return f"the range [{low}, {high}] is empty; write [low, high] with low < high."
     if log and low <= 0:
@@ -333,7 +362,7 @@ def _space_spec_problem(spec: dict[str, Any], sampler: str) -> str | None:
     if step is not None:
         if log:
             return "use log: true or step, not both."
-        if not isinstance(step, number) or isinstance(step, bool) or step <= 0:
+        if not isinstance(step, number) or isinstance(step, bool) or not 0 < step < math.inf:
             return f"step must be a positive {'integer' if kind == 'int' else 'number'}."
     if sampler == "grid" and kind == "float" and step is None:
         return "the grid sampler needs a finite grid: add step: S, or use choice."

@@ -6,7 +6,8 @@ names the key as the config writes it (`model.units.0`: no tag of a union member
 file and line or the command-line override that set it, and what would be right: the
 keys allowed there (those of the config's own model kind or data source), a
 did-you-mean for a near miss, the section a misplaced key belongs in, or the kind a
-key belongs to ("'filters' is a convnet key; this model is mlp"). The loader calls it;
+key belongs to ("'filters' is a convnet key; this model is mlp"), or how many values a
+list of the wrong length should hold (`image_size: [height, width]`). The loader calls it;
 no TensorFlow here.
 
 Example:
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from dlrun.config.schema import (
     KeyPath,
     Schema,
+    annotation_types,
     other_member_hint,
     section_in,
     union_key,
@@ -90,6 +92,18 @@ def _explain_one(
         )
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return _explain_tag(path, walk, origins, sources)
+    length = walk.fixed_length(path)
+    if length is not None and (
+        kind in ("too_short", "too_long", "tuple_type")
+        or kind == "missing"
+        and isinstance(err["loc"][-1], int)
+    ):
+        # pydantic calls a short list "missing" its last item: say what the key takes
+        got = walk.value(path)
+        return (
+            f"'{dotted}' ({where}): should be a list of {length} values{walk.help(path)}; "
+            f"got {_SHORT.repr(got)}."
+        )
     if kind == "missing":
         return f"missing key '{dotted}' ({where}): add it to the config" + walk.help(path) + "."
     got = err.get("input")
@@ -220,9 +234,21 @@ class _Walk:
     def help(self, path: KeyPath) -> str:
         info = self.field(path)
         if info is not None and info.description:
-            return f" ({info.description})"
+            return f" ({info.description.rstrip('.')})"
         choices = self.choices(path)
         return f" (one of: {', '.join(choices)})" if choices else ""
+
+    def fixed_length(self, path: KeyPath) -> int | None:
+        """How many items the key at `path` takes when it is a fixed-length tuple
+        (`image_size: [height, width]`: 2), else None."""
+        info = self.field(path)
+        if info is None:
+            return None
+        for member in annotation_types(info.annotation):
+            args = typing.get_args(member)
+            if typing.get_origin(member) is tuple and Ellipsis not in args:
+                return len(args)
+        return None
 
     def data_path(self, loc: tuple[Any, ...]) -> KeyPath:
         """The keys of an error location, without the tags pydantic adds for union members

@@ -3,9 +3,9 @@
 Every key remembers where it was set (file and line, or the override), so an
 error can say where to look (`dlrun.config.explain` words it). The schema class is a
 parameter (`dlrun.spec` binds it), so this package never imports the model and data
-registries. YAML is parsed once, by libyaml when it is installed; aliases may expand
-to a bounded number of values, and a key given twice in one mapping is an error. No
-TensorFlow here.
+registries. YAML, a file's or an override's value alike, is parsed once, by libyaml
+when it is installed; aliases may expand to a bounded number of values, an alias may not
+hold itself, and a key given twice in one mapping is an error. No TensorFlow here.
 
 Example:
 
@@ -36,9 +36,11 @@ UNSAFE_TAG_HINT = (
     "Configs are read with yaml.safe_load, which never builds Python objects or runs code: "
     "write plain values (strings, numbers, lists, mappings) instead."
 )
-# Values that aliases may add to a config in all: enough for any real use of anchors,
+# Values that aliases may add to one file or override: enough for any real use of anchors,
 # and far below what a "billion laughs" file asks for.
 ALIAS_LIMIT = 10_000
+# Characters of an override that a message about its value quotes: the start says which.
+OVERRIDE_SHOWN = 120
 
 _PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -123,7 +125,8 @@ def validate(
 
 
 def parse_override(text: str) -> tuple[KeyPath, Any]:
-    """`train.epochs=4` -> (("train", "epochs"), 4); values are parsed as YAML."""
+    """`train.epochs=4` -> (("train", "epochs"), 4); values are parsed as YAML, by the same
+    path as a config file: the same alias bound, and a key given twice is an error."""
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
@@ -131,18 +134,19 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
             f"override '{text}' is not of the form key.path=value.",
             hint="Example: dlrun train configs/imdb.yaml train.epochs=4 model.units=[32,32]",
         )
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.constructor.ConstructorError as exc:
-        raise ConfigError(
-            f"override '{text}': {_tag_problem(exc)}.", hint=UNSAFE_TAG_HINT
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"override '{text}': the value is not valid YAML ({_yaml_problem(exc)}).",
-            hint="Quote strings with spaces; lists are written [1, 2].",
-        ) from None
-    return tuple(key.split(".")), parsed
+    path = tuple(key.split("."))
+    if not value.strip():
+        return path, None
+    shown = text if len(text) <= OVERRIDE_SHOWN else text[:OVERRIDE_SHOWN] + "..."
+    builder = _Builder(f"override '{shown}'", in_file=False)
+    parsed = _parse(
+        value,
+        builder,
+        path,
+        syntax="the value is not valid YAML ({})",
+        hint="Quote strings with spaces; lists are written [1, 2].",
+    )
+    return path, parsed
 
 
 def set_path(raw: dict[str, Any], key: KeyPath, value: Any) -> None:
@@ -167,25 +171,14 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
         ) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    try:
-        parser = _PARSER(text)
-        try:
-            node = parser.get_single_node()
-        finally:
-            parser.dispose()
-        builder = _Builder(path)
-        data = builder.build(node, ()) if node is not None else None
-    except yaml.constructor.ConstructorError as exc:
-        raise ConfigError(f"{path}: {_tag_problem(exc)}.", hint=UNSAFE_TAG_HINT) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{path}: YAML syntax error {_yaml_problem(_python_parser_error(text) or exc)}.",
-            hint="Check the indentation and the ':' after each key.",
-        ) from None
-    except RecursionError:
-        raise ConfigError(
-            f"{path}: the YAML nests too deeply (or an alias refers to itself)."
-        ) from None
+    builder = _Builder(str(path), in_file=True)
+    data = _parse(
+        text,
+        builder,
+        (),
+        syntax="YAML syntax error {}",
+        hint="Check the indentation and the ':' after each key.",
+    )
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -203,22 +196,62 @@ def _python_parser_error(text: str) -> yaml.YAMLError | None:
         yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         return exc
+    except RecursionError:
+        # nesting libyaml refused as too deep: its own error says so
+        return None
     return None
+
+
+def _parse(text: str, builder: _Builder, prefix: KeyPath, *, syntax: str, hint: str) -> Any:
+    """Values from YAML `text`, parsed once by libyaml and built by `builder` under the key
+    `prefix`: the one way config files and command-line overrides are read. `syntax`
+    words a syntax error around its place and problem ("YAML syntax error {}")."""
+    try:
+        parser = _PARSER(text)
+        try:
+            node = parser.get_single_node()
+        finally:
+            parser.dispose()
+        return builder.build(node, prefix) if node is not None else None
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(f"{builder.where}: {_tag_problem(exc)}.", hint=UNSAFE_TAG_HINT) from None
+    except yaml.YAMLError as exc:
+        problem = _yaml_problem(_python_parser_error(text) or exc)
+        raise ConfigError(f"{builder.where}: {syntax.format(problem)}.", hint=hint) from None
+    except RecursionError:
+        raise ConfigError(f"{builder.where}: the YAML nests too deeply.") from None
 
 
 class _Builder:
     """Python values from a composed YAML node graph, in one walk that also records the
     line of every key, refuses a key given twice, and bounds what aliases expand to (the
-    composer shares an anchored node; building copies it once per alias)."""
+    composer shares an anchored node; building copies it once per alias). `where` names
+    the text in messages: a file (whose lines are counted) or a command-line override."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, where: str, *, in_file: bool) -> None:
+        self.where = where
+        self.in_file = in_file
         self.lines: dict[KeyPath, str] = {}
         self.constructor = yaml.constructor.SafeConstructor()
         self.seen: set[int] = set()
+        # the nodes being built: an alias to one of them would be a value inside itself
+        self.open: set[int] = set()
         self.expanded = 0
 
+    def at(self, *lines: int) -> str:
+        """', line 5' or ', lines 5 and 9' in a file; nothing in a one-line override."""
+        if not self.in_file:
+            return ""
+        return f", line {lines[0]}" if len(lines) == 1 else f", lines {lines[0]} and {lines[1]}"
+
     def build(self, node: yaml.Node, prefix: KeyPath, aliased: bool = False) -> Any:
+        line = node.start_mark.line + 1
+        if id(node) in self.open:
+            raise ConfigError(
+                f"{self.where}{self.at(line)}: a YAML alias (*name) refers to a value that "
+                "holds it, which would never end.",
+                hint="Point the alias at a value outside its own anchor (&name).",
+            )
         if id(node) in self.seen:
             aliased = True
         self.seen.add(id(node))
@@ -226,18 +259,22 @@ class _Builder:
             self.expanded += 1
             if self.expanded > ALIAS_LIMIT:
                 raise ConfigError(
-                    f"{self.path}: YAML aliases (*name) expand to more than {ALIAS_LIMIT:,} "
-                    f"values (line {node.start_mark.line + 1}); refusing to build them.",
+                    f"{self.where}{self.at(line)}: YAML aliases (*name) expand to more than "
+                    f"{ALIAS_LIMIT:,} values; refusing to build them.",
                     hint="Write the values out, or use fewer and smaller aliases.",
                 )
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR:
                 return node.value
             return self.constructor.construct_object(node)
-        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
-            return [self.build(item, prefix, aliased) for item in node.value]
-        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
-            return self._mapping(node, prefix, aliased)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+                return [self.build(item, prefix, aliased) for item in node.value]
+            if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+                return self._mapping(node, prefix, aliased)
+        finally:
+            self.open.discard(id(node))
         # !!set, !!omap and anything else: never needed in a config
         raise yaml.constructor.ConstructorError(
             None, None, f"could not determine a constructor for the tag '{node.tag}'",
@@ -259,23 +296,23 @@ class _Builder:
                 duplicate = key in out
             except TypeError:
                 raise ConfigError(
-                    f"{self.path}, line {line}: a key must be a plain value, not a "
+                    f"{self.where}{self.at(line)}: a key must be a plain value, not a "
                     f"{type(key).__name__}."
                 ) from None
             path = (*prefix, str(key))
             if duplicate:
                 raise ConfigError(
-                    f"duplicate key '{'.'.join(path)}' ({self.path}, lines {lines[key]} and "
-                    f"{line}): YAML would keep only the last one.",
+                    f"duplicate key '{'.'.join(path)}' ({self.where}{self.at(lines[key], line)}): "
+                    "YAML would keep only the last one.",
                     hint="Merge the two into one, or delete the one you do not mean.",
                 )
             lines[key] = line
-            self.lines[path] = f"{self.path}, line {line}"
+            self.lines[path] = f"{self.where}{self.at(line)}"
             out[key] = self.build(value_node, path, aliased)
         # `<<: *base` adds the keys this mapping does not set; the first merged mapping wins
         for base in merged:
             if not isinstance(base, dict):
-                raise ConfigError(f"{self.path}: '<<' merges mappings only.")
+                raise ConfigError(f"{self.where}: '<<' merges mappings only.")
             for key, value in base.items():
                 out.setdefault(key, value)
         return out

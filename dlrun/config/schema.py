@@ -23,16 +23,28 @@ config.train.epochs  # 10
 
 from __future__ import annotations
 
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from dlrun.errors import ConfigError
 from dlrun.objective import Objective
-from dlrun.tasks import Labels
+from dlrun.tasks import Labels, head_for
 
 Task = Literal["binary", "multiclass", "multilabel", "regression"]
 # A key's place in a config: ("train", "optimizer", "name") is train.optimizer.name.
@@ -159,9 +171,77 @@ def _section_of(annotation: Any) -> Any:
 
 
 class Section(BaseModel):
-    """Base of every section: unknown keys are errors, values are checked strictly."""
+    """Base of every section: unknown keys are errors, values are checked strictly.
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    Numbers are finite (no .inf or .nan: no key means them; a key that did would say
+    `Field(allow_inf_nan=True)`), and true or false is never read as the number 1 or 0.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, data: Any) -> Any:
+        # pydantic's lax mode reads true as 1 for an int or a float: in a config that is a
+        # slip (`epochs: true` would train one epoch), never a number
+        if not isinstance(data, dict):
+            return data
+        errors = []
+        for key, value in data.items():
+            field = cls.model_fields.get(key) if isinstance(key, str) else None
+            at = _bool_for_number(annotation_types(field.annotation), value) if field else None
+            if at is not None:
+                found = value
+                for part in at:
+                    found = found[part]
+                errors.append(InitErrorDetails(type=BOOL_FOR_NUMBER, loc=(key, *at), input=found))
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return data
+
+
+BOOL_FOR_NUMBER = PydanticCustomError(
+    "bool_for_number", "Input should be a number, not true or false"
+)
+
+
+def annotation_types(annotation: Any) -> list[Any]:
+    """The types an annotation admits, through unions, Optional and Annotated."""
+    if typing.get_origin(annotation) is Annotated:
+        return annotation_types(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(annotation) for m in annotation_types(arg)]
+    return [annotation]
+
+
+def _bool_for_number(members: list[Any], value: Any) -> tuple[Any, ...] | None:
+    """Where `value` holds a bool that the `members` of an annotation would read as a
+    number (no bool, nor Any, fits there): () at its top, (1,) for the second item of a
+    list, ("x",) in a mapping; None when it holds none."""
+    if any(m is Any or m is bool for m in members):
+        return None
+    if isinstance(value, bool):
+        return () if any(m is int or m is float for m in members) else None
+    if isinstance(value, list | tuple):
+        origins: tuple[Any, ...] = (list, tuple, set)
+        inner = [
+            arg for m in members if typing.get_origin(m) in origins for arg in typing.get_args(m)
+        ]
+        items = [a for arg in inner if arg is not Ellipsis for a in annotation_types(arg)]
+        found = enumerate(value)
+    elif isinstance(value, dict):
+        inner = [typing.get_args(m)[1] for m in members if typing.get_origin(m) is dict]
+        items = [a for arg in inner for a in annotation_types(arg)]
+        found = iter(value.items())
+    else:
+        return None
+    if not items:
+        return None
+    for key, item in found:
+        at = _bool_for_number(items, item)
+        if at is not None:
+            return (key, *at)
+    return None
 
 
 class ValidationConfig(Section):
@@ -179,6 +259,9 @@ class ValidationConfig(Section):
     repeats: int = Field(1, ge=1, description="Iterated K-fold: repeats with reshuffling.")
     shuffle: bool = Field(True, description="Shuffle (seeded) before carving the split.")
 
+
+# NumPy's seeds (RandomState) are 32-bit: the largest seed a run, or a copy of it, can take.
+MAX_SEED = 2**32 - 1
 
 # Numeric ranges shared by the model kinds, so `dlrun check` refuses what Keras would.
 Rate = Annotated[float, Field(ge=0, lt=1)]
@@ -246,6 +329,12 @@ class DataSection(Section):
         """Rules between this section's keys, each a sentence with its fix."""
         return []
 
+    def training_samples(self) -> int | None:
+        """At most how many training samples the source gives, when that is known without
+        loading the data (else None): `limit` caps them; a source of a known size may say
+        fewer. `dlrun check` holds the validation protocol to it."""
+        return self.limit
+
     def input_files(self) -> list[Path]:
         """The files the source reads, when it reads any: the data cache keys on them."""
         return []
@@ -297,7 +386,13 @@ class TrainConfig(Section):
         "trips, which small models spend most time on; per-batch callbacks see every Nth.",
     )
     tensorboard: bool = Field(True, description="Write TensorBoard events under the run.")
-    checkpoint: bool = Field(True, description="Keep the best model by validation loss.")
+    checkpoint: bool = Field(
+        True,
+        description="Keep the weights of the best epoch in checkpoint.keras: best by the "
+        "run's objective (objective.metric; default val_ + the task's first metric, e.g. "
+        "val_accuracy or val_mae), not by val_loss unless that is the objective. Needs "
+        "validation data.",
+    )
     terminate_on_nan: bool = True
 
     @field_validator("early_stopping", mode="before")
@@ -349,11 +444,6 @@ class WorkflowConfig(Section):
         description="Common-sense baseline: auto (majority class and shuffled labels for "
         "classification, mean of train for regression, persistence and seasonal_naive for "
         "a time series), one of them, or none.",
-    )
-    metric: str | None = Field(
-        None,
-        description="Validation metric that picks each stage's best epoch and the best stage "
-        "(default: val_ + the task's first metric, e.g. val_accuracy, val_mae).",
     )
     overfit: OverfitConfig | None = Field(None, description="Shorthand: the scaled-up stage.")
     regularize: list[StageConfig] = Field(
@@ -411,12 +501,6 @@ class SweepConfig(Section):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Sweep name: its directory runs/sweeps/<name>/ and study (default: name).",
     )
-    metric: str = Field(
-        "val_loss", description="Logged metric each trial is scored by, e.g. val_accuracy."
-    )
-    direction: Literal["auto", "minimize", "maximize"] = Field(
-        "auto", description="auto: maximize accuracy/auc/precision/recall, minimize the rest."
-    )
     sampler: Literal["tpe", "random", "grid"] = Field("tpe", description="Optuna sampler.")
     pruner: Literal["median", "hyperband", "none"] = Field(
         "median", description="Stop unpromising trials early, judged by the metric each epoch."
@@ -428,8 +512,11 @@ class SweepConfig(Section):
         description="Trials sampled at random and never pruned before TPE and the pruner "
         "start (default: a quarter of the trials, between 2 and 10).",
     )
-    warmup_epochs: int = Field(
-        1, ge=0, description="Epochs every trial runs before the pruner may stop it."
+    warmup_epochs: int | None = Field(
+        None,
+        ge=0,
+        description="Epochs every trial runs before the pruner may stop it (default: 30 % "
+        "of train.epochs, as in Optuna's own MedianPruner example, at least 1).",
     )
     space: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -437,9 +524,69 @@ class SweepConfig(Section):
         "{int: [lo, hi]}, with optional log: true or step: S.",
     )
 
-    def objective(self) -> Objective:
-        """The metric every trial is scored by, with its direction (`auto` resolved)."""
-        return Objective.of(self.metric, self.direction)
+
+class ObjectiveConfig(Section):
+    """What "better" means for the whole run, decided here once.
+
+    The metric picks each fit's best epoch and checkpoint, each stage's score, the
+    workflow's stage, a sweep trial's score and the sweep's best trial. A sweep trial's
+    config.yaml and the sweep's best.yaml keep this section, so `dlrun train best.yaml`
+    selects by the metric the trial was scored by. `workflow.metric`, `sweep.metric` and
+    `sweep.direction` are read as this section (`lift_objective`).
+    """
+
+    metric: str | None = Field(
+        None,
+        description="Logged metric that decides which epoch, stage and trial is best "
+        "(default: val_ + the task's first metric, e.g. val_accuracy, val_mae).",
+    )
+    direction: Literal["auto", "minimize", "maximize"] = Field(
+        "auto", description="auto: maximize accuracy/auc/precision/recall, minimize the rest."
+    )
+
+
+# Where configs written before the objective had a section of its own name it.
+LEGACY_OBJECTIVE_KEYS: tuple[KeyPath, ...] = (
+    ("workflow", "metric"),
+    ("sweep", "metric"),
+    ("sweep", "direction"),
+)
+
+
+def lift_objective(raw: Any) -> Any:
+    """`raw` with `workflow.metric`, `sweep.metric` and `sweep.direction` moved into the
+    `objective` section (a copy; `raw` itself is left alone).
+
+    Two places that name different metrics (or a direction) are refused: a run has one
+    objective, and a sweep that scored by one metric while its best.yaml trained by
+    another is the mistake this section exists to prevent.
+    """
+    if not isinstance(raw, dict):
+        return raw
+    objective = raw.get("objective")
+    if isinstance(objective, str):  # `objective: val_auc` is short for its metric
+        objective = {"metric": objective}
+    elif not isinstance(objective, dict | None):
+        return raw  # the schema names the wrong type
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    lifted = dict(objective or {})
+    said = {key: "objective." + key for key in lifted}
+    for section, key in LEGACY_OBJECTIVE_KEYS:
+        part = raw.get(section)
+        if not isinstance(part, dict) or key not in part:
+            continue
+        value = part.pop(key)
+        name = "metric" if key == "metric" else "direction"
+        if name in lifted and lifted[name] != value:
+            raise ConfigError(
+                f"{said[name]} is {lifted[name]!r} but {section}.{key} is {value!r}: a run has "
+                "one objective, used by the workflow, the sweep and best.yaml alike.",
+                hint=f"Give it once, as objective.{name}.",
+            )
+        lifted[name], said[name] = value, f"{section}.{key}"
+    if lifted:
+        raw["objective"] = lifted
+    return raw
 
 
 class ConfigBase(Section):
@@ -447,17 +594,39 @@ class ConfigBase(Section):
     as discriminated unions over the registered kinds and sources."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name (used in run ids).")
-    seed: int = Field(1337, description="Seed for Python, NumPy, TensorFlow and data splits.")
+    seed: int = Field(
+        1337,
+        ge=0,
+        le=MAX_SEED,
+        description="Seed for Python, NumPy, TensorFlow and data splits (0 to 2**32 - 1).",
+    )
     task: Task
     data: DataSection
     model: ModelSection
     train: TrainConfig = Field(default_factory=TrainConfig)
+    objective: ObjectiveConfig = Field(
+        default_factory=ObjectiveConfig,
+        description="The metric (and direction) that decides the best epoch, stage and trial.",
+    )
     workflow: WorkflowConfig | None = Field(
         None, description="Walk the universal workflow; without it, train the base model once."
     )
     sweep: SweepConfig | None = Field(
         None, description="Hyperparameter search over sweep.space (dlrun sweep)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_objective(cls, raw: Any) -> Any:
+        return lift_objective(raw)
+
+    def resolved_objective(self) -> Objective:
+        """The run's objective: `objective.metric`, or val_ + the task's first metric."""
+        metric = self.objective.metric
+        if metric is None:
+            metrics = head_for(self.task, loss=self.train.loss, metrics=self.train.metrics).metrics
+            metric = f"val_{metrics[0]}" if metrics else "val_loss"
+        return Objective.of(metric, self.objective.direction)
 
     def kind_problems(self) -> list[str]:
         """Rules only the registries can judge (a model kind given an input it cannot take);
