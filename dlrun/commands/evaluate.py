@@ -17,6 +17,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from dlrun.console import Output
 from dlrun.data.prepare import prepare_test
 from dlrun.data.sources import load_raw
@@ -36,6 +38,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """`run_arg`: a run directory, an id, a unique part of one, or `last` (in `runs_dir`)."""
     run = Run.open(resolve_run(run_arg, runs_dir or default_runs_dir()))
+    run.check_writable()  # evaluation.json is written last: fail before the work, not after
     config = load_config(run.path / "config.yaml").config
     if data_config is not None:
         other = load_config(data_config).config
@@ -48,13 +51,23 @@ def evaluate(
     state = run.read_json("preprocessing.json")
     model = load_final_model(run, out.verbose)
     from dlrun.evaluation import evaluate_model
+    from dlrun.workflow.baselines import judge_on_test, on_test
 
-    out.info(f"loading data [bold]{config.data.source}[/]")
-    test = prepare_test(load_raw(config.data), config, state)
+    out.info(f"loading data [bold]{escape(config.data.source)}[/]")
+    raw = load_raw(config.data)
+    test = prepare_test(raw, config, state)
     metrics = evaluate_model(model, test, config, state["outputs"])
+    judged = judge_on_test(on_test(config, raw, test, state), config.resolved_objective(), metrics)
     name = "evaluation.json" if data_config is None else f"evaluation-{Path(data_config).stem}.json"
-    run.write_json(f"final/{name}", {"data": config.data.model_dump(mode="json"), **metrics})
+    run.write_json(
+        f"final/{name}",
+        {"data": config.data.model_dump(mode="json"), **metrics, "baseline": judged},
+    )
     _print(out, run, metrics, state.get("class_names"))
+    if judged is not None and judged["beaten"]:
+        out.result(f"the final model {escape(judged['verdict'])}")
+    elif judged is not None:
+        out.warn(f"the final model {judged['verdict']}")
     return metrics
 
 

@@ -52,6 +52,7 @@ from dlrun.sweep.study import (
     recover_interrupted,
     redact,
     used,
+    warmup_epochs,
 )
 from dlrun.sweep.trial import WorkerSpec
 
@@ -101,6 +102,7 @@ def sweep(
         loaded = validate(loaded.raw, loaded.origins, loaded.sources)
     config = loaded.config
     assert config.sweep is not None
+    objective = config.resolved_objective()
     params = parse_space(config.sweep)
     check_values(params, loaded.raw)
     budget = config.sweep.trials
@@ -124,7 +126,7 @@ def sweep(
         study = create_or_load(
             open_storage(url, heartbeat=False),
             sweep_name,
-            maximize=config.sweep.objective().maximize,
+            maximize=objective.maximize,
             must_exist=resume,
             may_exist=resume or not local,
         )
@@ -140,8 +142,8 @@ def sweep(
         done = used(study.get_trials(deepcopy=False))
         out.info(
             f"sweep [bold]{sweep_name}[/]: {done} of {budget} trials so far; "
-            f"{config.sweep.sampler} sampler, {config.sweep.pruner} pruner, "
-            f"{config.sweep.metric} ({'max' if config.sweep.objective().maximize else 'min'}); "
+            f"{config.sweep.sampler} sampler, {_pruner(config)}, "
+            f"{objective.name} ({'max' if objective.maximize else 'min'}); "
             f"study {study_ref}"
         )
         spec = WorkerSpec(
@@ -160,7 +162,7 @@ def sweep(
         if has_work(study, budget):
             with sigterm_as_interrupt():
                 interrupted = run_workers(
-                    spec, study, jobs, sweep_dir, out, config.sweep.metric, local=local
+                    spec, study, jobs, sweep_dir, out, objective.name, local=local
                 )
         else:
             out.info(f"all {budget} trials are done; raise the budget with --trials N")
@@ -180,11 +182,22 @@ def sweep(
     return result
 
 
+def _pruner(config: Any) -> str:
+    """The pruner as a person reads it: when it may first stop a trial."""
+    pruner = config.sweep.pruner
+    if pruner == "none":
+        return "no pruner"
+    if config.data.validation.kfold is not None:
+        return f"{pruner} pruner (after each fold)"
+    return f"{pruner} pruner (from epoch {warmup_epochs(config) + 1})"
+
+
 def _results(
     study: Any, params: list[Any], config: Any, sweep_dir: Path, study_ref: str, out: Output
 ) -> SweepOutcome:
-    metric = config.sweep.metric
-    rows = trial_rows(study, params, config.sweep.objective().maximize)
+    objective = config.resolved_objective()
+    metric = objective.name
+    rows = trial_rows(study, params, objective.maximize)
     result = SweepOutcome(sweep_dir=sweep_dir, study_ref=study_ref, rows=rows)
     if not rows:
         return result

@@ -1,8 +1,8 @@
 """`dlrun train`: config -> data -> model -> fit -> test once -> run directory.
 
-Every training walks `dlrun.workflow.runner.run_workflow`: a config without a workflow
-section is a one-stage workflow, so a single run gets the same summary, curves and
-resume as a workflow stage.
+Every training is a job (`dlrun.workflow.job.run_job`, which sweep trials run too): a
+config without a workflow section is a one-stage workflow, so a single run gets the same
+summary, curves, report and resume as a workflow stage or a trial.
 
 Example:
 
@@ -16,11 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dlrun.config import LoadedConfig
+from rich.markup import escape
+
 from dlrun.console import Output
-from dlrun.errors import RunError, UsageError
+from dlrun.errors import UsageError
 from dlrun.runs.catalog import resolve_run
-from dlrun.runs.rundir import Run, argv, process_alive
+from dlrun.runs.rundir import Run, argv
 from dlrun.spec import load_config
 
 
@@ -52,8 +53,9 @@ def train(
                 "--resume continues a run with the --stage/--no-final it was started with; "
                 "do not give them again."
             )
-        run, loaded = _reopen(resolve_run(resume, runs_dir))
-        out.info(f"resuming run [bold]{run.path}[/]")
+        run = Run.open(resolve_run(resume, runs_dir))
+        loaded = load_config(run.path / "config.yaml")
+        out.info(f"resuming run [bold]{escape(str(run.path))}[/]")
         # The run carries on with the --stage / --no-final it was started with.
         options = run.meta.get("options", {})
         stage, final = options.get("stage"), options.get("final", True)
@@ -65,20 +67,19 @@ def train(
             from dlrun.workflow.stages import plan
 
             plan(loaded.config, stage)  # an unknown stage name is a usage error, before any run
-        run = Run.create(runs_dir, loaded.config.name, loaded.to_yaml(), argv(), loaded.config.seed)
-        run.update_meta(options={"stage": stage, "final": final})
-        out.info(f"run [bold]{run.path}[/]")
+        run = Run.create(
+            runs_dir,
+            loaded.config.name,
+            loaded.to_yaml(),
+            argv(),
+            loaded.config.seed,
+            meta={"options": {"stage": stage, "final": final}},
+        )
+        out.info(f"run [bold]{escape(str(run.path))}[/]")
 
-    from dlrun.runs.lifecycle import run_lifecycle
+    from dlrun.workflow.job import run_job
 
-    with run_lifecycle(run, out):
-        from dlrun.workflow.runner import run_workflow
-
-        summary = run_workflow(run, loaded.config, out, only=stage, final=final)
-        run.set_status("completed")
-    from dlrun.report.markdown import write_report  # report.md + plots: what a person reads first
-
-    write_report(run)
+    summary = run_job(run, loaded.config, out, only=stage, final=final, resume=resume is not None)
     if summary.get("final"):
         _print_final(out, run, summary["final"]["test"])
     else:
@@ -86,22 +87,6 @@ def train(
     return run
 
 
-def _reopen(path: Path) -> tuple[Run, LoadedConfig]:
-    run = Run.open(path)
-    meta = run.meta
-    status = meta.get("status")
-    if status == "completed":
-        raise RunError(f"{run.path} is already completed; nothing to resume.")
-    if status == "running" and process_alive(meta, elsewhere=False):
-        raise RunError(
-            f"{run.path} is still running (pid {meta.get('pid')}); "
-            "stop it first, or wait for it to finish."
-        )
-    loaded = load_config(run.path / "config.yaml")
-    run.set_status("running")
-    return run, loaded
-
-
 def _print_final(out: Output, run: Run, metrics: dict[str, Any]) -> None:
     out.metrics("final model on the test split", metrics, header="test metric")
-    out.info(f"run directory: {run.path}")
+    out.info(f"run directory: {escape(str(run.path))}")

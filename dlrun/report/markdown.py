@@ -18,14 +18,14 @@ path = write_report(Run.open("runs/20261122-101500-imdb-a1b2c3"))   # runs/.../r
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from dlrun.runs.catalog import RunInfo, artifacts, format_duration, load_run, stage_table, stages
-from dlrun.runs.rundir import PREDICTIONS, Run, read_json, write_text
+from dlrun.runs.rundir import PREDICTIONS, REPORT, Run, read_json, write_text
 from dlrun.tasks import head_for
 
-REPORT = "report.md"
 VISUALS = "visuals"  # what `dlrun show --activations/--filters/--heatmap/--augmented` drew
 CONFUSION_PNG = "confusion_matrix.png"
 SCATTER_PNG = "predicted_vs_true.png"
@@ -50,10 +50,16 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), line(["---"] * len(header)), *(line(r) for r in rows)])
 
 
-def write_report(run: Run | Path) -> Path:
-    """Draw the run's plots and write its report.md; returns the report's path."""
+def write_report(run: Run | Path, *, status: str | None = None) -> Path:
+    """Draw the run's plots and write its report.md; returns the report's path.
+
+    `status` is the one the run gets once its report is there: a job writes the report
+    before it marks the run completed, so that "completed" promises a report.
+    """
     path = run.path if isinstance(run, Run) else Path(run)
     info = load_run(path)
+    if status is not None:
+        info = replace(info, status=status)
     test = _test_metrics(info)
     sections = [_headline(info, test), _stages(info)]
     sections.append(_learning_curves(info))
@@ -111,6 +117,13 @@ def _headline(info: RunInfo, test: dict[str, Any]) -> str:
             + (f"; final model from stage `{source}`" if source else "")
             + ". The test split was used once, for this number only.",
         ]
+        judged = final.get("baseline")
+        if isinstance(judged, dict) and isinstance(judged.get("verdict"), str):
+            # a model that loses to common sense on test must say so as plainly as its score
+            if judged.get("beaten"):
+                lines += ["", f"On the test split the final model {judged['verdict']}."]
+            else:
+                lines += ["", f"**Warning: the final model {judged['verdict']}.**"]
     elif info.status != "completed":
         lines += ["", "No test result: the run did not complete."]
     return "\n".join(lines)

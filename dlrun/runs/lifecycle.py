@@ -10,6 +10,7 @@ with run_lifecycle(run, out):
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import traceback
@@ -65,7 +66,14 @@ def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
     except BaseException as exc:
         # Also SystemExit from user code (a python: builder's sys.exit(3)): it must neither
         # leave the run "running" nor choose dlrun's exit code.
-        write_text(run.path / "error.log", traceback.format_exc())
         reason = f"{type(exc).__name__}: {exc}"
-        run.set_status("failed", error=reason)
-        raise RunFailed(reason, str(run.path / "error.log")) from exc
+        # The disk that failed the run (full, gone read-only) may refuse these writes too:
+        # the reason still reaches the user, and a dead pid shows the run is not running.
+        log: str | None = str(run.path / "error.log")
+        try:
+            write_text(run.path / "error.log", traceback.format_exc())
+        except OSError:
+            log = None
+        with contextlib.suppress(OSError):
+            run.set_status("failed", error=reason)
+        raise RunFailed(reason, log) from exc

@@ -22,6 +22,7 @@ run.set_status("completed")
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import math
 import os
@@ -45,6 +46,13 @@ from dlrun.errors import RunError
 
 STATUSES = ("running", "completed", "failed", "interrupted")
 PREDICTIONS = "final/test_predictions.csv"  # regression: true and predicted test targets
+REPORT = "report.md"
+# Held (flock) by the process that trains the run; hidden, so no listing shows it.
+LOCK = ".lock"
+# What a completed run has: report.md is written after its plots, so it stands for them;
+# the final model is saved after its metrics and preprocessing.
+PROMISED = ("summary.json", REPORT)
+PROMISED_FINAL = ("final/metrics.json", "preprocessing.json", "final/model.keras")
 
 
 _UMASK = os.umask(0o022)
@@ -296,6 +304,45 @@ class Run:
         else:
             changes.update(finished=None, pid=os.getpid(), resumed=now())
         self.update_meta(**changes)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run's lock while training it; a second process asking gets a RunError.
+
+        An flock, taken atomically: two resumes started at the same instant cannot both
+        get it, and the kernel drops it with its process, so a kill -9 leaves no stale lock.
+        """
+        self.check_writable()
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunError(
+                    f"{self.path} is being trained by another process right now.",
+                    hint="Wait for it to finish, or stop it (Ctrl-C) and resume it then.",
+                ) from None
+            yield
+        finally:
+            os.close(fd)
+
+    def check_writable(self) -> None:
+        """A RunError, before any work, when the run directory cannot take a file (read-only,
+        full, not ours): otherwise the work is done and then lost at its first write."""
+        try:
+            with atomic_path(self.path / ".write-check") as tmp:
+                tmp.write_bytes(b"dlrun")
+            (self.path / ".write-check").unlink()
+        except OSError as exc:
+            raise RunError(
+                f"cannot write to the run directory {self.path}: {exc.strerror or exc}.",
+                hint="Free some space or make it writable, then run the command again.",
+            ) from None
+
+    def missing(self, *, final: bool) -> list[str]:
+        """The files a completed run promises that are not there (`final`: with a test step)."""
+        promised = [*PROMISED, *(PROMISED_FINAL if final else ())]
+        return [name for name in promised if not (self.path / name).is_file()]
 
     @property
     def final_model_path(self) -> Path:

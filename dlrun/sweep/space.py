@@ -12,7 +12,7 @@ Example:
 params = parse_space(config.sweep)            # the sweep section was checked by the schema
 check_values(params, loaded.raw)              # ConfigError if a value can never be valid
 values = {p.path: p.suggest(trial) for p in params}
-trial_config = trial_loaded(loaded.raw, values).config   # ConfigError if the mix is invalid
+trial_config = trial_loaded(loaded.raw, values, objective).config  # ConfigError: invalid mix
 ```
 """
 
@@ -30,6 +30,7 @@ from dlrun.config import LoadedConfig
 from dlrun.config.loader import set_path
 from dlrun.config.schema import SweepConfig
 from dlrun.errors import ConfigError
+from dlrun.objective import Objective
 from dlrun.spec import DlrunConfig, validate
 
 SCALARS = (bool, int, float, str, type(None))
@@ -121,23 +122,32 @@ def grid_size(params: list[Param]) -> int:
     return math.prod(len(p.grid()) for p in params)
 
 
-def trial_raw(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+def trial_raw(
+    base: dict[str, Any], values: dict[str, Any], objective: Objective | None = None
+) -> dict[str, Any]:
     """The base config with the trial's values set, as a plain training config.
 
     `sweep` and `workflow` are dropped: a trial is one training, and its config.yaml
-    (and best.yaml) must reproduce exactly that with `dlrun train`.
+    (and best.yaml) must reproduce exactly that with `dlrun train`. The sweep's
+    `objective` is written out in full: the trial selects its best epoch by it, and so
+    does `dlrun train best.yaml`, even where a swept `train.metrics` would change the
+    default.
     """
     raw = copy.deepcopy(base)
     raw.pop("sweep", None)
     raw.pop("workflow", None)
+    if objective is not None:
+        raw["objective"] = {"metric": objective.name, "direction": objective.direction}
     for path, value in values.items():
         set_path(raw, tuple(path.split(".")), value)
     return raw
 
 
-def trial_loaded(base: dict[str, Any], values: dict[str, Any]) -> LoadedConfig:
+def trial_loaded(
+    base: dict[str, Any], values: dict[str, Any], objective: Objective | None = None
+) -> LoadedConfig:
     """Validate a trial's config with the same schema and checks as any config."""
-    return validate(trial_raw(base, values))
+    return validate(trial_raw(base, values, objective))
 
 
 def check_values(params: list[Param], base: dict[str, Any]) -> None:

@@ -1,15 +1,18 @@
 """One sweep trial: Optuna's suggestions -> a validated config -> a run directory -> a score.
 
-A trial is `dlrun.training.train_stage` (the path of `dlrun train` and of every workflow
-stage) plus a pruning hook, in a run directory like any other, with `"sweep": {"name",
-"trial", "study", ...}` in its meta.json and summary.json. Its score is the stage's:
-`sweep.metric` at the best epoch, or with K-fold the mean over folds at the common best
-epoch, so `dlrun train best.yaml` trains the best trial as it was scored. The test split
-is not touched: that is for `dlrun train best.yaml`.
+A trial is a job (`dlrun.workflow.job.run_job`, the one path of `dlrun train`) of one
+stage with no test step, plus a pruning hook, in a run directory like any other, with
+`"sweep": {"name", "trial", "study", ...}` in its meta.json and summary.json. Its score
+is the stage's: the config's objective (`objective.metric`, which `sweep.metric` sets)
+at the best epoch, or with K-fold the mean over folds at the common best epoch. The
+trial's config.yaml, and so best.yaml, keeps that objective, so `dlrun train best.yaml`
+trains the best trial as it was scored. The test split is not touched: that is for
+`dlrun train best.yaml`.
 
 Failures follow `dlrun.errors`: a stage that fails (an invalid mix of values, NaN loss)
-fails this trial, which is recorded while the sweep goes on (FailedStageError); a
-FatalError (the metric is never logged, the storage is gone) stops the worker.
+fails this trial's run, which is recorded while the sweep goes on (FailedStageError);
+a FatalError (the metric is never logged, the storage is gone) stops the worker, and
+Ctrl-C or SIGTERM leaves the trial's run interrupted.
 
 Example:
 
@@ -28,15 +31,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from dlrun.console import Output
-from dlrun.data.portions import make_portions
 from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
-from dlrun.errors import ConfigError, DlrunError, FailedStageError
+from dlrun.errors import ConfigError, FailedStageError, RunFailed
+from dlrun.runs.lifecycle import Interrupted
 from dlrun.runs.rundir import Run
-from dlrun.runs.summary import new_summary
 from dlrun.spec import DlrunConfig
 from dlrun.sweep.space import Param, format_value, trial_loaded
 from dlrun.sweep.study import in_budget
@@ -87,7 +89,7 @@ class TrialRunner:
         self.params = params
         self.emit = emit
         self.out = out
-        self.objective = self.sweep.objective()
+        self.objective = config.resolved_objective()
         self.surplus = False
         self._data: tuple[str, RawData] | None = None
 
@@ -103,7 +105,7 @@ class TrialRunner:
         started = time.perf_counter()
         self.emit({"event": "start", "trial": trial.number, "params": shown})
         try:
-            loaded = trial_loaded(self.spec.base, values)
+            loaded = trial_loaded(self.spec.base, values, self.objective)
         except ConfigError as exc:
             self._fail(trial, f"invalid combination: {exc.message}", started)
         config = loaded.config
@@ -125,74 +127,74 @@ class TrialRunner:
         )
         trial.set_user_attr("run", str(run.path.resolve()))
         trial.set_user_attr("config", loaded.to_yaml())
+        record: dict[str, Any] = {}
+
+        def finish(summary: dict[str, Any]) -> None:
+            """The trial's score goes into the run before the run is marked completed."""
+            entry = summary["stages"][SINGLE_STAGE]
+            record.update(
+                state="pruned" if entry["pruned_at"] else "complete",
+                value=entry["score"],
+                seconds=round(time.perf_counter() - started, 2),
+            )
+            if entry["pruned_at"]:
+                record["pruned_epoch"] = entry["pruned_at"]
+            summary["sweep"] = {**sweep_meta, **record}
+            run.write_json("summary.json", summary)
+            run.update_meta(sweep={**sweep_meta, **record})
+
         try:
-            entry = self._train(trial, run, config)
-        except KeyboardInterrupt:
-            run.set_status("interrupted", error="interrupted by the user (Ctrl-C)")
-            raise
-        except DlrunError as exc:
-            run.set_status("failed", error=exc.message)
-            raise
-        seconds = time.perf_counter() - started
-        if entry["status"] != "completed":
-            run.set_status("failed", error=entry["error"])
+            summary = self._train(trial, run, config, finish)
+        except Interrupted:
+            raise KeyboardInterrupt from None  # the worker stops; the run is kept, interrupted
+        except RunFailed as exc:  # this trial's training failed: the sweep goes on
             run.update_meta(sweep={**sweep_meta, "state": "failed"})
-            self._fail(trial, entry["error"], started)
-        pruned_at = entry["pruned_at"]
-        result = {
-            "state": "pruned" if pruned_at else "complete",
-            "value": entry["score"],
-            "seconds": round(seconds, 2),
-        }
-        if pruned_at:
-            result["pruned_epoch"] = pruned_at
-        summary = new_summary(self.objective, stage=None, final=None)
-        summary.update(stages={SINGLE_STAGE: entry}, chosen=SINGLE_STAGE, seconds=round(seconds, 2))
-        summary["sweep"] = {**sweep_meta, **result}
-        run.write_json("summary.json", summary)
-        run.update_meta(sweep={**sweep_meta, **result})
-        run.set_status("completed")
+            self._fail(trial, exc.reason, started)
+        entry = summary["stages"][SINGLE_STAGE]
         epochs = entry["epochs_run"]
         trial.set_user_attr("epochs", epochs)
-        trial.set_user_attr("seconds", round(seconds, 2))
+        trial.set_user_attr("seconds", record["seconds"])
         # The worker's memory after the trial was released: flat across trials, or a leak.
         trial.set_user_attr("worker_rss_mb", _rss_mb())
         self.emit(
-            {"event": "end", "trial": trial.number, "epochs": epochs, **result, "run": run.id}
+            {"event": "end", "trial": trial.number, "epochs": epochs, **record, "run": run.id}
         )
-        if pruned_at:
+        if entry["pruned_at"]:
             import optuna
 
-            trial.set_user_attr("pruned_epoch", pruned_at)
-            raise optuna.TrialPruned(f"pruned at {pruned_at}")
+            trial.set_user_attr("pruned_epoch", entry["pruned_at"])
+            raise optuna.TrialPruned(f"pruned at {entry['pruned_at']}")
         return float(entry["score"])
 
-    def _fail(self, trial: Any, reason: str, started: float) -> None:
+    def _fail(self, trial: Any, reason: str, started: float) -> NoReturn:
         trial.set_user_attr("error", reason)
         trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
         self.emit({"event": "end", "trial": trial.number, "state": "failed", "reason": reason})
         raise FailedStageError(reason)
 
-    def _train(self, trial: Any, run: Run, config: DlrunConfig) -> dict[str, Any]:
-        """The trial's stage, trained by the one stage path; its summary entry."""
+    def _train(
+        self,
+        trial: Any,
+        run: Run,
+        config: DlrunConfig,
+        finish: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """The trial as a job, the one path of `dlrun train`: one stage, no test split."""
         from dlrun.tfenv import import_keras
-        from dlrun.training import train_stage
+        from dlrun.workflow.job import run_job
 
         import_keras(self.out.verbose)
         from dlrun.sweep.pruning import TrialPruning
 
-        portions = make_portions(self._raw(config), config)
-        if len(portions) == 1:
-            run.write_json("preprocessing.json", portions[0].prepared.state)
-        record = train_stage(
+        return run_job(
+            run,
             config,
-            portions,
-            run.stage_dir(SINGLE_STAGE),
             self.out,
-            self.objective,
+            final=False,
             hooks=TrialPruning(trial, self.objective.name),
+            raw=self._raw(config),
+            finish=finish,
         )
-        return record.as_dict()
 
     def _raw(self, config: DlrunConfig) -> RawData:
         """The raw data, loaded once per worker (again only if a trial changes `data`)."""

@@ -99,7 +99,7 @@ def run_worker(spec: WorkerSpec, index: int) -> int:
         study = create_or_load(
             storage,
             spec.study_name,
-            maximize=config.sweep.objective().maximize,
+            maximize=config.resolved_objective().maximize,
             must_exist=True,
             may_exist=True,
         )

@@ -32,11 +32,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from dlrun.config.schema import DataSection
-from dlrun.data.portions import Portion
+from dlrun.config.schema import ConfigBase, DataSection
+from dlrun.data.portions import Portion, final_training
+from dlrun.data.prepare import limited_test
+from dlrun.data.splits import RawData, Split
 from dlrun.data.timeseries import Windows
 from dlrun.objective import Objective
 
@@ -104,35 +107,51 @@ def _errors(errors: np.ndarray, target_std: float) -> Metrics:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """What a baseline is fitted on and scored on: the raw targets of both parts, and for
+    a series the windows of both and the fitted state (the target's spread)."""
+
+    train_y: np.ndarray
+    eval_y: np.ndarray
+    train_x: Any = None
+    eval_x: Any = None
+    state: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, portion: Portion | Pair) -> Scored:
+        if not isinstance(portion, Portion):
+            return cls(*portion)
+        prepared = portion.prepared
+        validation = prepared.validation.x if prepared.validation is not None else None
+        return cls(portion.train_y, portion.val_y, prepared.train.x, validation, prepared.state)
+
+
+@dataclass(frozen=True)
 class Baseline:
     key: str
     label: str  # what the stage table shows in its model column
-    # a portion's metrics, or None when the baseline does not apply to it
-    compute: Callable[[Portion | Pair], Metrics | None]
+    # the metrics on the evaluated part, or None when the baseline does not apply to it
+    compute: Callable[[Scored], Metrics | None]
     tasks: tuple[str, ...]
-    series: bool = False  # computed on a series' validation windows
+    series: bool = False  # computed on a series' windows
 
 
 def _on_labels(score: Callable[[np.ndarray, np.ndarray], Metrics]) -> Callable[..., Metrics]:
-    def compute(portion: Portion | Pair) -> Metrics:
-        if isinstance(portion, Portion):
-            return score(portion.train_y, portion.val_y)
-        return score(*portion)
+    def compute(scored: Scored) -> Metrics:
+        return score(scored.train_y, scored.eval_y)
 
     return compute
 
 
-def _series(portion: Portion | Pair) -> tuple[Windows, Windows, dict] | None:
-    """(training windows, validation windows, fitted state) of a series portion."""
-    if not isinstance(portion, Portion) or portion.prepared.validation is None:
+def _series(scored: Scored) -> tuple[Windows, Windows, dict] | None:
+    """(training windows, evaluated windows, fitted state) of a series."""
+    train, evaluated = scored.train_x, scored.eval_x
+    if not isinstance(evaluated, Windows) or not isinstance(train, Windows) or not scored.state:
         return None
-    train, val = portion.prepared.train.x, portion.prepared.validation.x
-    if not isinstance(val, Windows) or not isinstance(train, Windows):
-        return None
-    return train, val, portion.prepared.state
+    return train, evaluated, scored.state
 
 
-def _persistence(portion: Portion | Pair) -> Metrics | None:
+def _persistence(portion: Scored) -> Metrics | None:
     found = _series(portion)
     if found is None:
         return None
@@ -146,7 +165,7 @@ def _persistence(portion: Portion | Pair) -> Metrics | None:
     return metrics
 
 
-def _seasonal(portion: Portion | Pair) -> Metrics | None:
+def _seasonal(portion: Scored) -> Metrics | None:
     found = _series(portion)
     if found is None or not found[2].get("season"):
         return None
@@ -188,14 +207,16 @@ def baselines_for(task: str, choice: str, series: bool = False) -> list[Baseline
 
 
 def compute_baselines(
-    task: str, choice: str, portions: Sequence[Portion] | Sequence[Pair]
+    task: str, choice: str, portions: Sequence[Portion | Pair | Scored]
 ) -> dict[str, Metrics]:
-    """Each chosen baseline averaged over the portions: the workflow's, or (train labels,
-    validation labels) pairs for the baselines that look at labels only."""
-    series = any(_series(p) is not None for p in portions)
+    """Each chosen baseline averaged over the portions: the workflow's, (train labels,
+    validation labels) pairs for the baselines that look at labels only, or the test
+    split (`Scored`, see `on_test`)."""
+    scored = [p if isinstance(p, Scored) else Scored.of(p) for p in portions]
+    series = any(_series(s) is not None for s in scored)
     found = {}
     for baseline in baselines_for(task, choice, series):
-        scores = [baseline.compute(portion) for portion in portions]
+        scores = [baseline.compute(s) for s in scored]
         if any(s is None for s in scores):
             continue
         found[baseline.key] = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
@@ -220,3 +241,49 @@ def reference(baselines: dict[str, Metrics], objective: Objective) -> tuple[str,
     scored = {key: m[objective.base] for key, m in baselines.items() if objective.base in m}
     best = objective.pick(scored)
     return None if best is None else (best, scored[best])
+
+
+def on_test(config: ConfigBase, raw: RawData, test: Split, state: dict[str, Any]) -> dict:
+    """The common-sense baselines scored on the test split next to the final model: the
+    workflow's choice (every one that fits the task without a workflow), fitted on the
+    training split's targets as the final model was, on the same test rows or windows."""
+    choice = config.workflow.baseline if config.workflow is not None else "auto"
+    train = final_training(raw, config.data.limit)
+    target = limited_test(raw, config).y
+    return compute_baselines(config.task, choice, [Scored(train.y, target, train.x, test.x, state)])
+
+
+def judge_on_test(
+    baselines: dict[str, Metrics], objective: Objective, test: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Whether the final model beat the strongest baseline on test, by the objective's
+    metric (or, when no baseline has it, the first test metric one has); None without
+    a baseline to compare with."""
+    names = [objective.base, *(k for k in test if k != objective.base)]
+    for name in names:
+        judged = Objective.of(name) if name != objective.base else objective
+        ref = reference(baselines, judged)
+        model = test.get(name)
+        if ref is None or not isinstance(model, int | float) or isinstance(model, bool):
+            continue
+        key, value = ref
+        label = BASELINES[key].label
+        beaten = judged.better(float(model), value)
+        if beaten:
+            verdict = (
+                f"beats {label} on test: {name} {model:.4g} against {value:.4g} "
+                f"(by {judged.margin(float(model), value):.3g})"
+            )
+        else:
+            verdict = (
+                f"does not beat {label} on test: {name} {model:.4g} against {value:.4g}; "
+                "on unseen data the model adds nothing over the common-sense baseline"
+            )
+        return {
+            "values": baselines,
+            "reference": {"name": key, "label": label, "metric": name, "value": value},
+            "model": float(model),
+            "beaten": beaten,
+            "verdict": verdict,
+        }
+    return None

@@ -37,7 +37,11 @@ run keeps what it finished; `--resume` reruns only stages not marked done):
       "chosen": "dropout" | null,             # best score; K-fold: one-standard-error rule
       "final": null | {"stage": "dropout", "mode": "retrain" | "keep_best", "epochs": 7,
                        "models": 1,            # retrain: copies averaged (final_models)
-                       "samples": 25000, "seconds": 9.1, "test": {"accuracy": .., ...}},
+                       "samples": 25000, "seconds": 9.1, "test": {"accuracy": .., ...},
+                       "baseline": null | {"values": {"majority": {"accuracy": 0.5}, ...},
+                                   "reference": {"name", "label", "metric", "value"},
+                                   "model": 0.88, "beaten": true, "verdict": "beats ..."}},
+                       # the baselines on the test split (`baselines.on_test`)
       "plots": {"overlay": "validation_curves.png"},
       "seconds": 123.4
     }
@@ -61,6 +65,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.markup import escape
+
 from dlrun.console import Output
 from dlrun.data.portions import Portion, final_training, make_portions, prepare_portion
 from dlrun.data.prepare import prepare_test
@@ -73,10 +79,10 @@ from dlrun.report import plots
 from dlrun.runs.rundir import PREDICTIONS, Run, save_with
 from dlrun.runs.summary import new_summary
 from dlrun.spec import DlrunConfig
-from dlrun.tasks import head_for
 from dlrun.tfenv import import_keras, release_memory
 from dlrun.training import (
     FoldRecord,
+    StageHooks,
     best_model_file,
     fit_model,
     make_optimizer,
@@ -84,19 +90,18 @@ from dlrun.training import (
     stage_curves,
     train_stage,
 )
-from dlrun.workflow.baselines import BASELINES, advice, compute_baselines, reference
+from dlrun.workflow.baselines import (
+    BASELINES,
+    advice,
+    compute_baselines,
+    judge_on_test,
+    on_test,
+    reference,
+)
 from dlrun.workflow.stages import Stage, plan
 from dlrun.workflow.verdicts import Curves, overfitting, verdict
 
 DONE = ("completed", "failed")
-
-
-def stage_objective(config: DlrunConfig) -> Objective:
-    """`workflow.metric`, or val_ + the task's first metric (val_accuracy, val_mae, ...)."""
-    if config.workflow is not None and config.workflow.metric:
-        return Objective.of(config.workflow.metric)
-    head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
-    return Objective.of(f"val_{head.metrics[0]}" if head.metrics else "val_loss")
 
 
 def final_mode(config: DlrunConfig) -> str:
@@ -120,6 +125,7 @@ class Workflow:
     portions: list[Portion]
     # every planned stage, even under --stage: a stage may continue an earlier one
     stages: list[Stage] = field(default_factory=list)
+    hooks: StageHooks | None = None
     curves: dict[str, Curves] = field(default_factory=dict)
 
     @property
@@ -135,23 +141,39 @@ class Workflow:
 
 
 def run_workflow(
-    run: Run, config: DlrunConfig, out: Output, *, only: str | None, final: bool
+    run: Run,
+    config: DlrunConfig,
+    out: Output,
+    *,
+    only: str | None,
+    final: bool,
+    hooks: StageHooks | None = None,
+    raw: RawData | None = None,
 ) -> dict[str, Any]:
-    """Run (or continue) every planned stage, choose one, and test it once."""
+    """Run (or continue) every planned stage, choose one, and test it once.
+
+    `hooks` reach every stage's fits (a sweep trial's pruner); `raw` is the data when
+    the caller has it loaded already (a sweep worker loads it once for all its trials).
+    Called through `dlrun.workflow.job.run_job`, which owns the run's status.
+    """
     keras = import_keras(out.verbose)
     started = time.perf_counter()
     stages = plan(config, only)
-    objective = stage_objective(config)
+    objective = config.resolved_objective()
     previous = run.read_json("summary.json") if (run.path / "summary.json").is_file() else {}
     summary = new_summary(
         objective,
         stage=only,
         final=final_mode(config) if final else None,
     )
-    out.info(f"loading data [bold]{config.data.source}[/]")
-    raw = load_raw(config.data)
+    if raw is None:
+        out.info(f"loading data [bold]{config.data.source}[/]")
+        raw = load_raw(config.data)
     portions = make_portions(raw, config)
-    flow = Workflow(run, config, out, objective, summary, raw, portions, plan(config))
+    flow = Workflow(run, config, out, objective, summary, raw, portions, plan(config), hooks)
+    if not final and not flow.kfold:
+        # No final model: the stage's checkpoint is the model, and this is its preprocessing.
+        run.write_json("preprocessing.json", portions[0].prepared.state)
     _print_data(out, portions)
     summary["workflow"]["protocol"] = _protocol(config, portions)
     summary["baseline"] = _baseline(flow)
@@ -312,6 +334,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
         done=done,
         on_fold=save_fold,
         start=flow.run.path / "stages" / earlier if earlier is not None else None,
+        hooks=flow.hooks,
     )
     entry.update(record.as_dict())
     if record.status != "completed" and flow.config.workflow is None:
@@ -445,6 +468,13 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
     metrics = evaluate_model(
         model, test, config, state["outputs"], predictions_to=flow.run.path / PREDICTIONS
     )
+    judged = judge_on_test(on_test(config, flow.raw, test, state), flow.objective, metrics)
+    if judged is not None:
+        result["baseline"] = judged
+        if judged["beaten"]:
+            out.info(f"final model {escape(judged['verdict'])}")
+        else:
+            out.warn(f"final model {judged['verdict']}")
     flow.run.write_json("final/metrics.json", metrics)
     flow.run.write_json("preprocessing.json", state)
     # The final model goes last: its presence means metrics and preprocessing are there.
@@ -544,6 +574,12 @@ def _final_row(flow: Workflow) -> list[str] | None:
         how += f", mean of {final['models']} models"
     extra = 1 if flow.metric != "val_loss" else 0
     test = final["test"].get(base)
+    judged = final.get("baseline")
+    against = ""
+    if judged:
+        ref = judged["reference"]
+        word = "beats" if judged["beaten"] else "does NOT beat"
+        against = f"; {word} {ref['label']} ({ref['metric']} {_fmt(ref['value'])})"
     return [
         "final",
         f"{final['stage']}, {how}",
@@ -551,7 +587,7 @@ def _final_row(flow: Workflow) -> list[str] | None:
         "–",
         "–",
         *["–"] * extra,
-        f"test {base} {_fmt(test)}",
+        f"test {base} {_fmt(test)}{against}",
     ]
 
 
