@@ -168,6 +168,10 @@ def write_best(study: Any, sweep_dir: Path, metric: str) -> Path | None:
     return path
 
 
+# Below this many completed trials, parameter importances are said to be a hint only.
+FEW_FOR_IMPORTANCE = 10
+
+
 def write_plots(study: Any, sweep_dir: Path, out: Output) -> list[Path]:
     """history.png always (when a trial completed); importance.png from two completed trials."""
     import matplotlib
@@ -192,6 +196,18 @@ def write_plots(study: Any, sweep_dir: Path, out: Output) -> list[Path]:
                 # e.g. every completed trial has the same value: nothing to attribute
                 out.detail(f"{name} skipped: {exc}")
                 continue
+        if name == "importance.png":
+            # fANOVA reads completed trials only: with pruning, that can be a few of many
+            few = len(completed) < FEW_FOR_IMPORTANCE
+            axes.set_title(
+                f"Hyperparameter importances, from {len(completed)} completed trials"
+                + (" (few: a hint, not a finding)" if few else "")
+            )
+            if few:
+                out.warn(
+                    f"importance.png rests on {len(completed)} completed trials (pruned and "
+                    "failed ones do not count): read it as a hint"
+                )
         figure = axes.figure
         figure.set_size_inches(8, 5)
         figure.tight_layout()

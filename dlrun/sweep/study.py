@@ -30,6 +30,7 @@ used(study.get_trials(deepcopy=False))   # trials counted so far
 
 from __future__ import annotations
 
+import math
 import re
 import socket
 import time
@@ -165,7 +166,7 @@ def make_pruner(config: DlrunConfig) -> Any:
     sweep = config.sweep
     assert sweep is not None
     kfold = config.data.validation.kfold is not None
-    warmup = 1 if kfold else max(1, sweep.warmup_epochs)
+    warmup = 1 if kfold else warmup_epochs(config)
     if sweep.pruner == "median":
         return optuna.pruners.MedianPruner(
             n_startup_trials=startup_trials(config), n_warmup_steps=warmup
@@ -177,6 +178,17 @@ def make_pruner(config: DlrunConfig) -> Any:
             steps = "auto" if "train.epochs" in sweep.space else config.train.epochs
         return optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=steps)
     return optuna.pruners.NopPruner()
+
+
+def warmup_epochs(config: DlrunConfig) -> int:
+    """Epochs a trial runs before it may be pruned: `sweep.warmup_epochs`, else 30 % of
+    the epochs (Optuna's MedianPruner example warms up 30 of 100 steps). A first epoch
+    says little of a slow learning rate: pruned there, it never gets a chance."""
+    sweep = config.sweep
+    assert sweep is not None
+    if sweep.warmup_epochs is not None:
+        return max(1, sweep.warmup_epochs)
+    return max(1, math.ceil(0.3 * config.train.epochs))
 
 
 def startup_trials(config: DlrunConfig) -> int:
