@@ -227,3 +227,79 @@ def test_a_forecaster_that_loses_to_persistence_on_test_says_so(
     assert evaluation["baseline"]["reference"]["value"] == pytest.approx(
         judged["reference"]["value"]
     )
+
+
+# -- faults: a damaged history, a directory that takes no file -----------------------------
+
+
+def test_resume_with_a_damaged_history_trains_the_stage_again(
+    cli, runs_dir, tiny_config, monkeypatch
+) -> None:
+    import dlrun.workflow.job as job
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(job, "write_report", interrupted)
+    code, _, _ = cli("train", tiny_config, "train.epochs=3")
+    assert code == 130
+    monkeypatch.undo()
+    run = only_run(runs_dir)
+    # a backup of epoch 3 is there; the history it goes with is garbage
+    (run / "summary.json").unlink()
+    (run / "final").rename(run / "final-old")
+    (run / "stages" / "train" / "history.csv").write_text("epoch,loss\nthree,x\n")
+    code, _, err = cli("train", "--resume", run)
+    assert code == 0, err
+    assert "history.csv is damaged" in err and "training it again from epoch 1" in err
+    rows = read_history(run / "stages" / "train" / "history.csv")
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path):
+    """mount(size, read_only=False): a small filesystem of its own under tmp_path (root
+    only): a disk that fills up, or one that is read-only, for real."""
+    mounted: list[Path] = []
+
+    def mount(size: str, read_only: bool = False, copy_from: Path | None = None) -> Path:
+        where = tmp_path / f"fs{len(mounted)}"
+        where.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+            capture_output=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(where)
+        if copy_from is not None:
+            subprocess.run(["cp", "-a", str(copy_from), str(where)], check=True)
+        if read_only:
+            subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_read_only_run_directory_is_refused_before_any_work(
+    cli, runs_dir, tiny_config, tmpfs
+) -> None:
+    code, _, err = cli("train", tiny_config, "train.epochs=1")
+    assert code == 0, err
+    run = only_run(runs_dir)
+    copy = tmpfs("8m", read_only=True, copy_from=run) / run.name
+    code, out, err = cli("evaluate", copy)
+    assert code == 2, err
+    assert "cannot write to the run directory" in err and "Read-only file system" in err
+    assert "Traceback" not in err and "test metric" not in out  # refused before the work
+    code, _, err = cli("train", "--resume", copy)
+    assert code == 2 and "cannot write to the run directory" in err
+
+
+def test_a_disk_that_fills_up_fails_the_run_with_a_clear_error(cli, tiny_config, tmpfs) -> None:
+    runs = tmpfs("160k") / "runs"
+    code, _, err = cli("train", tiny_config, "--runs-dir", runs)
+    assert code == 1
+    assert "No space left on device" in err and "Traceback" not in err

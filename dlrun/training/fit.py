@@ -108,13 +108,13 @@ def monitor_objective(config: DlrunConfig, has_validation: bool) -> Objective:
 def metric_missing(name: str, logged: list[str]) -> FatalError:
     """The error for an objective the model never logs: every stage or trial would fail.
 
-    `dlrun check` refuses such a workflow.metric or sweep.metric from the config alone;
-    this is the net for what only the fit shows."""
+    `dlrun check` refuses such an objective.metric from the config alone; this is the
+    net for what only the fit shows."""
     shown = ", ".join(k for k in logged if k != "learning_rate")
     return FatalError(
         f"the metric '{name}' that stages are chosen by is not logged by this model; "
         f"logged: {shown}.",
-        hint="Set workflow.metric (or sweep.metric, for a sweep) to one of them.",
+        hint="Set objective.metric to one of them.",
     )
 
 
@@ -153,14 +153,16 @@ def fit_model(
     backup = directory / "backup"
     try:
         model, initial = _model_from(backup, config, prepared, start)
+        done = previous_rows(directory / "history.csv", initial)
     except BackupUnreadable as exc:
         out.warn(
             f"the backup of {directory} cannot be read ({exc}); training it again from epoch 1"
         )
-        shutil.rmtree(backup)
+        shutil.rmtree(backup, ignore_errors=True)
         for name in FIT_FILES:
             (directory / name).unlink(missing_ok=True)
         model, initial = _model_from(backup, config, prepared, start)
+        done = []
     one_hot = one_hot_width(config, prepared.outputs)
     train_ds, steps = training_dataset(
         prepared.train,
@@ -174,7 +176,6 @@ def fit_model(
         if prepared.validation is not None
         else None
     )
-    done = previous_rows(directory / "history.csv", initial)
     history_writer = HistoryWriter(directory / "history.csv", done)
     monitor = monitor_objective(config, has_validation)
     # The checkpoint keeps the best epoch by the caller's objective, so a stage's

@@ -26,6 +26,7 @@ import keras
 
 from dlrun.objective import Objective
 from dlrun.runs.rundir import read_history, write_text
+from dlrun.training.callbacks.backup import BackupUnreadable
 
 
 class HistoryWriter(keras.callbacks.Callback):
@@ -52,10 +53,21 @@ class HistoryWriter(keras.callbacks.Callback):
 
 
 def previous_rows(path: Path, initial_epoch: int) -> list[dict[str, float]]:
-    """The rows of the epochs a resumed fit does not run again."""
+    """The rows of the epochs a resumed fit does not run again.
+
+    Raises BackupUnreadable when history.csv cannot give them (damaged, or short of the
+    backup's epochs): the best epoch and early stopping carry on from these rows, so a
+    resume without them would choose from the later epochs alone.
+    """
     if not initial_epoch:
         return []
-    return [r for r in read_history(path) if int(r["epoch"]) <= initial_epoch]
+    try:
+        rows = [r for r in read_history(path) if int(r["epoch"]) <= initial_epoch]
+    except (OSError, ValueError, KeyError, TypeError, csv.Error) as exc:
+        raise BackupUnreadable(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
+    if [int(r["epoch"]) for r in rows] != list(range(1, initial_epoch + 1)):
+        raise BackupUnreadable(f"{path} lacks rows of the {initial_epoch} backed-up epochs")
+    return rows
 
 
 def resumed_best(
