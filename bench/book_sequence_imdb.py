@@ -3,7 +3,9 @@
 keras.imdb with 10,000 words, pad_sequences to 500, then either Embedding 32 + LSTM 32
 (listing 6.27) or Embedding 128 + Conv1D 32-7 / MaxPooling 5 / Conv1D 32-7 / global max
 pooling (listing 6.45), rmsprop, batch 128, the last 20 % of train for validation (fit's
-validation_split), then one test evaluation. Same work as bench/configs/seq_<model>.yaml.
+validation_split), then one test evaluation of the last epoch's model. Same work as
+bench/configs/seq_<model>.yaml. Prints one JSON line with the fit time, the training
+samples and the test accuracy.
 
 Usage: python bench/book_sequence_imdb.py DATASETS lstm|conv1d EPOCHS
 """
@@ -11,6 +13,7 @@ Usage: python bench/book_sequence_imdb.py DATASETS lstm|conv1d EPOCHS
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 
@@ -24,6 +27,7 @@ from keras import layers  # noqa: E402
 from keras.datasets import imdb  # noqa: E402
 
 kind, epochs = sys.argv[2], int(sys.argv[3])
+validation_split = 0.2
 (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=10000)
 x_train = keras.utils.pad_sequences(x_train, maxlen=500)
 x_test = keras.utils.pad_sequences(x_test, maxlen=500)
@@ -53,11 +57,26 @@ else:
     optimizer = keras.optimizers.RMSprop(1e-4)
 model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
 started = time.perf_counter()
-model.fit(x_train, y_train, epochs=epochs, batch_size=128, validation_split=0.2, verbose=0)
+model.fit(
+    x_train,
+    y_train,
+    epochs=epochs,
+    batch_size=128,
+    validation_split=validation_split,
+    verbose=0,
+)
 fit_seconds = time.perf_counter() - started
+# fit trains on the first floor(n * (1 - validation_split)) samples (Keras 3's
+# array_slicing.train_validation_split)
+samples = math.floor(len(x_train) * (1 - validation_split))
 loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
 print(
     json.dumps(
-        {"fit_seconds": fit_seconds, "test_accuracy": accuracy, "samples": 20000, "epochs": epochs}
+        {
+            "fit_seconds": fit_seconds,
+            "test_accuracy": accuracy,
+            "samples": samples,
+            "epochs": epochs,
+        }
     )
 )

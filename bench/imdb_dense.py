@@ -45,8 +45,9 @@ def run_book(datasets: Path) -> dict[str, float]:
     )
     result = json.loads(stdout.strip().splitlines()[-1])
     return {
+        "train_samples": result["samples"],
         "fit_seconds": result["fit_seconds"],
-        "samples_per_s": result["samples"] * 4 / result["fit_seconds"],
+        "samples_per_s": result["samples"] * result["epochs"] / result["fit_seconds"],
         "process_seconds": wall,
         "peak_rss_gb": rss,
         "test_accuracy": result["test_accuracy"],
@@ -74,9 +75,11 @@ def run_dlrun(datasets: Path) -> dict[str, float]:
         (run,) = list(Path(runs).iterdir())
         summary = json.loads((run / "summary.json").read_text())
     stage = summary["stages"]["train"]
+    samples = summary["workflow"]["protocol"]["train"]
     return {
+        "train_samples": samples,
         "fit_seconds": stage["seconds"],
-        "samples_per_s": 15000 * stage["epochs_run"] / stage["seconds"],
+        "samples_per_s": samples * stage["epochs_run"] / stage["seconds"],
         "process_seconds": wall,
         "peak_rss_gb": rss,
         "test_accuracy": summary["final"]["test"]["accuracy"],
@@ -107,9 +110,13 @@ def main() -> None:
         rows.append((book, dlrun))
     book = {k: statistics.median(r[0][k] for r in rows) for k in rows[0][0]}
     dlrun = {k: statistics.median(r[1][k] for r in rows) for k in rows[0][1]}
-    print("IMDB dense 16-16-1, 4 epochs on 15,000 reviews (10,000 validation), batch 512")
+    print(
+        "IMDB dense 16-16-1, 4 epochs on 15,000 reviews (10,000 validation), batch 512, "
+        "best epoch by val_accuracy"
+    )
     print(f"{'':18}{'book':>10}{'dlrun':>10}{'ratio':>8}  target")
     targets = {
+        "train_samples": "= 1.0",
         "samples_per_s": ">= 1.0",
         "process_seconds": "<= 0.8",
         "peak_rss_gb": "<= 0.25",

@@ -42,7 +42,7 @@ def main() -> None:
         overrides = [f"data.path={args.datasets / 'imdb' / 'imdb.npz'}"]
         overrides.append(f"train.epochs={args.epochs}")
         config = ROOT / "bench" / "configs" / f"seq_{model}.yaml"
-        dlrun_side = dlrun_train(config, overrides, 20000)
+        dlrun_side = dlrun_train(config, overrides)
         results[model] = {"keras": keras_side, "dlrun": dlrun_side}
         title = f"ordered IMDB, {model}, {args.epochs} epochs, 20k train / 5k validation"
         print_sides(title, keras_side, dlrun_side)
