@@ -113,13 +113,15 @@ class Labels:
     `classes` is the number of distinct labels when they are classes (integers or text),
     None when they are continuous; `binary` says whether they are exactly 0 and 1 (or two
     text values, which the csv reader encodes as 0 and 1); `columns` is the label width
-    (1 for one label per sample); `partial` marks a look at only the first rows.
+    (1 for one label per sample); `partial` marks a look at only the first rows; `text`
+    says the labels are words (which the reader encodes as class numbers), not numbers.
     """
 
     classes: int | None
     binary: bool = False
     columns: int = 1
     partial: bool = False
+    text: bool = False
 
 
 def label_problems(task: str, labels: Labels, source: str) -> list[str]:
@@ -138,6 +140,13 @@ def label_problems(task: str, labels: Labels, source: str) -> list[str]:
         return [
             f"task '{task}' needs one label per sample, but {source} has {labels.columns} "
             "label columns. Use task: multilabel (or regression for several targets)."
+        ]
+    if task == "regression" and labels.text:
+        return [
+            f"task 'regression' needs numbers, but {source} holds text: a regression model "
+            "would learn its values as the numbers 0, 1, 2, ... of their sorted order. Use "
+            "task: multiclass (or binary for two classes) to predict one of them, or choose "
+            "a numeric data.target."
         ]
     if task in ("binary", "multiclass") and labels.classes is None:
         return [

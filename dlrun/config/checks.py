@@ -57,6 +57,8 @@ def input_problems(config: ConfigBase) -> list[str]:
     """What a look at the files the config names finds: a missing or wrong data file, a
     python: builder without its function, a task the labels cannot have."""
     problems = [*config.data.input_problems(), *config.model.input_problems()]
+    if not problems and (shape := config.data.peek_shape()) is not None:
+        problems += config.model.shape_problems(shape)
     if config.workflow is not None:
         # every stage whose model differs: a stage may name its own builder or word vectors
         seen = {config.model.model_dump_json()}

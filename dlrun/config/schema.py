@@ -292,6 +292,11 @@ class ModelSection(Section):
         """What a look at the files the section names finds wrong (they are never run)."""
         return []
 
+    def shape_problems(self, shape: tuple[int, ...]) -> list[str]:
+        """What is wrong with inputs of `shape` (one sample's, as `DataSection.peek_shape`
+        tells it) for this model, found from the files the section names."""
+        return []
+
     def continues_from(self, earlier: ModelSection) -> bool:
         """Whether a workflow stage of this model starts from the weights that an earlier
         stage of model `earlier` trained (fine-tuning), not from its own initialization."""
@@ -312,7 +317,10 @@ class DataSection(Section):
         "sparse", description="Multiclass labels as integers or one-hot vectors."
     )
     limit: int | None = Field(
-        None, ge=1, description="Use only the first N training and N test samples."
+        None,
+        ge=1,
+        description="Use a sample of N training and N test samples (stratified by label, "
+        "seeded; the first N windows of a series).",
     )
     validation: ValidationConfig = Field(default_factory=lambda: ValidationConfig(fraction=0.2))
     cache: bool = Field(
@@ -350,6 +358,11 @@ class DataSection(Section):
     def peek_labels(self) -> Labels | None:
         """What a cheap look tells about the labels (known data sets, a file's label
         column), or None when only loading the data would tell."""
+        return None
+
+    def peek_shape(self) -> tuple[int, ...] | None:
+        """The shape of one sample as the model will receive it, when a cheap look tells
+        (a file's header), else None."""
         return None
 
 

@@ -16,7 +16,8 @@ so the pages are shared by every process that reads them.
   first one said.
 - Entries are written to a temporary directory and renamed into place, so a killed run
   or two sweep workers loading at once never leave a half-written entry. An entry that
-  cannot be read is removed and the source loaded again.
+  cannot be read, or whose arrays do not fit together, is removed and the source loaded
+  again.
 
 The cache lives in `$DLRUN_CACHE_DIR`, else `$XDG_CACHE_HOME/dlrun`, else
 `~/.cache/dlrun`; it is safe to delete at any time. `data.cache: false` bypasses it.
@@ -92,7 +93,8 @@ def cached(config: DataSection, load: Callable[[DataSection], RawData]) -> RawDa
             raw, said = _read(entry)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             warnings.warn(
-                f"the data cache entry {entry} is unreadable ({exc}); loading the data again.",
+                f"the data cache entry {entry} is unreadable or damaged ({exc}); loading the "
+                "data again.",
                 DataWarning,
                 stacklevel=2,
             )
@@ -206,4 +208,33 @@ def _read(entry: Path) -> tuple[RawData, list[str]]:
         class_names=meta["class_names"],
         feature_names=meta["feature_names"],
     )
+    _check_whole(raw)
     return raw, meta["warnings"]
+
+
+def _check_whole(raw: RawData) -> None:
+    """Raise ValueError when an entry's arrays read but do not fit together (a file of
+    an entry replaced by another array), so the entry is loaded again, not trained on."""
+    shapes = set()
+    for name in ("train", "test", "validation"):
+        split = getattr(raw, name)
+        if split is None:
+            continue
+        x = split.x
+        if isinstance(x, TokenLists):
+            splits = x.row_splits
+            if not len(splits) or splits[0] != 0 or splits[-1] != len(x.values):
+                raise ValueError(f"the {name} token lists' offsets do not fit their values")
+        elif isinstance(x, Windows):
+            rows = len(x.series)
+            times_fit = x.times is None or len(x.times) == rows
+            if len(x.target) != rows or not times_fit:
+                raise ValueError(f"the {name} series' columns have different lengths")
+            if len(x) and (x.starts.min() < 0 or x.target_rows.max() >= rows):
+                raise ValueError(f"the {name} windows reach past the series")
+        else:
+            shapes.add(np.shape(x)[1:])
+        if len(x) != len(split.y):
+            raise ValueError(f"the {name} split has {len(x)} inputs but {len(split.y)} labels")
+    if len(shapes) > 1:
+        raise ValueError(f"the splits' samples have different shapes {sorted(shapes)}")

@@ -38,6 +38,10 @@ from pydantic import Field
 from dlrun.config.schema import Section
 from dlrun.data.class_folders import ClassFolders, at_least_two, class_names, existing_root
 from dlrun.data.representations.image_files import (
+    CHANNELS,
+    MAX_PIXELS,
+    check_headers,
+    header_size,
     image_files,
     scan_files,
     size_note,
@@ -99,10 +103,47 @@ class ImageDirConfig(ClassFolders):
     skip_bad_files: bool = Field(
         False, description="Skip files that are not readable images (counted), instead of failing."
     )
+    max_pixels: int = Field(
+        MAX_PIXELS,
+        ge=1,
+        description="Refuse an image whose header claims more pixels (height x width) than "
+        "this, before it is decoded: decoding holds the whole image in memory.",
+    )
 
     def layout(self) -> tuple[list[str], dict[str, Path]]:
         """(class names, split -> folder)."""
         return layout(Path(self.path))
+
+    def input_problems(self) -> list[str]:
+        problems = super().input_problems()
+        if problems:
+            return problems
+        classes, folders = self.layout()
+        files = [
+            file
+            for folder in folders.values()
+            for name in classes
+            if (folder / name).is_dir()
+            for file in image_files(folder / name)[0]
+        ]
+        try:
+            check_headers(files, self.max_pixels, self.image_size)
+        except DataError as exc:
+            return [str(exc).replace("\n", " ")]
+        return []
+
+    def peek_shape(self) -> tuple[int, ...] | None:
+        channels = CHANNELS[self.color_mode]
+        if self.image_size is not None:
+            return (*self.image_size, channels)
+        # without image_size every image has one size (input_problems): the first's
+        try:
+            classes, folders = self.layout()
+        except DataError:
+            return None
+        first = image_files(next(iter(folders.values())) / classes[0])[0]
+        size = header_size(first[0]) if first else None
+        return None if size is None else (*size, channels)
 
 
 def layout(root: Path) -> tuple[list[str], dict[str, Path]]:
@@ -155,6 +196,7 @@ def image_dir_source(config: ImageDirConfig) -> RawData:
             split_of.append(np.full(len(images), code, dtype=np.int8))
             ignored += others
     warn_ignored(ignored)
+    check_headers(files, config.max_pixels, config.image_size)
     scanned, kept = scan_files(files, config.skip_bad_files)
     del files  # the scanned paths are bytes, a quarter of the size
     # the files that survived the scan, with their labels and splits

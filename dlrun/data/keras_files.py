@@ -270,7 +270,7 @@ def load_local(name: str, path: str | Path, num_words: int | None = None) -> Arr
         if name == "reuters":
             return _reuters(arrays, num_words)
         if name == "mnist":
-            check_splits(path, arrays)
+            check_splits(path, {name: a.shape for name, a in arrays.items()})
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
         return _boston(arrays)
     except KeyError as exc:
@@ -295,17 +295,18 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-def check_splits(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
-    """Refuse x/y arrays that do not pair up, which would otherwise be cut to the shorter one."""
+def check_splits(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Refuse x/y arrays that do not pair up, which would otherwise be cut to the shorter
+    one; `shapes` are the arrays' shapes (`dlrun check` reads them from the headers)."""
     for split in ("train", "test"):
         x, y = f"x_{split}", f"y_{split}"
-        if len(arrays[x]) != len(arrays[y]):
+        n_x, n_y = (shapes[x] or (1,))[0], (shapes[y] or (1,))[0]
+        if n_x != n_y:
             raise DataError(
-                f"{path}: {x} has {len(arrays[x])} samples but {y} has {len(arrays[y])}; "
-                "each sample needs its label.",
+                f"{path}: {x} has {n_x} samples but {y} has {n_y}; each sample needs its label.",
                 hint=f"Rebuild the file so that {x} and {y} have the same length.",
             )
-    train, test = arrays["x_train"].shape[1:], arrays["x_test"].shape[1:]
+    train, test = shapes["x_train"][1:], shapes["x_test"][1:]
     if train != test:
         raise DataError(
             f"{path}: the samples of x_train have shape {train} but those of x_test {test}; "

@@ -27,11 +27,15 @@ import numpy as np
 from dlrun.config.schema import ConfigBase, ValidationConfig
 from dlrun.data.prepare import (
     Prepared,
+    check_classes,
+    check_targets,
+    classes_of,
     fit_state,
     holdout_indices,
     input_spec,
     kfold_indices,
     limited,
+    limited_test,
     transform,
 )
 from dlrun.data.splits import RawData, Split
@@ -73,13 +77,22 @@ def make_portions(raw: RawData, config: ConfigBase) -> list[Portion]:
     if v.kfold is None and raw.validation is not None:
         pairs = [("holdout", train, limited(raw.validation, config.data.limit))]
     elif v.kfold is None:
-        fit_idx, val_idx = holdout_indices(len(train), v, config.seed)
+        classes = classes_of(train.y, config.task)
+        fit_idx, val_idx = holdout_indices(len(train), v, config.seed, classes)
         pairs = [("holdout", train.take(fit_idx), train.take(val_idx))]
     else:
         pairs = [
             (f"fold-{i}", train.take(fit), train.take(val))
-            for i, (fit, val) in enumerate(_folds(train, v, config.seed), start=1)
+            for i, (fit, val) in enumerate(_folds(train, v, config), start=1)
         ]
+    # Every split is checked before any is prepared: a split of one class is found
+    # before preprocessing is fitted, and long before the test split is read.
+    check_targets(raw.train.y, config, raw.class_names)
+    for name, fit_part, val_part in pairs:
+        within = "" if name == "holdout" else f" of {name}"
+        check_classes(fit_part.y, f"train{within}", config, raw)
+        check_classes(val_part.y, f"validation{within}", config, raw)
+    limited_test(raw, config)
     return [
         Portion(name, prepare_portion(raw, fit_part, val_part, config), fit_part.y, val_part.y)
         for name, fit_part, val_part in pairs
@@ -99,10 +112,13 @@ def final_training(raw: RawData, limit: int | None) -> Split:
     return Split(windows, windows.labels().astype(np.float32))
 
 
-def _folds(train: Split, v: ValidationConfig, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _folds(
+    train: Split, v: ValidationConfig, config: ConfigBase
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """K-fold's (training, validation) index pairs: walk-forward for windows of a series,
-    else seeded and, with `repeats`, reshuffled."""
+    else seeded (stratified for a classifier) and, with `repeats`, reshuffled."""
     assert v.kfold is not None
     if isinstance(train.x, Windows):
         return walk_forward(train.x, v.kfold)
-    return kfold_indices(len(train), v.kfold, v.repeats, seed, v.shuffle)
+    classes = classes_of(train.y, config.task)
+    return kfold_indices(len(train), v.kfold, v.repeats, config.seed, v.shuffle, classes)

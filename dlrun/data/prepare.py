@@ -28,7 +28,11 @@ from dlrun.config.schema import ConfigBase, ValidationConfig
 from dlrun.data.inputs import InputSpec
 from dlrun.data.representations import REPRESENTATIONS, representation_of
 from dlrun.data.splits import Features, RawData, Split
+from dlrun.data.timeseries import Windows
 from dlrun.errors import DataError
+
+# The seed of `data.limit`'s sample (the one that carves test splits, too).
+LIMIT_SEED = 113
 
 
 @dataclass
@@ -43,10 +47,16 @@ class Prepared:
 
 
 def holdout_indices(
-    n: int, validation: ValidationConfig, seed: int
+    n: int, validation: ValidationConfig, seed: int, classes: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded (train, validation) index arrays for a holdout or fraction protocol."""
-    order = np.random.RandomState(seed).permutation(n) if validation.shuffle else np.arange(n)
+    """Seeded (train, validation) index arrays for a holdout or fraction protocol; with
+    `classes` (a classifier's labels), stratified: each part holds each class's share."""
+    if not validation.shuffle:
+        order = np.arange(n)
+    elif classes is not None:
+        order = stratified_order(classes, np.random.RandomState(seed))
+    else:
+        order = np.random.RandomState(seed).permutation(n)
     if validation.holdout is not None:
         n_val = validation.holdout
     else:
@@ -60,25 +70,40 @@ def holdout_indices(
 
 
 def kfold_indices(
-    n: int, k: int, repeats: int = 1, seed: int = 0, shuffle: bool = True
+    n: int,
+    k: int,
+    repeats: int = 1,
+    seed: int = 0,
+    shuffle: bool = True,
+    classes: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, validation) index pairs for (iterated) K-fold, reshuffled on each repeat."""
+    """(train, validation) index pairs for (iterated) K-fold, reshuffled on each repeat;
+    with `classes` (a classifier's labels), each fold holds each class's share."""
     if k > n:
         raise DataError(f"data.validation.kfold is {k}, but there are only {n} training samples.")
     folds = []
     rng = np.random.RandomState(seed)
     for _ in range(repeats):
-        order = rng.permutation(n) if shuffle else np.arange(n)
+        if not shuffle:
+            order = np.arange(n)
+        elif classes is not None:
+            order = stratified_order(classes, rng)
+        else:
+            order = rng.permutation(n)
         for part in np.array_split(order, k):
             folds.append((np.setdiff1d(order, part, assume_unique=True), part))
     return folds
+
+
+def classes_of(y: np.ndarray, task: str) -> np.ndarray | None:
+    """The labels a split is stratified by: a classifier's, None for other tasks."""
+    return y if task in ("binary", "multiclass") else None
 
 
 def fit_state(raw: RawData, train: Split, config: ConfigBase) -> dict[str, Any]:
     """Fit preprocessing on the training split; the result is JSON-able."""
     state: dict[str, Any] = {"kind": raw.kind, "task": config.task}
     state.update(REPRESENTATIONS[raw.kind].fit(train, raw, config.data))
-    check_targets(raw.train.y, config, raw.class_names)
     # Classes are counted over the whole training split: the validation carve-out or
     # data.limit may leave out the highest label, and the head would be too narrow.
     state["outputs"] = _outputs(raw.train.y, config.task, raw.class_names)
@@ -96,6 +121,15 @@ def check_targets(y: np.ndarray, config: ConfigBase, class_names: list[str] | No
             f"(samples, labels)), but the labels have shape {y.shape}: one label per sample.",
             hint="Use task: multiclass for one label among several classes.",
         )
+    if task == "regression" and class_names is not None:
+        listed = ", ".join(repr(c) for c in class_names[:3])
+        raise DataError(
+            f"{config.data.describe()} holds classes, not numbers ({listed}"
+            f"{', ...' if len(class_names) > 3 else ''}): a regression model would learn "
+            "them as the numbers 0, 1, 2, ... of their sorted order.",
+            hint="Use task: multiclass (or binary for two classes) to predict one of them, "
+            "or choose a numeric data.target.",
+        )
     if task not in ("binary", "multiclass"):
         return
     values = np.unique(y)
@@ -109,6 +143,37 @@ def check_targets(y: np.ndarray, config: ConfigBase, class_names: list[str] | No
             hint=f"Check {'data.target and ' if csv else ''}the file, or use task: regression "
             "if the target is a measurement.",
         )
+
+
+def check_classes(y: np.ndarray, split: str, config: ConfigBase, raw: RawData) -> None:
+    """Refuse a split of a classification task whose samples are all of one class: a
+    model that always answers that class scores perfectly on it, so its scores mean
+    nothing. `split` names it for the message ("test", "validation of fold-2")."""
+    if config.task not in ("binary", "multiclass") or not len(y):
+        return
+    y = np.asarray(y)
+    values = np.unique(y.reshape(len(y), -1), axis=0)
+    if len(values) > 1:
+        return
+    value = values[0][0] if y.ndim == 1 else values[0]
+    if raw.class_names:
+        name = repr(raw.class_names[int(value)])
+    else:
+        name = f"{value:g}" if np.ndim(value) == 0 else str(value)
+    limit = config.data.limit
+    hint = (
+        f"Raise data.limit (now {limit}: too few samples for each split to hold two "
+        "classes), or check the labels of the data."
+        if limit
+        else f"Check the labels of {config.data.describe()}: every split needs at least "
+        "two classes."
+    )
+    raise DataError(
+        f"the {split} split holds 1 class ({name}, all {len(y)} samples): a {config.task} "
+        f"model that always answers {name} is perfect on it, so its scores would mean "
+        "nothing.",
+        hint=hint,
+    )
 
 
 def apply_state(x: Features, state: dict[str, Any]) -> Features:
@@ -157,8 +222,38 @@ def transform(split: Split, state: dict[str, Any], task: str) -> Split:
 
 
 def limited(split: Split, limit: int | None) -> Split:
-    """The first `limit` samples (`data.limit`), or the whole split."""
-    return split.take(np.arange(min(limit, len(split)))) if limit else split
+    """`limit` samples of the split (`data.limit`), in the split's order, or the whole split.
+
+    Windows of a series are the first ones, since time order is what a series is. Other
+    samples are a seeded sample stratified by target: sources whose files come class
+    after class (text_dir, a CSV sorted by its label) would otherwise give every split
+    one class. The seed is fixed, not the config's, so that runs with different seeds
+    train on the same samples, and a final retrain on the same as its stages.
+    """
+    if not limit or limit >= len(split):
+        return split
+    if isinstance(split.x, Windows):
+        return split.take(np.arange(limit))
+    order = stratified_order(split.y, np.random.RandomState(LIMIT_SEED))
+    return split.take(np.sort(order[:limit]))
+
+
+def stratified_order(y: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """A seeded order of the samples in which every distinct target (a class, a row of
+    flags) takes its share of each stretch: the first n, or any run of n in a row, hold
+    each class's share of n, rounded. Targets every sample holds alone (measurements)
+    make it a plain random order."""
+    order = rng.permutation(len(y))
+    targets = np.asarray(y)[order]
+    groups = np.unique(targets.reshape(len(targets), -1), axis=0, return_inverse=True)[1]
+    groups = groups.reshape(-1)
+    counts = np.bincount(groups)
+    by_group = np.argsort(groups, kind="stable")
+    rank = np.empty(len(groups), dtype=np.int64)
+    rank[by_group] = np.arange(len(groups)) - np.repeat(np.cumsum(counts) - counts, counts)
+    # The k-th of a group's c samples goes to (k + 0.5) / c of the way, as systematic
+    # sampling places it.
+    return order[np.argsort((rank + 0.5) / counts[groups], kind="stable")]
 
 
 def _outputs(y: np.ndarray, task: str, class_names: list[str] | None) -> int:
@@ -170,6 +265,13 @@ def _outputs(y: np.ndarray, task: str, class_names: list[str] | None) -> int:
     return 1
 
 
+def limited_test(raw: RawData, config: ConfigBase) -> Split:
+    """The test split as `data.limit` leaves it, checked to hold more than one class."""
+    test = limited(raw.test, config.data.limit)
+    check_classes(test.y, "test", config, raw)
+    return test
+
+
 def prepare_test(raw: RawData, config: ConfigBase, state: dict[str, Any]) -> Split:
     """The test split only, transformed with an already fitted state (evaluate, predict)."""
-    return transform(limited(raw.test, config.data.limit), state, config.task)
+    return transform(limited_test(raw, config), state, config.task)

@@ -62,8 +62,8 @@ SOURCES: dict[str, Source] = {
         for name, (_, kind) in KERAS_DATASETS.items()
     },
     **{
-        f"sklearn.{name}": Source(SklearnConfig, kind, partial(sklearn_source, name))
-        for name, (_, kind, _) in SKLEARN_DATASETS.items()
+        f"sklearn.{name}": Source(SklearnConfig, bundled.kind, partial(sklearn_source, name))
+        for name, bundled in SKLEARN_DATASETS.items()
     },
     "csv": Source(CsvConfig, _BY_CONFIG, csv_source),
     "npz": Source(NpzConfig, _BY_CONFIG, npz_source),

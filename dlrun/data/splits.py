@@ -186,7 +186,7 @@ def with_test_split(
     """Carve a seeded test split for sources that ship without one."""
     rng = np.random.RandomState(113)
     order = rng.permutation(len(y))
-    n_test = max(1, int(round(len(y) * test_fraction)))
+    n_test = size_of_test_split(len(y), test_fraction)
     test, train = order[:n_test], order[n_test:]
     return RawData(
         Split(x[train], y[train]),
@@ -195,6 +195,11 @@ def with_test_split(
         class_names=class_names,
         feature_names=feature_names,
     )
+
+
+def size_of_test_split(samples: int, test_fraction: float) -> int:
+    """How many of `samples` `with_test_split` holds out for the test split."""
+    return max(1, int(round(samples * test_fraction)))
 
 
 def representation_name(x: Features) -> str:

@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PrivateAttr, model_validator
 
 from dlrun.config.schema import DataSection, Section, ValidationConfig
 from dlrun.data.splits import RawData, Split
 from dlrun.data.tabular import MISSING, not_utf8
-from dlrun.data.timestamps import format_time, parse_times
+from dlrun.data.timestamps import format_time, parse_times, step_text, time_steps
 from dlrun.errors import DataError, DataWarning
 from dlrun.tasks import Labels
 
@@ -67,13 +67,42 @@ class SplitFractions(Section):
 
 
 class SeriesValidation(ValidationConfig):
-    """For a series the holdout is `data.split.validation`; `kfold: K` walks forward."""
+    """For a series the holdout is `data.split.validation`; `kfold: K` walks forward.
 
+    Without `kfold`, `fraction` is set to stand for that holdout (the config checks ask
+    for a protocol), and is left out of every dump of the config, so a `fraction` that
+    is read back is always one a user wrote, which `TimeseriesConfig.problems` refuses.
+    """
+
+    fraction: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        exclude=True,
+        description="Not for a series: its validation rows are data.split.validation.",
+    )
     shuffle: bool = Field(
         False,
         description="Must stay false for a series: shuffled folds train on windows later "
         "than the ones they validate on.",
     )
+    _given_fraction: bool = PrivateAttr(False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _holdout_of_the_split(cls, data: Any, handler: Any) -> SeriesValidation:
+        if isinstance(data, SeriesValidation):  # built already: its fraction may be implied
+            return data
+        validation = handler(data)
+        validation._given_fraction = validation.fraction is not None
+        if validation.holdout is None and validation.fraction is None and validation.kfold is None:
+            validation.fraction = 0.2
+        return validation
+
+    @property
+    def given_fraction(self) -> bool:
+        """Whether the config itself sets `fraction`."""
+        return self._given_fraction
 
 
 class TimeseriesConfig(DataSection):
@@ -86,8 +115,10 @@ class TimeseriesConfig(DataSection):
     )
     time_format: str | None = Field(
         None,
-        description="strftime format of the time column, e.g. '%d.%m.%Y %H:%M:%S' "
-        "(default: found from its first rows).",
+        description="strftime format of the time column, e.g. '%d.%m.%Y %H:%M:%S', with "
+        "%q for a quarter (last), or 'index' for a plain integer index (default: found from "
+        "its first rows: dates and times, months 2001-07, quarters 2001Q3, years 1850, an "
+        "index).",
     )
     target: str = Field(description="The column to forecast.")
     features: Literal["all"] | list[str] = Field(
@@ -104,7 +135,7 @@ class TimeseriesConfig(DataSection):
         description="Chronological portions: train first, then validation, the rest test.",
     )
     validation: SeriesValidation = Field(
-        default_factory=lambda: SeriesValidation(fraction=0.2),
+        default_factory=SeriesValidation,
         description="{kfold: K}: walk-forward folds over the rows before the test portion; "
         "otherwise the holdout is data.split.validation.",
     )
@@ -157,11 +188,13 @@ class TimeseriesConfig(DataSection):
                 "share rows, so its score flatters the model. For a series {kfold: K} alone "
                 "is walk-forward validation (expanding window): remove shuffle and repeats."
             )
-        if v.holdout is not None:
-            problems.append(
-                "data.validation.holdout does not apply to a series: its validation rows are "
-                "data.split.validation (a share of the rows, after the training ones)."
-            )
+        given = {"holdout": v.holdout is not None, "fraction": v.given_fraction}
+        problems += [
+            f"data.validation.{key} does not apply to a series: its validation rows are "
+            "data.split.validation (a share of the rows, after the training ones)."
+            for key, is_set in given.items()
+            if is_set
+        ]
         if self.split.train + self.split.validation >= 1:
             problems.append(
                 f"data.split gives {self.split.train:g} + {self.split.validation:g} of the "
@@ -595,20 +628,21 @@ def _in_time_order(table: SeriesTable, config: TimeseriesConfig) -> None:
 def _report_steps(table: SeriesTable) -> None:
     """Warn of gaps (steps longer than the usual one) and of shorter steps."""
     assert table.times is not None
-    steps = np.diff(table.times).astype(np.int64)
-    moving = steps[steps > 0]
+    step = time_steps(table.times, table.time_format)
+    moving = step[step > 0]
     if not len(moving):
         return
     usual = int(np.median(moving))
-    longer, shorter = np.flatnonzero(steps > usual), np.flatnonzero((steps > 0) & (steps < usual))
+    longer, shorter = np.flatnonzero(step > usual), np.flatnonzero((step > 0) & (step < usual))
     if not len(longer) and not len(shorter):
         return
     parts = []
     if len(longer):
-        widest = int(longer[np.argmax(steps[longer])])
+        widest = int(longer[np.argmax(step[longer])])
         parts.append(
             f"{len(longer)} gap{'s' if len(longer) > 1 else ''} (steps longer than the usual "
-            f"{_duration(usual)}), the largest {_duration(int(steps[widest]))} after "
+            f"{step_text(usual, table.time_format)}), the largest "
+            f"{step_text(int(step[widest]), table.time_format)} after "
             f"{format_time(table.times[widest], table.time_format)}"
         )
     if len(shorter):
@@ -618,14 +652,6 @@ def _report_steps(table: SeriesTable) -> None:
         DataWarning,
         stacklevel=3,
     )
-
-
-def _duration(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''}"
-    return f"{seconds} s"
 
 
 def _missing(table: SeriesTable) -> np.ndarray:

@@ -2,9 +2,15 @@
 
 A time column is parsed with `data.time_format` (strftime codes), or with a format found
 from its first values (`auto`): ISO dates and times, day-first dotted dates
-(`01.01.2009 00:10:00`, Jena's), slashed dates when their order is clear. Formats of
-zero-padded numbers (%Y %m %d %H %M %S) are parsed column-wise in numpy, about 0.1 s for
-Jena's 420,551 rows; others fall back to `datetime.strptime` per row.
+(`01.01.2009 00:10:00`, Jena's), slashed dates when their order is clear, months
+(`2001-07`), quarters (`2001Q3`, the code `%q` as a format's last), bare years (`1850`)
+and a plain integer index (`INDEX`, kept as that many seconds after 1970 so that its
+steps count as a time's do). Formats of zero-padded numbers (%Y %m %d %H %M %S %q) are
+parsed column-wise in numpy, about 0.1 s for Jena's 420,551 rows; others fall back to
+`datetime.strptime` per row.
+
+Steps between rows are counted in the column's own unit (`time_steps`): calendar months for
+a column of months, quarters or years, whose lengths in seconds vary, else seconds.
 
 Example:
 
@@ -44,11 +50,20 @@ AUTO_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y",
+    "%Y-%m",
+    "%Y/%m",
+    "%YQ%q",
+    "%Y-Q%q",
+    "%Y Q%q",
 )
+# The format of a plain integer index (0, 1, 2, ...): no strftime format reads it.
+INDEX = "index"
+# Codes of a format whose finest unit is a calendar month (or a quarter, or a year).
+_CALENDAR_CODES = {"Y", "m", "q"}
 # How many values, spread over the column, `auto` looks at to choose a format.
 SAMPLE = 1000
 # Width of each zero-padded code the column-wise parser reads.
-_WIDTHS = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2}
+_WIDTHS = {"Y": 4, "m": 2, "q": 1, "d": 2, "H": 2, "M": 2, "S": 2}
 # Rows the column-wise parser takes at once: its temporaries stay a few MB.
 _CHUNK = 1 << 16
 
@@ -78,8 +93,10 @@ def parse_times(
         )
     fmt = time_format or _auto_format(values, where)
     parts = re.findall(r"%.|[^%]", fmt)
-    width = sum(_WIDTHS[p[1]] if p.startswith("%") else len(p.encode()) for p in parts)
-    if all(p[1] in _WIDTHS for p in parts if p.startswith("%")) and np.all(lengths == width):
+    width = sum(_WIDTHS.get(p[1], 0) if p.startswith("%") else len(p.encode()) for p in parts)
+    if fmt == INDEX:
+        times, bad = _index(values)
+    elif all(p[1] in _WIDTHS for p in parts if p.startswith("%")) and np.all(lengths == width):
         times, bad = _fixed_width(values, parts, width)
     else:
         times, bad = _row_by_row(values, fmt)
@@ -96,11 +113,65 @@ def parse_times(
 
 def format_time(time: np.datetime64, time_format: str | None) -> str:
     """A time as the file wrote its times (its strftime format), or ISO 8601 without one."""
+    seconds = int(time.astype("datetime64[s]").astype(np.int64))
+    if time_format == INDEX:
+        return str(seconds)
     if time_format is None:
-        seconds = int(time.astype("datetime64[s]").astype(np.int64))
         return str(time.astype("datetime64[D]" if seconds % 86400 == 0 else "datetime64[s]"))
     moment = time.astype("datetime64[s]").astype(object)
-    return moment.strftime(time_format)
+    quarter = str((moment.month - 1) // 3 + 1)
+    # %q is dlrun's own code, which strftime does not know
+    pieces = re.split(r"(%q)", time_format)
+    return "".join(quarter if p == "%q" else moment.strftime(p) for p in pieces if p)
+
+
+def time_steps(times: np.ndarray, time_format: str | None) -> np.ndarray:
+    """The steps between consecutive times, in the column's own unit (`step_unit`,
+    `step_text`)."""
+    unit = step_unit(time_format)
+    return np.diff(times.astype(f"datetime64[{unit}]").astype(np.int64))
+
+
+def step_unit(time_format: str | None) -> str:
+    """The numpy unit a column's steps are counted in: "M", calendar months, for months,
+    quarters and years, whose lengths in seconds vary (a yearly series is regular), else
+    "s", seconds (the index's steps, for an index)."""
+    return "M" if _calendar(time_format) else "s"
+
+
+def steps_after(times: np.ndarray, amount: float, time_format: str | None) -> np.ndarray:
+    """`times` moved on by `amount` of the column's steps' unit (`step_unit`): 4 quarters
+    after 2001Q3 is 2002Q3, whatever the days in between."""
+    unit = step_unit(time_format)
+    later = times.astype(f"datetime64[{unit}]") + np.timedelta64(int(round(amount)), unit)
+    return later.astype("datetime64[s]")
+
+
+def step_text(amount: int, time_format: str | None) -> str:
+    """A step `time_steps` measured, as a person says it: "1 year", "2 quarters", "10 min"."""
+    if time_format == INDEX:
+        return str(amount)
+    if _calendar(time_format):
+        assert time_format is not None
+        units = [("year", 12), ("month", 1)]
+        if "%q" in time_format:
+            units.insert(1, ("quarter", 3))
+    else:
+        units = [("day", 86400), ("h", 3600), ("min", 60)]
+    for unit, size in units:
+        if amount >= size and amount % size == 0:
+            count = amount // size
+            plural = "s" if count > 1 and unit in ("year", "quarter", "month", "day") else ""
+            return f"{count} {unit}{plural}"
+    return f"{amount} s"
+
+
+def _calendar(time_format: str | None) -> bool:
+    """Whether the format's finest unit is a calendar month, quarter or year."""
+    if time_format is None or time_format == INDEX:
+        return False
+    codes = set(re.findall(r"%(.)", time_format))
+    return bool(codes) and codes <= _CALENDAR_CODES
 
 
 def _auto_format(values: np.ndarray, where: Callable[[int], str]) -> str:
@@ -109,6 +180,9 @@ def _auto_format(values: np.ndarray, where: Callable[[int], str]) -> str:
     first and month first. A format must read the first value."""
     step = max(1, len(values) // SAMPLE)
     sample = [v.decode(errors="replace") for v in values[::step]]
+    if all(_INTEGER.fullmatch(s) for s in sample):
+        # four digits each are years (1850, 1851, ...), other whole numbers count rows
+        return "%Y" if all(len(s) == 4 and s.isdigit() for s in sample) else INDEX
     reads = {
         fmt: sum(_parses(s, fmt) for s in sample) for fmt in AUTO_FORMATS if _parses(sample[0], fmt)
     }
@@ -135,10 +209,34 @@ def _auto_format(values: np.ndarray, where: Callable[[int], str]) -> str:
 
 def _parses(text: str, fmt: str) -> bool:
     try:
-        datetime.strptime(text, fmt)
+        _strptime(text, fmt)
     except ValueError:
         return False
     return True
+
+
+def _strptime(text: str, fmt: str) -> datetime:
+    """`datetime.strptime`, and `%q` as a format's last code: a quarter, 1 to 4, which
+    stands for its first month."""
+    if not fmt.endswith("%q"):
+        return datetime.strptime(text, fmt)
+    if text[-1:] not in ("1", "2", "3", "4"):
+        raise ValueError(f"no quarter (1 to 4) at the end of {text!r}")
+    return datetime.strptime(text[:-1], fmt[:-2]).replace(month=3 * int(text[-1]) - 2)
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _index(values: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """A plain integer index as times: that many seconds after 1970; and the first row
+    that is no whole number."""
+    try:
+        return values.astype(np.int64).astype("datetime64[s]"), None
+    except (ValueError, OverflowError):
+        pass
+    bad = next(i for i, v in enumerate(values) if not _INTEGER.fullmatch(v.decode("latin-1")))
+    return np.zeros(len(values), dtype="datetime64[s]"), bad
 
 
 def _fixed_width(values: np.ndarray, parts: list[str], width: int) -> tuple[np.ndarray, int | None]:
@@ -177,6 +275,9 @@ def _fixed_chunk(values: np.ndarray, parts: list[str], width: int) -> tuple[np.n
         fields[code] = number
     year = fields.get("Y", np.full(len(values), 1900))
     month, day = fields.get("m", 1), fields.get("d", 1)
+    if "q" in fields:  # a quarter stands for its first month
+        bad |= (fields["q"] < 1) | (fields["q"] > 4)
+        month = 3 * fields["q"] - 2
     hour, minute, second = fields.get("H", 0), fields.get("M", 0), fields.get("S", 0)
     bad |= (month < 1) | (month > 12) | (day < 1) | (hour > 23) | (minute > 59) | (second > 59)
     month = np.where(bad, 1, month)
@@ -194,7 +295,7 @@ def _row_by_row(values: np.ndarray, fmt: str) -> tuple[np.ndarray, int | None]:
     times = np.empty(len(values), dtype="datetime64[s]")
     for i, value in enumerate(values):
         try:
-            moment = datetime.strptime(value.decode(), fmt)
+            moment = _strptime(value.decode(), fmt)
         except (ValueError, UnicodeDecodeError):
             return times, i
         if moment.tzinfo is not None:  # with %z: compare instants, in UTC

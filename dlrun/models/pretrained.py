@@ -37,7 +37,9 @@ workflow:
 from __future__ import annotations
 
 import difflib
+import json
 import sys
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,6 +74,9 @@ APPLICATIONS = (
 )  # fmt: skip
 # layers a base cut from a dlrun run leaves out by default: its dense head
 _HEAD_LAYERS = ("Dense", "Dropout")
+# A saved model's config.json larger than this is not read by `dlrun check` (a few KB for
+# a small convnet, a few hundred for a large application).
+_MAX_CONFIG_BYTES = 64 << 20
 
 
 class PretrainedConfig(DenseKeys):
@@ -173,6 +178,18 @@ class PretrainedConfig(DenseKeys):
             ]
         return []
 
+    def shape_problems(self, shape: tuple[int, ...]) -> list[str]:
+        if not self.from_run:
+            return []
+        try:
+            expected = saved_input_shape(base_model_file(self.base))
+        except DlrunError:  # input_problems names a base without its model
+            return []
+        if expected is None or expected == tuple(shape):
+            return []
+        message, hint = _shape_mismatch(self.base, expected, tuple(shape))
+        return [f"{message} {hint}"]
+
     def continues_from(self, earlier: ModelSection) -> bool:
         if not self.unfrozen or not isinstance(earlier, PretrainedConfig):
             return False
@@ -184,6 +201,35 @@ def base_model_file(base: str) -> Path:
     """The final model file of the run a `run:` base names; a DlrunError if it has none."""
     target = base.removeprefix(RUN_PREFIX)
     return Run.open(resolve_run(target, default_runs_dir())).final_model()
+
+
+def saved_input_shape(path: Path) -> tuple[int, ...] | None:
+    """The shape of one input sample of a model saved as .keras, read from the config.json
+    inside the file's zip, so without Keras; None when that does not tell it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("config.json")
+            if info.file_size > _MAX_CONFIG_BYTES:
+                return None
+            config = json.loads(archive.read(info))
+        body = config["config"]
+        first = body["input_layers"]
+        # one input is ["name", 0, 0]; several are a list of those
+        name = first[0][0] if isinstance(first[0], list) else first[0]
+        (layer,) = (layer["config"] for layer in body["layers"] if layer.get("name") == name)
+        return tuple(int(d) for d in layer["batch_shape"][1:])
+    except (OSError, zipfile.BadZipFile, KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _shape_mismatch(
+    base: str, expected: tuple[int, ...], given: tuple[int, ...]
+) -> tuple[str, str]:
+    """The message and hint for a run: base whose input shape the data does not give."""
+    return (
+        f"model.base {base} takes inputs of shape {expected}, but the data gives {given}.",
+        "Set data.image_size and data.color_mode to what that run was trained on.",
+    )
 
 
 def build_pretrained(config: PretrainedConfig, spec: InputSpec, outputs: int, head: Head) -> Any:
@@ -351,11 +397,8 @@ def _run_base(keras: Any, config: PretrainedConfig, spec: InputSpec) -> Any:
             hint="Train the base run with final_models: 1.",
         )
     if expected != tuple(spec.shape):
-        raise ConfigError(
-            f"model.base {config.base} takes inputs of shape {expected}, but the data gives "
-            f"{tuple(spec.shape)}.",
-            hint="Set data.image_size and data.color_mode to what that run was trained on.",
-        )
+        message, hint = _shape_mismatch(config.base, expected, tuple(spec.shape))
+        raise ConfigError(message, hint=hint)
     if config.cut:
         return _cut(trained, config.cut)
     layers = trained.layers
