@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from dlrun.console import Output
 from dlrun.data.prepare import prepare_test
+from dlrun.data.representations import load_state
 from dlrun.data.sources import load_raw
 from dlrun.errors import ConfigError, RunError
 from dlrun.runs.catalog import resolve_run
@@ -48,7 +49,7 @@ def evaluate(
                 f"'{config.task}'."
             )
         config = config.model_copy(update={"data": other.data})
-    state = run.read_json("preprocessing.json")
+    state = load_state(run)  # a damaged file is refused before the model and data load
     model = load_final_model(run, out.verbose)
     from dlrun.evaluation import evaluate_model
     from dlrun.workflow.baselines import judge_on_test, on_test

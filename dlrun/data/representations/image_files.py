@@ -12,7 +12,9 @@ image arrays: the model-facing representation is `images`. The fitted state also
 
 `scan` decodes every file once, when a source lists its files or `predict` reads new
 ones, so a corrupt file is named before training starts, not by a decoder error deep
-inside an epoch.
+inside an epoch. Before that, `check_headers` reads only the files' headers, so an image
+that claims more pixels than `data.max_pixels` is refused before it is decoded, in
+training and in predict alike.
 
 Example:
 
@@ -37,7 +39,15 @@ import numpy as np
 
 from dlrun.config.schema import DataSection
 from dlrun.data.inputs import InputSpec
-from dlrun.data.representations.base import Representation
+from dlrun.data.representations.base import (
+    INTEGER,
+    MAPPING,
+    NUMBER,
+    Check,
+    Representation,
+    absent_or,
+    one_of,
+)
 from dlrun.data.splits import RawData, Split
 from dlrun.errors import DataError, DataWarning
 from dlrun.tfenv import import_keras
@@ -46,6 +56,16 @@ from dlrun.tfenv import import_keras
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 CHANNELS = {"grayscale": 1, "rgb": 3}
 _COLOR = {1: "grayscale", 2: "grayscale+alpha", 3: "RGB", 4: "RGBA"}
+# Pillow's threshold for a "decompression bomb" (it refuses twice this): a file of a few
+# hundred KB can claim 20000x20000 pixels, and decoding it whole takes gigabytes.
+MAX_PIXELS = 89_478_485
+_PNG, _GIFS, _JPEG = b"\x89PNG\r\n\x1a\n", (b"GIF87a", b"GIF89a"), b"\xff\xd8"
+# JPEG markers of a frame header (SOF0-SOF15), which holds the size; not DHT, JPG, DAC
+_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+SKIP_BAD_FIX = (
+    "Replace or remove it, or set data.skip_bad_files: true to skip such files (they are "
+    "counted and reported)."
+)
 
 
 @dataclass
@@ -96,6 +116,15 @@ class ImageFiles(Representation):
     name = "image_files"
     what = "image files"
     reads_folders = True
+    state_keys: ClassVar[dict[str, Check]] = {
+        "image_size": (
+            lambda v: isinstance(v, list) and len(v) == 2 and all(INTEGER[0](d) for d in v),
+            "[height, width]",
+        ),
+        "channels": one_of(*CHANNELS.values()),
+        "scale": NUMBER,
+        "augment": absent_or(MAPPING),
+    }
 
     def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:
         size = getattr(data, "image_size", None)
@@ -152,17 +181,32 @@ class ImageFiles(Representation):
                 f"{path}: this run was trained on {self.what}; give an image "
                 f"({', '.join(IMAGE_SUFFIXES)}) or a folder of them."
             )
-        found, _ = scan_files(images, bool(getattr(data, "skip_bad_files", False)))
+        check_headers(
+            images,
+            getattr(data, "max_pixels", MAX_PIXELS),
+            state["image_size"],
+            fix="Shrink the image; data.max_pixels in the run's config.yaml sets the limit.",
+        )
+        # data.skip_bad_files is about the training data: a new image left out would get
+        # no prediction, and the rows of the others would not say so.
+        found, _ = scan_files(
+            images,
+            skip_bad=False,
+            fix="Replace or remove it: dlrun skips no new input (data.skip_bad_files is for "
+            "the training data only).",
+        )
         _say_conversions(found, state)
         return found
 
 
-def scan_files(files: list[str], skip_bad: bool) -> tuple[ImagePaths, np.ndarray]:
+def scan_files(
+    files: list[str], skip_bad: bool, fix: str = SKIP_BAD_FIX
+) -> tuple[ImagePaths, np.ndarray]:
     """Decode every file once (in TensorFlow, in parallel) to learn its size and catch the
     ones that are not readable images: (the readable ones, their positions in `files`).
 
-    Raises a DataError naming the first bad file, or skips the bad ones with a warning
-    that counts them when `skip_bad`."""
+    Raises a DataError naming the first bad file, with `fix` as its hint, or skips the bad
+    ones with a warning that counts them when `skip_bad`."""
     import_keras()  # TensorFlow, imported quietly: a source may be the first to need it
     import tensorflow as tf
 
@@ -189,8 +233,7 @@ def scan_files(files: list[str], skip_bad: bool) -> tuple[ImagePaths, np.ndarray
         more = f" ({len(bad) - 1} more files are bad too)" if len(bad) > 1 else ""
         raise DataError(
             f"{first} is not a readable image: {_decode_error(first)}{more}.",
-            hint="Replace or remove it, or set data.skip_bad_files: true to skip such files "
-            "(they are counted and reported).",
+            hint=fix,
         )
     if len(bad):
         warnings.warn(
@@ -322,3 +365,85 @@ def image_files(folder: Path) -> tuple[list[str], list[str]]:
 
 def _is_image(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_SUFFIXES
+
+
+def check_headers(
+    files: list[str],
+    max_pixels: int,
+    image_size: tuple[int, int] | list[int] | None,
+    fix: str = "Shrink or remove the image, or raise data.max_pixels if it is meant.",
+) -> None:
+    """Refuse, from the files' headers and before any is decoded, an image of more than
+    `max_pixels` (`data.max_pixels`, with `fix` as the hint), and images of different
+    sizes when no `image_size` says what to resize them to. A file whose header dlrun
+    cannot read is left to the decoder."""
+    first: tuple[str, tuple[int, int]] | None = None
+    for file in files:
+        size = header_size(file)
+        if size is None:
+            continue
+        height, width = size
+        if height * width > max_pixels:
+            raise DataError(
+                f"{file}: its header says {height}x{width}, {height * width:,} pixels, more "
+                f"than data.max_pixels ({max_pixels:,}); decoding it would take "
+                f"about {height * width * 4 / 2**30:.1f} GB.",
+                hint=fix,
+            )
+        if first is None:
+            first = (file, size)
+        elif image_size is None and size != first[1]:
+            (h, w) = first[1]
+            raise DataError(
+                f"the images differ in size: {first[0]} is {h}x{w}, {file} is "
+                f"{height}x{width} (height x width), and data.image_size is not set.",
+                hint="Set data.image_size: [height, width]; every image is resized to it.",
+            )
+
+
+def header_size(path: str) -> tuple[int, int] | None:
+    """(height, width) as a BMP, GIF, JPEG or PNG file's header states it, without
+    decoding; None when the header is not one of these or is cut short."""
+    try:
+        with open(path, "rb") as fp:
+            head = fp.read(26)
+            if head.startswith(_PNG) and head[12:16] == b"IHDR":
+                return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+            if head[:6] in _GIFS and len(head) >= 10:
+                return int.from_bytes(head[8:10], "little"), int.from_bytes(head[6:8], "little")
+            if head.startswith(b"BM") and len(head) >= 26:
+                if int.from_bytes(head[14:18], "little") == 12:  # the old OS/2 header
+                    return (
+                        int.from_bytes(head[20:22], "little"),
+                        int.from_bytes(head[18:20], "little"),
+                    )
+                width = int.from_bytes(head[18:22], "little", signed=True)
+                height = int.from_bytes(head[22:26], "little", signed=True)
+                return abs(height), abs(width)  # a negative height: rows top-down
+            if head.startswith(_JPEG):
+                fp.seek(2)
+                return _jpeg_size(fp)
+    except OSError:
+        return None
+    return None
+
+
+def _jpeg_size(fp: Any) -> tuple[int, int] | None:
+    """Walk the JPEG segments to the frame header, which holds the size."""
+    while True:
+        marker = fp.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        if marker[1] in (0x01, *range(0xD0, 0xD8)) or marker[1] == 0xFF:  # no length field
+            if marker[1] == 0xFF:
+                fp.seek(-1, 1)  # fill bytes before a marker
+            continue
+        length = int.from_bytes(fp.read(2), "big")
+        if marker[1] in _SOF:
+            frame = fp.read(5)
+            if len(frame) < 5:
+                return None
+            return int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+        if length < 2:
+            return None
+        fp.seek(length - 2, 1)

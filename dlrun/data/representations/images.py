@@ -7,12 +7,20 @@ deviation over the training portion when `data.normalize: true`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dlrun.config.schema import DataSection
-from dlrun.data.representations.base import Representation
+from dlrun.data.representations.base import (
+    FLAG,
+    NUMBER,
+    Misfits,
+    Representation,
+    absent_or,
+    refuse_non_finite,
+)
 from dlrun.data.representations.features import standardized
 from dlrun.data.splits import RawData, Split
 
@@ -20,6 +28,12 @@ from dlrun.data.splits import RawData, Split
 class ImageArrays(Representation):
     name = "images"
     what = "image arrays"
+    state_keys = {
+        "scale": NUMBER,
+        "flatten": absent_or(FLAG),
+        "mean": absent_or(NUMBER),
+        "std": absent_or(NUMBER),
+    }
 
     def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:
         x = np.asarray(train.x)
@@ -40,3 +54,7 @@ class ImageArrays(Representation):
         elif out.ndim == 3:
             out = out[..., None]  # grayscale images get their channel axis
         return standardized(out, state)
+
+    def misfits(self, x: Any, state: dict[str, Any], first_row: int, path: Path) -> Misfits:
+        refuse_non_finite(x, first_row, path)
+        return Misfits()

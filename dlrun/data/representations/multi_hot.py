@@ -12,7 +12,7 @@ from typing import Any
 
 from dlrun.config.schema import DataSection
 from dlrun.data.inputs import InputSpec
-from dlrun.data.representations.base import Representation, sparse_batches
+from dlrun.data.representations.base import INTEGER, Representation, sparse_batches
 from dlrun.data.representations.tokens import TOKEN_FILE, read_token_lines
 from dlrun.data.splits import RawData, Sequences, Split
 from dlrun.errors import DataError
@@ -21,6 +21,7 @@ from dlrun.errors import DataError
 class MultiHot(Representation):
     name = "multi_hot"
     what = "token sequences"
+    state_keys = {"num_words": INTEGER}
 
     def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:
         assert isinstance(train.x, Sequences)

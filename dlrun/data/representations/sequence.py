@@ -15,7 +15,7 @@ import numpy as np
 
 from dlrun.config.schema import DataSection
 from dlrun.data.inputs import InputSpec
-from dlrun.data.representations.base import Representation
+from dlrun.data.representations.base import INTEGER, Representation, one_of
 from dlrun.data.representations.tokens import TOKEN_FILE, read_token_lines
 from dlrun.data.splits import RawData, Split, TokenLists
 from dlrun.errors import DataError
@@ -24,6 +24,12 @@ from dlrun.errors import DataError
 class TokenSequences(Representation):
     name = "sequence"
     what = "ordered token sequences"
+    state_keys = {
+        "num_words": INTEGER,
+        "maxlen": INTEGER,
+        "padding": one_of("pre", "post"),
+        "truncating": one_of("pre", "post"),
+    }
 
     def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:
         assert isinstance(train.x, TokenLists)

@@ -23,7 +23,16 @@ import numpy as np
 
 from dlrun.config.schema import DataSection
 from dlrun.data.inputs import InputSpec
-from dlrun.data.representations.base import Representation
+from dlrun.data.representations.base import (
+    INTEGER,
+    NUMBER,
+    TEXT,
+    Representation,
+    absent_or,
+    list_of,
+    nullable,
+    one_of,
+)
 from dlrun.data.splits import RawData, Split
 from dlrun.data.timeseries import (
     ALIGN,
@@ -33,13 +42,29 @@ from dlrun.data.timeseries import (
     prepare_recent,
     read_table,
 )
-from dlrun.data.timestamps import format_time
+from dlrun.data.timestamps import format_time, step_unit, steps_after, time_steps
 from dlrun.errors import DataError
 
 
 class SeriesWindows(Representation):
     name = "series"
     what = "time-series windows"
+    state_keys = {
+        "columns": list_of(TEXT, "strings"),
+        "mean": list_of(NUMBER, "numbers"),
+        "std": list_of(NUMBER, "numbers"),
+        "target_std": NUMBER,
+        "offset": NUMBER,
+        "predict": one_of("value", "change"),
+        "lookback": INTEGER,
+        "steps": INTEGER,
+        "sampling": INTEGER,
+        "horizon": INTEGER,
+        "season": absent_or(nullable(INTEGER)),
+        "time_format": nullable(TEXT),
+        "step_seconds": absent_or(nullable(NUMBER)),
+        "step_months": absent_or(nullable(NUMBER)),
+    }
 
     def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:
         windows = _windows(train.x)
@@ -52,7 +77,7 @@ class SeriesWindows(Representation):
         target = windows.target[lo:hi]
         step = None
         if windows.times is not None and hi - lo > 1:
-            step = float(np.median(np.diff(windows.times[lo:hi]).astype(np.int64)))
+            step = float(np.median(time_steps(windows.times[lo:hi], windows.time_format)))
         return {
             "columns": columns,
             "target": data.target,
@@ -69,7 +94,7 @@ class SeriesWindows(Representation):
             "season": data.season,
             "time_column": data.time_column,
             "time_format": windows.time_format,
-            "step_seconds": step,
+            _step_key(windows.time_format): step,
         }
 
     def apply(self, x: Any, state: dict[str, Any]) -> Windows:
@@ -149,11 +174,20 @@ class SeriesWindows(Representation):
         forecast = predictions.reshape(len(windows), -1) + np.asarray(
             windows.target[windows.last_rows] if windows.change else windows.offset
         ).reshape(-1, 1)
-        if windows.times is None or state.get("step_seconds") is None:
+        step = state.get(_step_key(state["time_format"]))
+        if windows.times is None or step is None:
             return forecast, {}
-        ahead = np.timedelta64(int(round(state["step_seconds"] * windows.horizon)), "s")
-        times = windows.times[windows.last_rows] + ahead
+        times = steps_after(
+            windows.times[windows.last_rows], step * windows.horizon, state["time_format"]
+        )
         return forecast, {"time": [format_time(t, state["time_format"]) for t in times]}
+
+
+def _step_key(time_format: str | None) -> str:
+    """The state key of the series' usual step, named for its unit (`step_unit`). A run
+    from before steps were counted in months holds only step_seconds: for a series of
+    months or years, predict then gives no time rather than a wrong one."""
+    return "step_months" if step_unit(time_format) == "M" else "step_seconds"
 
 
 def _windows(x: Any) -> Windows:

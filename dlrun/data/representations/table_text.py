@@ -15,6 +15,7 @@ data: {source: csv, path: tickets.csv, target: urgent, text_columns: [body],
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from dlrun.config.schema import DataSection
 from dlrun.data.inputs import InputSpec
-from dlrun.data.representations.base import Representation
+from dlrun.data.representations.base import MAPPING, TEXT, Misfits, Representation
 from dlrun.data.representations.table import Table
 from dlrun.data.representations.text import RawText, WeightedRows
 from dlrun.data.splits import RawData, Split
@@ -31,6 +32,7 @@ from dlrun.data.splits import RawData, Split
 class TableText(Representation):
     name = "table_text"
     what = "a CSV table with a text column"
+    state_keys = {"table": MAPPING, "text": MAPPING, "text_column": TEXT}
 
     def __init__(self) -> None:
         self.table, self.text = Table(), RawText()
@@ -69,6 +71,22 @@ class TableText(Representation):
     def input_spec(self, x: Any, state: dict[str, Any]) -> InputSpec:
         return InputSpec(shape=(x.width,), sparse=True)
 
+    def state_problem(self, state: dict[str, Any]) -> str | None:
+        if problem := super().state_problem(state):
+            return problem
+        for part, rep in (("table", self.table), ("text", self.text)):
+            if problem := rep.state_problem(state[part]):
+                return f"in '{part}', {problem}"
+        return None
+
     def read(self, path: Path, state: dict[str, Any], data: DataSection) -> np.ndarray:
+        return next(self.read_chunks(path, state, data, rows=0))
+
+    def read_chunks(
+        self, path: Path, state: dict[str, Any], data: DataSection, rows: int
+    ) -> Iterator[np.ndarray]:
         columns = {"columns": [*state["table"]["columns"], {"name": state["text_column"]}]}
-        return self.table.read(path, columns, data)
+        return self.table.read_chunks(path, columns, data, rows)
+
+    def misfits(self, x: Any, state: dict[str, Any], first_row: int, path: Path) -> Misfits:
+        return self.table.misfits(np.asarray(x)[:, :-1], state["table"], first_row, path)

@@ -25,7 +25,17 @@ import numpy as np
 
 from dlrun.config.schema import DataSection
 from dlrun.data.inputs import InputSpec
-from dlrun.data.representations.base import Representation, sparse_batches
+from dlrun.data.representations.base import (
+    INTEGER,
+    NUMBER,
+    TEXT,
+    Representation,
+    absent_or,
+    list_of,
+    nullable,
+    one_of,
+    sparse_batches,
+)
 from dlrun.data.splits import RawData, Split
 from dlrun.errors import DataError
 
@@ -66,6 +76,15 @@ class WeightedRows:
 class RawText(Representation):
     name = "text"
     what = "raw text"
+    state_keys = {
+        "output": one_of("int", "multi_hot", "count", "tf_idf"),
+        "max_tokens": nullable(INTEGER),
+        "ngrams": INTEGER,
+        "sequence_length": nullable(INTEGER),
+        "standardize": nullable(TEXT),
+        "vocabulary": list_of(TEXT, "strings"),
+        "idf": absent_or(list_of(NUMBER, "numbers")),
+    }
 
     def fit(self, train: Split, raw: RawData, data: DataSection) -> dict[str, Any]:
         keys = data.text  # type: ignore[attr-defined] - every text source has `text`
