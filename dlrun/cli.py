@@ -15,14 +15,17 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer._click.exceptions import ClickException
 
 from dlrun import __version__
-from dlrun.console import NORMAL, QUIET, VERBOSE, Output
+from dlrun.console import NORMAL, QUIET, VERBOSE, Output, literal, printable
 from dlrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, DataWarning, DlrunError
+
+if TYPE_CHECKING:
+    from dlrun.runs.catalog import Need
 
 app = typer.Typer(
     name="dlrun",
@@ -74,10 +77,24 @@ RunsDir = Annotated[
 RunArg = Annotated[
     str,
     typer.Argument(
-        help="A run: its directory, its id, a unique part of the id, or 'last'.",
+        help="A run: its directory, its id, a unique part of the id, or 'last' (the newest "
+        "run this command can use).",
         show_default=False,
     ),
 ]
+
+
+def _run_arg(run: str, runs_dir: Path, need: Need) -> str:
+    """`last` as the newest run fit for the command, with a warning that names the newer
+    runs it passed over and why; any other run is left to the command to resolve."""
+    if run != "last" or Path(run).is_dir():
+        return run
+    from dlrun.runs.catalog import last_run, skipped_text
+
+    chosen, skipped = last_run(runs_dir, need)
+    if skipped:
+        _output().warn(f"'last' is {chosen.id}; passed over {skipped_text(skipped, need)}")
+    return str(chosen.path)
 
 
 def _output(quiet: bool = False, verbose: bool = False) -> Output:
@@ -141,7 +158,7 @@ def train(
         config,
         overrides or [],
         extra_files=extra or [],
-        resume=resume,
+        resume=None if resume is None else _run_arg(resume, runs_dir, "resumable"),
         stage=stage,
         final=not no_final,
         runs_dir=runs_dir,
@@ -170,6 +187,7 @@ def evaluate(
     """Score a run's final model on its test split: metrics and confusion matrix."""
     from dlrun.commands.evaluate import evaluate as run_evaluate
 
+    run = _run_arg(run, runs_dir, "final")
     run_evaluate(run, data_config=data, runs_dir=runs_dir, out=_output(quiet, verbose))
 
 
@@ -192,7 +210,7 @@ def check(
     out = _output()
     # soft_wrap: rich would fold long lines at the terminal width, breaking the YAML.
     out.result(text, markup=False, end="", soft_wrap=True)
-    out.err.print(f"[green]ok:[/] {config} is valid")
+    out.err.print(f"[green]ok:[/] {literal(config)} is valid")
 
 
 @app.command()
@@ -309,7 +327,7 @@ def show(
         augmented=augmented,
     )
     if wanted.wanted() or wanted.layers:
-        visualize(run, wanted, runs_dir=runs_dir, out=_output())
+        visualize(_run_arg(run, runs_dir, "final"), wanted, runs_dir=runs_dir, out=_output())
     else:
         run_show(run, runs_dir=runs_dir, out=_output(), fmt=fmt)
 
@@ -392,6 +410,14 @@ def predict(
         Path | None,
         typer.Option("--output", "-o", help="Write predictions here (.csv or .npz), not stdout."),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse inputs the training data never held (a category never seen, an "
+            "empty cell) instead of predicting them with a warning.",
+        ),
+    ] = False,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -400,12 +426,13 @@ def predict(
     from dlrun.commands.predict import predict as run_predict
 
     run_predict(
-        run,
+        _run_arg(run, runs_dir, "final"),
         input_file,
         texts=text,
         output=output,
         runs_dir=runs_dir,
         out=_output(quiet, verbose),
+        strict=strict,
     )
 
 
@@ -433,7 +460,7 @@ def export(
     from dlrun.commands.export import export as run_export
 
     run_export(
-        run,
+        _run_arg(run, runs_dir, "final"),
         fmt=fmt,
         output=output,
         runs_dir=runs_dir,
@@ -535,7 +562,7 @@ def _run(args: list[str] | None) -> int:
         out = _output()
         out.error(exc.message)
         if exc.hint:
-            out.err.print(exc.hint, soft_wrap=True, markup=False)
+            out.err.print(printable(exc.hint), soft_wrap=True, markup=False)
         return exc.exit_code
     finally:
         # --runs-dir sets DLRUN_RUNS_DIR for its command only: a process that runs several

@@ -10,12 +10,18 @@ Example:
 out = Output(verbosity=0)
 out.info("training [bold]imdb[/]")
 out.error("unknown key 'train.epoch'")
+out.result(f"command: {literal(command)}")  # a user's string inside markup
 ```
+
+A user's string (a command, a run name, a config value, a file name) printed inside
+markup goes through `literal`: `train.metrics=[auc_pr]` would otherwise lose its
+brackets to Rich, and an escape code in a run's name would reach the terminal.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -26,6 +32,24 @@ from rich.table import Table
 QUIET = -1
 NORMAL = 0
 VERBOSE = 1
+
+# C0 and C1 control characters: ESC starts a terminal escape sequence, \r overwrites the
+# line, \x9b is a one-byte CSI on some terminals. Newline and tab may stay in running text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(value: object, *, one_line: bool = False) -> str:
+    """`value` as text, its control characters shown as escapes (`\\x1b`, `\\r`) that
+    a terminal prints instead of obeying; `one_line` shows newlines and tabs so too."""
+    pattern = _CONTROL_OR_BREAK if one_line else _CONTROL
+    return pattern.sub(lambda found: repr(found.group())[1:-1], str(value))
+
+
+def literal(value: object, *, one_line: bool = False) -> str:
+    """`value` printed as it is inside Rich markup: brackets escaped, control characters
+    made visible (see `printable`)."""
+    return escape(printable(value, one_line=one_line))
 
 
 class Output:
@@ -62,11 +86,11 @@ class Output:
 
     def warn(self, message: str) -> None:
         """Plain text: brackets in the message (lists, paths) are printed as they are."""
-        self.err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+        self.err.print(f"[yellow]warning:[/] {literal(message)}", soft_wrap=True)
 
     def error(self, message: str) -> None:
         """Plain text: brackets in the message (lists, paths) are printed as they are."""
-        self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+        self.err.print(f"[bold red]error:[/] {literal(message)}", soft_wrap=True)
 
     def metrics(self, title: str, metrics: dict[str, Any], header: str = "metric") -> None:
         """A titled two-column table of the numeric metrics and the sample count."""
@@ -74,7 +98,7 @@ class Output:
         table = self.table(header, "value")
         for key, value in metrics.items():
             if isinstance(value, float):
-                table.add_row(key, f"{value:.4f}")
+                table.add_row(literal(key), f"{value:.4f}")
             elif key == "samples":
                 table.add_row(key, str(value))
         self.result(table)

@@ -303,3 +303,18 @@ def test_a_disk_that_fills_up_fails_the_run_with_a_clear_error(cli, tiny_config,
     code, _, err = cli("train", tiny_config, "--runs-dir", runs)
     assert code == 1
     assert "No space left on device" in err and "Traceback" not in err
+
+
+def test_runs_and_show_flag_a_completed_run_that_misses_its_report(cli, runs_dir, tiny_config):
+    code, _, err = cli("train", tiny_config, "train.epochs=1")
+    assert code == 0, err
+    run = only_run(runs_dir)
+    (run / "report.md").unlink()
+    code, out, _ = cli("runs")
+    assert code == 0 and "completed (incomplete)" in out
+    code, out, _ = cli("show", run)
+    assert code == 0
+    said = " ".join(out.split())
+    assert "misses report.md" in said and "dlrun train --resume" in said
+    code, _, err = cli("evaluate", "last")
+    assert code == 2 and "misses report.md" in " ".join(err.split())

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.commands.runs import format_value, print_table
-from dlrun.console import Output
+from dlrun.console import Output, literal, printable
 from dlrun.errors import UsageError
 from dlrun.objective import Objective
 from dlrun.report.markdown import markdown_table
@@ -41,7 +41,7 @@ def compare(
         raise UsageError(f"unknown format '{fmt}'; use one of: {', '.join(FORMATS)}.")
     if len(run_args) < 2:
         raise UsageError("give at least two runs to compare, e.g. dlrun compare RUN_A RUN_B")
-    infos = [load_run(resolve_run(arg, runs_dir)) for arg in run_args]
+    infos = [load_run(resolve_run(arg, runs_dir, need="any")) for arg in run_args]
     for info in infos:
         if info.broken:
             out.warn(f"{info.id} is broken ({info.problem}); comparing what could be read")
@@ -92,7 +92,7 @@ def _differing(flat: list[dict[str, Any]]) -> dict[str, list[str]]:
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value)
+    return json.dumps(value, default=str)  # YAML's dates and times are no JSON
 
 
 def _rows(diff: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
@@ -132,9 +132,10 @@ def _table(out: Output, diff: dict[str, Any]) -> None:
                 out.result("[bold]configs are identical[/]")
             continue
         out.result(f"[bold]{title}[/]")
-        table = out.table("key", *diff["runs"])
+        table = out.table("key", *(literal(run) for run in diff["runs"]))
         for key, cells in rows:
-            table.add_row(key, *(f"[bold]{c}[/]" if best else c for c, best in cells))
+            marked = (f"[bold]{literal(c)}[/]" if best else literal(c) for c, best in cells)
+            table.add_row(literal(key), *marked)
         print_table(out, table)
 
 
@@ -144,7 +145,7 @@ def _csv(out: Output, diff: dict[str, Any]) -> None:
     writer.writerow(["section", "key", *diff["runs"]])
     for section, key, cells in _rows(diff):
         writer.writerow([section, key, *cells])
-    out.result(buffer.getvalue(), markup=False, soft_wrap=True, end="")
+    out.result(printable(buffer.getvalue()), markup=False, soft_wrap=True, end="")
 
 
 def _json(out: Output, diff: dict[str, Any]) -> None:
@@ -167,4 +168,4 @@ def _markdown(out: Output, diff: dict[str, Any]) -> None:
             markdown_table(["key", *diff["runs"]], body),
             "",
         ]
-    out.result("\n".join(lines), markup=False, soft_wrap=True)
+    out.result(printable("\n".join(lines)), markup=False, soft_wrap=True)

@@ -21,15 +21,15 @@ target = export("runs/20261122-101500-digits-a1b2c3", fmt="saved_model", output=
 
 from __future__ import annotations
 
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dlrun.commands.evaluate import load_final_model
-from dlrun.console import Output
+from dlrun.console import Output, literal, printable
 from dlrun.errors import DlrunError, UsageError
 from dlrun.runs.catalog import resolve_run
 from dlrun.runs.rundir import Run, temporary_prefix
@@ -60,12 +60,16 @@ def export(
             hint="Give --output a new directory name (or an earlier dlrun export to update).",
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(target.name), dir=target.parent))
+    # Not mkdtemp: its 0700 would become the export's own mode, not what the umask says.
+    staging = target.parent / f"{temporary_prefix(target.name)}{secrets.token_hex(4)}"
+    staging.mkdir()
     try:
         model = load_final_model(run, out.verbose)
-        out.info(f"exporting [bold]{run.id}[/] as a SavedModel")
+        out.info(f"exporting [bold]{literal(run.id)}[/] as a SavedModel")
+        from dlrun.data.representations import load_state
+
         has_state = (run.path / "preprocessing.json").is_file()
-        state: dict[str, Any] = run.read_json("preprocessing.json") if has_state else {}
+        state: dict[str, Any] = load_state(run) if has_state else {}
         strings = state.get("kind") == "text"
         if strings:
             export_text_model(model, state, staging / "saved_model")
@@ -87,13 +91,13 @@ def export(
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    out.result(f"exported to [bold]{target}[/]", soft_wrap=True)
+    out.result(f"exported to [bold]{literal(target)}[/]", soft_wrap=True)
     out.info(
         f"  saved_model/  reloaded with tf.saved_model.load: outputs agree on {SAMPLES} samples "
         f"(max difference {difference:.2g})\n"
         f"  model.keras   the Keras model\n"
         f"  preprocessing.json  apply to raw inputs first (dlrun predict does)\n"
-        f"Serve it: tf.saved_model.load('{target / 'saved_model'}').serve(x)"
+        f"Serve it: tf.saved_model.load('{printable(target / 'saved_model')}').serve(x)"
         + (" with x dense multi-hot rows (float32)" if sparse else _images(model, state))
         + (" with x a string tensor of raw texts, shape (n,)" if strings else ""),
         markup=False,

@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.text import Text
 
-from dlrun.console import Output
+from dlrun.console import Output, literal, printable
 from dlrun.errors import UsageError
 from dlrun.runs.catalog import (
     RunInfo,
@@ -72,15 +72,16 @@ def runs(
         )
         return selected
     if not everything:
-        out.info(f"no runs in {runs_dir} yet; start one with: dlrun train CONFIG")
+        out.info(f"no runs in {literal(runs_dir)} yet; start one with: dlrun train CONFIG")
         return selected
     if not selected:
-        out.info(f"no run in {runs_dir} matches; {len(everything)} runs in all.")
+        out.info(f"no run in {literal(runs_dir)} matches; {len(everything)} runs in all.")
         return selected
     out.result(runs_table(out, selected, metric, sweep_columns=bool(sweep)), soft_wrap=True)
     broken = sum(r.broken for r in selected)
     note = f", {broken} broken (see `dlrun show RUN`)" if broken else ""
-    out.info(f"[dim]{len(selected)} of {len(everything)} runs in {runs_dir}{note}[/]")
+    shown = literal(runs_dir)
+    out.info(f"[dim]{len(selected)} of {len(everything)} runs in {shown}{note}[/]")
     return selected
 
 
@@ -131,6 +132,7 @@ def runs_table(out: Output, runs: list[RunInfo], metric: str | None, sweep_colum
     rows: list[list[tuple[str, str]]] = []
     for run in runs:
         status = run.status + (" (dead)" if run.status == "running" and run.problem else "")
+        status += " (incomplete)" if run.status == "completed" and run.problem else ""
         sweep = run.sweep or {}
         trial = [str(sweep.get("trial", "")), str(sweep.get("state", ""))] if extra else []
         values = sweep.get("params") if isinstance(sweep.get("params"), dict) else {}
@@ -140,7 +142,9 @@ def runs_table(out: Output, runs: list[RunInfo], metric: str | None, sweep_colum
         cells += [format_duration(run.duration), format_when(run.started)]
         styles = [""] * len(cells)
         styles[len(extra) + 2] = STATUS_STYLE.get(run.status, "")
+        cells = [printable(cell, one_line=True) for cell in cells]
         rows.append(list(zip(cells, styles, strict=True)))
+    header = [printable(name, one_line=True) for name in header]
     widths = [max([len(name), *(len(row[i][0]) for row in rows)]) for i, name in enumerate(header)]
     text = Text(no_wrap=True)
     line = [(name, "bold") for name in header]

@@ -27,10 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
-
 from dlrun.commands.runs import STATUS_STYLE, format_value, print_table
-from dlrun.console import Output
+from dlrun.console import Output, literal, printable
 from dlrun.errors import UsageError
 from dlrun.report.markdown import VISUALS, class_names
 from dlrun.runs.catalog import (
@@ -69,7 +67,7 @@ class Visuals:
 def show(run_arg: str | Path, *, runs_dir: Path, out: Output, fmt: str = "text") -> RunInfo:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format '{fmt}'; use one of: {', '.join(FORMATS)}.")
-    info = load_run(resolve_run(run_arg, runs_dir))
+    info = load_run(resolve_run(run_arg, runs_dir, need="any"))
     if fmt == "json":
         record = {
             **info.as_dict(),
@@ -91,17 +89,18 @@ def show(run_arg: str | Path, *, runs_dir: Path, out: Output, fmt: str = "text")
 
 def _header(out: Output, info: RunInfo) -> None:
     style = STATUS_STYLE.get(info.status, "")
-    out.result(f"[bold]{info.id}[/]  [{style}]{info.status}[/]" if style else info.id)
+    status = f"[{style}]{literal(info.status)}[/]" if style else literal(info.status)
+    out.result(f"[bold]{literal(info.id)}[/]  {status}")
     table = out.table("", "")
     table.show_header = False
-    table.add_row("name", info.name)
-    table.add_row("path", str(info.path))
+    table.add_row("name", literal(info.name))
+    table.add_row("path", literal(info.path))
     if info.task:
-        table.add_row("task", info.task)
+        table.add_row("task", literal(info.task))
     if info.sweep:
-        table.add_row("sweep", ", ".join(f"{k} {v}" for k, v in info.sweep.items()))
+        table.add_row("sweep", literal(", ".join(f"{k} {v}" for k, v in info.sweep.items())))
     if info.problem:
-        table.add_row("problem", f"[red]{escape(info.problem)}[/]")
+        table.add_row("problem", f"[red]{literal(info.problem)}[/]")
     print_table(out, table)
 
 
@@ -114,15 +113,15 @@ def _provenance(out: Output, info: RunInfo) -> None:
     table.show_header = False
     command = meta.get("command")
     if isinstance(command, list):
-        table.add_row("command", shlex.join(str(c) for c in command))
+        table.add_row("command", literal(shlex.join(str(c) for c in command)))
     for key in ("cwd", "seed", "git_commit", "host", "started", "finished"):
         if meta.get(key) is not None:
-            table.add_row(key.replace("_", " "), str(meta[key]))
+            table.add_row(key.replace("_", " "), literal(meta[key]))
     if info.duration is not None:
         table.add_row("duration", format_duration(info.duration))
     versions = meta.get("versions")
     if isinstance(versions, dict):
-        table.add_row("versions", ", ".join(f"{k} {v}" for k, v in versions.items()))
+        table.add_row("versions", literal(", ".join(f"{k} {v}" for k, v in versions.items())))
     print_table(out, table)
 
 
@@ -131,9 +130,9 @@ def _stages(out: Output, info: RunInfo) -> None:
     if not rows:
         return
     out.result("\n[bold]stages[/]")
-    table = out.table(*columns)
+    table = out.table(*(literal(c) for c in columns))
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(literal(c) for c in row))
     print_table(out, table)
 
 
@@ -143,19 +142,19 @@ def _final(out: Output, info: RunInfo) -> None:
         return
     test = final.get("test") if isinstance(final.get("test"), dict) else {}
     source = final.get("stage") or final.get("from")
-    out.result(f"\n[bold]final model[/]{f' (from stage {source})' if source else ''}")
+    out.result(f"\n[bold]final model[/]{f' (from stage {literal(source)})' if source else ''}")
     table = out.table("test metric", "value")
     for key, value in test.items():
         if isinstance(value, (int, float)):
-            table.add_row(key, format_value(value))
+            table.add_row(literal(key), format_value(value))
     print_table(out, table)
     matrix = test.get("confusion_matrix")
-    if isinstance(matrix, list) and matrix:
-        names = class_names(info.path, len(matrix))
+    if isinstance(matrix, list) and matrix and all(isinstance(row, list) for row in matrix):
+        names = [literal(name) for name in class_names(info.path, len(matrix))]
         out.result("confusion matrix (rows: true class, columns: predicted)")
         grid = out.table("", *names)
         for name, row in zip(names, matrix, strict=False):
-            grid.add_row(name, *(str(v) for v in row))
+            grid.add_row(name, *(literal(v) for v in row))
         print_table(out, grid)
 
 
@@ -164,7 +163,7 @@ def _files(out: Output, info: RunInfo) -> None:
     table = out.table("file", "size")
     table.show_header = False
     for path, size in artifacts(info.path):
-        table.add_row(path, _size(size))
+        table.add_row(literal(path), _size(size))
     print_table(out, table)
 
 
@@ -181,13 +180,14 @@ def _config(out: Output, info: RunInfo) -> None:
     path = info.path / "config.yaml"
     if not path.is_file():
         return
-    out.result(f"\n[bold]config[/] ({path}, resolved: re-run it with dlrun train {path})")
-    out.result(_read_text(path), markup=False, soft_wrap=True, end="")
+    shown = literal(path, one_line=True)
+    out.result(f"\n[bold]config[/] ({shown}, resolved: re-run it with dlrun train {shown})")
+    out.result(printable(_read_text(path)), markup=False, soft_wrap=True, end="")
 
 
 def _read_text(path: Path) -> Any:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         return f"(cannot read: {exc.strerror})\n"
 
@@ -207,7 +207,9 @@ def visualize(run_arg: str | Path, visuals: Visuals, *, runs_dir: Path, out: Out
     run.final_model()  # a run without one is refused before TensorFlow loads
     import_keras(out.verbose)
     config = load_config(run.path / "config.yaml", inputs=False).config
-    state = run.read_json("preprocessing.json")
+    from dlrun.data.representations import load_state
+
+    state = load_state(run)
     target = run.path / VISUALS
     written: list[Path] = []
     if visuals.augmented is not None:
@@ -216,6 +218,8 @@ def visualize(run_arg: str | Path, visuals: Visuals, *, runs_dir: Path, out: Out
         written.append(_save(target / "augmented.png", grid))
     drawn_by_model = (visuals.activations, visuals.filters, visuals.heatmap)
     model = load_final_model(run, out.verbose) if any(drawn_by_model) else None
+    if model is not None:
+        _refuse_unless_images(model, visuals, config)
     if visuals.activations is not None:
         image = _model_input(visuals.activations, state, config)
         layers = visuals.layers or draw.feature_layers(model)[:DEFAULT_LAYERS]
@@ -223,21 +227,45 @@ def visualize(run_arg: str | Path, visuals: Visuals, *, runs_dir: Path, out: Out
             name = f"activations_{_slug(visuals.activations.stem)}_{_slug(layer)}.png"
             written.append(_save(target / name, grid, colormap="viridis"))
     if visuals.filters is not None:
-        out.info(f"gradient ascent on the filters of {visuals.filters}")
+        out.info(f"gradient ascent on the filters of {literal(visuals.filters)}")
         grid = draw.filter_patterns(model, visuals.filters, seed=config.seed)
         written.append(_save(target / f"filters_{_slug(visuals.filters)}.png", grid))
     if visuals.heatmap is not None:
         image = _model_input(visuals.heatmap, state, config)
         overlay, chosen = draw.grad_cam(model, image)
         names = state.get("class_names")
-        out.info(f"{visuals.heatmap}: predicted {names[chosen] if names else chosen}")
+        label = names[chosen] if names else chosen
+        out.info(f"{literal(visuals.heatmap)}: predicted {literal(label)}")
         name = f"heatmap_{_slug(visuals.heatmap.stem)}.png"
         written.append(_save(target / name, overlay))
     write_report(run)
     for path in written:
-        out.result(str(path), markup=False, soft_wrap=True)
-    out.info(f"linked from {run.path / 'report.md'}")
+        out.result(printable(path), markup=False, soft_wrap=True)
+    out.info(f"linked from {literal(run.path / 'report.md')}")
     return written
+
+
+def _refuse_unless_images(model: Any, visuals: Visuals, config: Any) -> None:
+    """Activations, filters and heatmaps are feature maps over an image: a model that takes
+    rows or sequences has none, and its input reader would take the image for its own kind
+    of file."""
+    shape = tuple(model.inputs[0].shape[1:])
+    if len(shape) == 3:
+        return
+    asked = [
+        option
+        for option, value in (
+            ("--activations", visuals.activations),
+            ("--filters", visuals.filters),
+            ("--heatmap", visuals.heatmap),
+        )
+        if value is not None
+    ]
+    raise UsageError(
+        f"{', '.join(asked)}: this run's model takes inputs of shape {shape} (data.source: "
+        f"{config.data.source}), not images; feature maps are drawn for image models only.",
+        hint="Use a run on images (image_dir, keras.mnist, keras.cifar10, an npz of images).",
+    )
 
 
 def _model_input(path: Path, state: dict[str, Any], config: Any) -> Any:

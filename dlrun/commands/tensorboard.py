@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dlrun.console import Output
+from dlrun.console import Output, literal
 from dlrun.errors import DlrunError, UsageError
 from dlrun.report.hparams import write_experiment
 from dlrun.runs.catalog import list_runs, resolve_run
@@ -46,7 +46,8 @@ def free_port() -> int:
 def served(run_args: list[str], runs_dir: Path) -> list[tuple[str, Path]]:
     """(name, directory) pairs for TensorBoard: the given runs, or the whole runs directory."""
     if run_args:
-        entries = [(p.name, p.resolve()) for p in (resolve_run(a, runs_dir) for a in run_args)]
+        paths = [resolve_run(arg, runs_dir, need="any") for arg in run_args]
+        entries = [(path.name, path.resolve()) for path in paths]
     elif list_runs(runs_dir):
         entries = [(Path(runs_dir).resolve().name or "runs", Path(runs_dir).resolve())]
     else:
@@ -89,7 +90,7 @@ def tensorboard(run_args: list[str], *, runs_dir: Path, port: int, out: Output) 
             "--reload_interval",
             "5",
         ]
-        out.detail(" ".join(command))
+        out.detail(literal(" ".join(command)))
         with log.open("wb") as log_file:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
             try:

@@ -16,9 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
-
-from dlrun.console import Output
+from dlrun.console import Output, literal
 from dlrun.errors import UsageError
 from dlrun.runs.catalog import resolve_run
 from dlrun.runs.rundir import Run, argv
@@ -53,9 +51,9 @@ def train(
                 "--resume continues a run with the --stage/--no-final it was started with; "
                 "do not give them again."
             )
-        run = Run.open(resolve_run(resume, runs_dir))
+        run = Run.open(resolve_run(resume, runs_dir, need="resumable"))
         loaded = load_config(run.path / "config.yaml")
-        out.info(f"resuming run [bold]{escape(str(run.path))}[/]")
+        out.info(f"resuming run [bold]{literal(run.path)}[/]")
         # The run carries on with the --stage / --no-final it was started with.
         options = run.meta.get("options", {})
         stage, final = options.get("stage"), options.get("final", True)
@@ -75,7 +73,7 @@ def train(
             loaded.config.seed,
             meta={"options": {"stage": stage, "final": final}},
         )
-        out.info(f"run [bold]{escape(str(run.path))}[/]")
+        out.info(f"run [bold]{literal(run.path)}[/]")
 
     from dlrun.workflow.job import run_job
 
@@ -89,4 +87,4 @@ def train(
 
 def _print_final(out: Output, run: Run, metrics: dict[str, Any]) -> None:
     out.metrics("final model on the test split", metrics, header="test metric")
-    out.info(f"run directory: {escape(str(run.path))}")
+    out.info(f"run directory: {literal(run.path)}")

@@ -1,11 +1,16 @@
 """Reading run directories for `dlrun runs / show / compare`, without TensorFlow.
 
 Every run directory is read defensively: a truncated meta.json, a missing
-config.yaml or an unreadable summary.json makes the run *broken* (with the
-reason), never an exception, so one bad directory cannot hide the others. Sweep
-trials are ordinary run directories whose meta.json has a `sweep` field; they may
-sit in a sub-directory of the runs directory (a sweep's own folder), so the scan
-descends into directories that are not runs themselves.
+config.yaml, an unreadable summary.json or a field of the wrong type (`"started":
+12345`) makes the run *broken* (with the reason), never an exception, so one bad
+directory cannot hide the others. Sweep trials are ordinary run directories whose
+meta.json has a `sweep` field; they may sit in a sub-directory of the runs
+directory (a sweep's own folder), so the scan descends into directories that are
+not runs themselves.
+
+`last` names the newest run fit for the command (`Need`): any run for `show`,
+one with a final model for `evaluate`, `predict` and `export`, and one that can be
+resumed for `train --resume`.
 
 Metrics of a run are one flat dict: `test_<m>` from the final model's test
 metrics, `val_<m>`/`<m>` from the chosen stage at its best epoch (or its last
@@ -29,20 +34,52 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from dlrun.errors import RunError, UsageError
 from dlrun.objective import Objective
-from dlrun.runs.rundir import process_alive
+from dlrun.runs.rundir import STATUSES, Run, process_alive
 from dlrun.runs.summary import run_metrics, stage_values, stages
 
 # <YYYYmmdd-HHMMSS>-<name>-<6 hex>, as `Run.create` names them.
 RUN_ID = re.compile(r"^\d{8}-\d{6}-.+-[0-9a-f]{6}$")
 MAX_DEPTH = 3
 BROKEN = "broken"
+MAX_PID = 2**31  # pid_t is a 32-bit signed integer
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# meta.json's fields that the catalog reads, and the types each may hold when present
+# and not null; a sweep trial's `sweep` record likewise.
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "started": (str,),
+    "finished": (str,),
+    "error": (str,),
+    "pid": (int,),
+    "host": (str,),
+    "command": (list,),
+    "versions": (dict,),
+    "sweep": (dict,),
+}
+# how a message names each of those types: in JSON's words, as the file shows them
+_JSON_TYPES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+}
+_SWEEP_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "trial": (int,),
+    "metric": (str,),
+    "direction": (str,),
+    "state": (str,),
+    "value": (int, float),
+    "params": (dict,),
+}
 
 
 @dataclass
@@ -92,21 +129,34 @@ def list_runs(runs_dir: Path) -> list[RunInfo]:
     `load_run` for a run's full config.
     """
     runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
+    if not runs_dir.exists():
         return []
+    if not runs_dir.is_dir():
+        raise UsageError(
+            f"the runs directory {runs_dir} is not a directory.",
+            hint="Give --runs-dir (or $DLRUN_RUNS_DIR) the directory that holds the runs.",
+        )
+    try:
+        entries = list(os.scandir(runs_dir))
+    except OSError as exc:
+        raise UsageError(f"cannot read the runs directory {runs_dir}: {exc.strerror}") from None
     found: list[RunInfo] = []
-    _scan(runs_dir, 0, found)
+    _scan_entries(entries, 0, found)
     found.sort(key=lambda r: (r.started or "", r.id), reverse=True)
     return found
 
 
 def _scan(directory: Path, depth: int, found: list[RunInfo]) -> None:
     try:
-        entries = [e for e in os.scandir(directory) if not e.name.startswith(".")]
+        entries = list(os.scandir(directory))
     except OSError:
         return
+    _scan_entries(entries, depth, found)
+
+
+def _scan_entries(entries: list[os.DirEntry[str]], depth: int, found: list[RunInfo]) -> None:
     for entry in sorted(entries, key=lambda e: e.name):
-        if not entry.is_dir(follow_symlinks=False):
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
             continue
         path = Path(entry.path)
         if _looks_like_run(path, entry.name):
@@ -136,23 +186,30 @@ def load_run(path: Path, parse_config: bool = True) -> RunInfo:
     if not isinstance(meta, dict):
         info.problem = "meta.json does not hold a JSON object"
         return info
-    info.meta = meta
-    info.name = str(meta.get("name") or info.name)
-    info.status = str(meta.get("status") or BROKEN)
+    info.meta = meta  # even when a field is wrong, `show` prints the rest of it
+    problem = _meta_problem(meta)
+    if problem:
+        info.problem = problem
+        return info
+    info.name = meta.get("name") or info.name
+    info.status = meta["status"]
     info.started, info.finished = meta.get("started"), meta.get("finished")
-    info.sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else None
+    info.sweep = meta.get("sweep")
     parse = _parse_yaml if parse_config else _task_line
     config, problem = _read(path / "config.yaml", parse)
     if problem or not isinstance(config, dict):
         info.status, info.problem = BROKEN, problem or "config.yaml does not hold a mapping"
         return info
     info.config = config if parse_config else {}
-    info.task = config.get("task")
+    task = config.get("task")
+    info.task = task if isinstance(task, str) else None
     if (path / "summary.json").exists() or info.status == "completed":
         summary, problem = _read(path / "summary.json", json.loads)
+        if problem is None and not isinstance(summary, dict):
+            problem = "summary.json does not hold a JSON object"
         if problem:
             info.status, info.problem = BROKEN, f"{info.status} but {problem}"
-        elif isinstance(summary, dict):
+        else:
             info.summary = summary
     if info.status == "running" and not process_alive(meta, elsewhere=True):
         info.problem = (
@@ -161,24 +218,81 @@ def load_run(path: Path, parse_config: bool = True) -> RunInfo:
         )
     elif info.status in ("failed", "interrupted") and meta.get("error"):
         info.problem = str(meta["error"])
+    elif info.status == "completed":
+        # "completed" promises its files; a run an older dlrun marked before its report
+        # was written, or one whose files were deleted since, must not pass for complete
+        missing = Run(path).missing(final=_promises_final(meta))
+        if missing:
+            info.problem = (
+                f"completed, but misses {', '.join(missing)}; finish it with: "
+                f"dlrun train --resume {path}"
+            )
     info.metrics = run_metrics(info.summary, info.sweep)
     info.duration = _duration(info)
     return info
 
 
+def _promises_final(meta: dict[str, Any]) -> bool:
+    """Whether the run was to end with a test step: not a sweep trial, nor --no-final."""
+    options = meta.get("options")
+    if isinstance(options, dict):
+        return options.get("final", True) is not False
+    return meta.get("sweep") is None
+
+
+def _meta_problem(meta: dict[str, Any]) -> str | None:
+    """Why meta.json cannot be trusted (a status dlrun never writes, a field of the wrong
+    type), or None."""
+    status = meta.get("status")
+    if not isinstance(status, str) or status not in STATUSES:
+        return f"meta.json: status is {_shown(status)}, not one of {', '.join(STATUSES)}"
+    problem = _wrong_type(meta, _META_TYPES, "")
+    sweep, pid = meta.get("sweep"), meta.get("pid")
+    if problem is None and isinstance(sweep, dict):
+        problem = _wrong_type(sweep, _SWEEP_TYPES, "sweep.")
+    if problem is None and pid is not None and not 0 < pid < MAX_PID:
+        # kill(-1, 0) reaches every process: such a run would always look alive
+        problem = f"pid is {_shown(pid)}, not a process id"
+    return f"meta.json: {problem}" if problem else None
+
+
+def _wrong_type(
+    record: dict[str, Any], types: dict[str, tuple[type, ...]], prefix: str
+) -> str | None:
+    for key, allowed in types.items():
+        value = record.get(key)
+        if value is None:
+            continue
+        # JSON's true/false are Python ints, but no count or pid
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            names = " or ".join(_JSON_TYPES[t] for t in allowed)
+            return f"{prefix}{key} is {_shown(value)}, not {names}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A value of a JSON file as a message quotes it: short, in JSON's own spelling."""
+    if value is None:
+        return "missing"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
 def _read(path: Path, parse: Any) -> tuple[Any, str | None]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None, f"{path.name} is missing"
     except OSError as exc:
         return None, f"{path.name} cannot be read: {exc.strerror}"
-    if not text.strip():
+    if not data.strip():
         return None, f"{path.name} is empty"
     try:
-        return parse(text), None
-    except (ValueError, yaml.YAMLError) as exc:
-        reason = str(exc).splitlines()[0]
+        return parse(data.decode("utf-8")), None
+    except UnicodeDecodeError:
+        return None, f"{path.name} is not UTF-8 text (damaged?)"
+    except (ValueError, RecursionError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return None, f"{path.name} is unreadable (truncated?): {reason}"
 
 
@@ -207,7 +321,9 @@ def _duration(info: RunInfo) -> float | None:
     end = _parse_time(info.finished)
     if end is None and info.status == "running" and info.problem is None:
         end = datetime.now(start.tzinfo)
-    return (end - start).total_seconds() if end is not None else None
+    if end is None or (end.tzinfo is None) != (start.tzinfo is None):
+        return None  # a time zone on one side only: no difference can be taken
+    return (end - start).total_seconds()
 
 
 def format_duration(seconds: float | None) -> str:
@@ -298,9 +414,15 @@ def sweep_direction(runs: list[RunInfo], metric: str) -> str | None:
     return None
 
 
-def resolve_run(arg: str | Path, runs_dir: Path) -> Path:
+Need = Literal["any", "final", "resumable"]
+SKIPPED_SHOWN = 3
+
+
+def resolve_run(arg: str | Path, runs_dir: Path, *, need: Need = "final") -> Path:
     """A run given as a path, an id, a unique part of an id, or `last`.
 
+    `last` is the newest run that has what the command `need`s (see `last_run`); by
+    default a final model, which `evaluate`, `predict`, `export` and a `run:` base read.
     A directory is taken only if `dlrun runs` would list it, broken or not: `show /usr`
     must not walk /usr, nor `compare` call two empty directories identical.
     """
@@ -313,9 +435,9 @@ def resolve_run(arg: str | Path, runs_dir: Path) -> Path:
             )
         return path
     text = str(arg)
+    if text == "last":
+        return last_run(runs_dir, need)[0].path
     runs = list_runs(runs_dir)
-    if text == "last" and runs:
-        return runs[0].path
     exact = [r for r in runs if r.id == text or r.path.name == path.name]
     matches = exact or [r for r in runs if text in r.id]
     if len(matches) == 1:
@@ -327,6 +449,54 @@ def resolve_run(arg: str | Path, runs_dir: Path) -> Path:
         )
     listed = ", ".join(r.id for r in matches[:5]) + (", ..." if len(matches) > 5 else "")
     raise UsageError(f"'{arg}' matches {len(matches)} runs ({listed}); give more of the id.")
+
+
+def last_run(runs_dir: Path, need: Need) -> tuple[RunInfo, list[RunInfo]]:
+    """The newest run that has what a command needs, and the newer runs passed over.
+
+    `need` asks for `any` run (`show`), a `final` model (a completed run
+    that reached its test step: `evaluate`, `predict`, `export`), or a `resumable` run
+    (interrupted, failed, or its process gone: `train --resume`). Raises a RunError that
+    names the runs passed over when none fits.
+    """
+    runs = list_runs(runs_dir)
+    for index, run in enumerate(runs):
+        if unfit_for(run, need) is None:
+            return run, runs[:index]
+    if not runs:
+        raise RunError(f"'last': no runs in {runs_dir} yet; start one with: dlrun train CONFIG")
+    wanted = {"final": "run with a final model", "resumable": "run to resume"}
+    raise RunError(
+        f"'last': there is no {wanted[need]} in {runs_dir}; "
+        f"passed over {skipped_text(runs, need)}.",
+        hint=f"List runs with: dlrun runs --runs-dir {runs_dir}",
+    )
+
+
+def unfit_for(run: RunInfo, need: Need) -> str | None:
+    """Why `run` cannot be `last` for a command that needs `need`, or None if it can."""
+    if need == "any":
+        return None
+    if run.broken:
+        return f"broken: {run.problem}"
+    if need == "final":
+        if run.status != "completed" or run.problem:
+            return f"{run.status}: {run.problem}" if run.problem else run.status
+        if not Run(run.path).final_model_path.is_file():
+            return "completed without a final model"
+        return None
+    if run.status == "completed":
+        return "completed"
+    if run.status == "running" and run.problem is None:
+        return "still running"
+    return None
+
+
+def skipped_text(runs: list[RunInfo], need: Need) -> str:
+    """The runs `last` passed over, each with why: the first few, then a count."""
+    shown = [f"{run.id} ({unfit_for(run, need)})" for run in runs[:SKIPPED_SHOWN]]
+    more = len(runs) - SKIPPED_SHOWN
+    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -392,7 +562,7 @@ def stage_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         values = stage_values(stage)
         verdict = stage.get("verdict") or stage.get("error") or ""
         status = stage.get("status")
-        if status and status != "completed" and status not in str(verdict):
+        if status and status != "completed" and str(status) not in str(verdict):
             verdict = f"{status}: {verdict}" if verdict else str(status)
         seconds = stage.get("seconds")
         row = [name, *([_model_text(stage)] if has_model else [])]

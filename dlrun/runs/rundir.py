@@ -198,7 +198,12 @@ def process_alive(meta: dict[str, Any], *, elsewhere: bool) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process `pid` of this host runs (a zombie, killed but not reaped, does not)."""
+    """Whether process `pid` of this host runs (a zombie, killed but not reaped, does not).
+
+    0 and negative numbers are no process: kill() would take them for a process group,
+    or every process, and a damaged meta.json's pid -1 would look alive forever."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except PermissionError:

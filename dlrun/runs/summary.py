@@ -91,4 +91,11 @@ def run_metrics(summary: dict[str, Any], sweep: dict[str, Any] | None = None) ->
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number that float() takes (an integer of 400 digits is no metric)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
