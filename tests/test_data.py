@@ -172,7 +172,7 @@ def test_local_fashion_mnist_matches_keras_loader(keras, tmp_path, monkeypatch) 
         load_raw(KerasArraysConfig(source="keras.fashion_mnist", path=str(folder)))
 
 
-def test_train_on_a_local_fashion_mnist(cli, runs_dir, write_config, tmp_path) -> None:
+def test_train_on_a_local_fashion_mnist(cli, runs_dir, write_config, tmp_path, keras) -> None:
     folder = write_fashion_mnist(tmp_path / "fashion-mnist", np.random.RandomState(8))
     config = write_config(
         {
@@ -185,6 +185,15 @@ def test_train_on_a_local_fashion_mnist(cli, runs_dir, write_config, tmp_path) -
     )
     code, out, err = cli("train", config, "-q")
     assert code == 0, err
+    (run,) = runs_dir.iterdir()
+    # the final model was scored on the folder's own 5 test images and their labels
+    labels = gzip.decompress((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())[8:]
+    metrics = json.loads((run / "final" / "metrics.json").read_text())
+    assert metrics["samples"] == 5
+    rows = [sum(row) for row in metrics["confusion_matrix"]]
+    assert rows == np.bincount(np.frombuffer(labels, np.uint8), minlength=10).tolist()
+    model = keras.saving.load_model(run / "final" / "model.keras")
+    assert model.input_shape[1:] in ((28, 28), (28, 28, 1)) and model.output_shape == (None, 10)
 
 
 def write_cifar10(root: Path, rng: np.random.RandomState, batch: int = 3) -> Path:
@@ -408,7 +417,7 @@ def test_csv_one_hot_fills_and_train_only_statistics(tmp_path) -> None:
     }
 
     # the rows the model is fitted on: raw train minus the seeded validation holdout
-    fit_idx, _ = holdout_indices(len(raw.train), config.data.validation, config.seed)
+    fit_idx, _ = holdout_indices(len(raw.train), config.data.validation, config.seed, raw.train.y)
     fit_sizes = np.array([float(v) for v in raw.train.x[fit_idx, 0] if v != ""])
     all_sizes = np.array([(i * i) for i in range(60) if i % 7 != 3], dtype=float)
     assert size["fill"] == pytest.approx(np.median(fit_sizes))

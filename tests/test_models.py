@@ -120,7 +120,7 @@ def test_convnet_on_vector_data_is_a_clear_error() -> None:
     )
 
 
-def test_convnet_trains_on_digit_images(cli, runs_dir, tiny_config) -> None:
+def test_convnet_trains_on_digit_images(cli, runs_dir, tiny_config, keras) -> None:
     code, out, err = cli(
         "train",
         tiny_config,
@@ -132,8 +132,11 @@ def test_convnet_trains_on_digit_images(cli, runs_dir, tiny_config) -> None:
     )
     assert code == 0, err
     (run,) = runs_dir.iterdir()
-    state = json.loads((run / "preprocessing.json").read_text())
-    assert "flatten" not in state  # images keep their shape; the model decides
+    assert json.loads((run / "preprocessing.json").read_text())["kind"] == "images"
+    model = keras.saving.load_model(run / "final" / "model.keras")
+    assert model.input_shape == (None, 8, 8, 1)  # images keep their shape; the model decides
+    assert [c.filters for c in layers_of(model, "Conv2D")] == [4]
+    assert model.output_shape == (None, 10)
 
 
 USER_BUILDER = """\
@@ -186,14 +189,21 @@ def test_python_builder_errors(builder_file, target, message) -> None:
     assert str(info.value).startswith(message.format(**fill))
 
 
-def test_python_builder_trains_through_the_cli(cli, runs_dir, tiny_config, builder_file) -> None:
+def test_python_builder_trains_through_the_cli(
+    cli, runs_dir, tiny_config, builder_file, keras
+) -> None:
     code, out, err = cli(
         "train",
         tiny_config,
-        f"model={{kind: 'python:{builder_file}:build'}}",
+        f"model={{kind: 'python:{builder_file}:build', params: {{width: 5}}}}",
         "train.epochs=1",
         "-q",
     )
     assert code == 0, err
     (run,) = runs_dir.iterdir()
     assert json.loads((run / "meta.json").read_text())["status"] == "completed"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stages"]["train"]["params"] == 64 * 5 + 5 + 5 * 10 + 10
+    model = keras.saving.load_model(run / "final" / "model.keras")
+    mine = model.get_layer("mine")  # the user's layer, with its model.params, is what trained
+    assert mine.units == 5 and mine.activation.__name__ == "tanh"

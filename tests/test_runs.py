@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -38,8 +40,15 @@ def trained(tmp_path_factory, tiny_config_module) -> dict:
         patch.setattr(sys, "argv", ["/usr/bin/dlrun", *args])  # as the console script sees it
         train_code = run(args)
         (path,) = runs.iterdir()
-        eval_code = run(["evaluate", str(path)])
-    return {"train_code": train_code, "eval_code": eval_code, "run": path}
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            eval_code = run(["evaluate", str(path)])
+    return {
+        "train_code": train_code,
+        "eval_code": eval_code,
+        "eval_out": printed.getvalue(),
+        "run": path,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +60,21 @@ def tiny_config_module(tmp_path_factory) -> Path:
     return path
 
 
-def test_train_and_evaluate_exit_zero(trained) -> None:
+def printed_value(out: str, metric: str) -> str:
+    """The value column of `metric`'s row in the first metrics table dlrun printed."""
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == [metric]]
+    assert rows, f"no {metric} row in:\n{out}"
+    return rows[0][1]
+
+
+def test_evaluate_prints_the_test_metrics_training_recorded(trained) -> None:
     assert trained["train_code"] == 0
     assert trained["eval_code"] == 0
+    metrics = json.loads((trained["run"] / "final" / "metrics.json").read_text())
+    out = trained["eval_out"]
+    assert printed_value(out, "accuracy") == f"{metrics['accuracy']:.4f}"
+    assert printed_value(out, "loss") == f"{metrics['loss']:.4f}"
+    assert printed_value(out, "samples") == "300"
 
 
 def test_run_directory_holds_every_artifact(trained) -> None:
@@ -63,8 +84,8 @@ def test_run_directory_holds_every_artifact(trained) -> None:
     events = list((run / "stages" / "train" / "tensorboard").rglob("events.out.tfevents.*"))
     assert events
     assert (run / "final" / "evaluation.json").is_file()
-    # atomic writes leave no temporary files behind
-    assert not [p for p in run.rglob(".*") if p.is_file()]
+    # atomic writes leave no temporary files behind; .lock is the run's lock (rundir.LOCK)
+    assert [p.name for p in run.rglob(".*") if p.is_file()] == [".lock"]
 
 
 def test_meta_records_provenance(trained, tiny_config_module) -> None:
@@ -283,7 +304,7 @@ def test_every_task_trains_and_evaluates(cli, runs_dir, write_config, task, data
     assert ("confusion_matrix" in metrics) == (task == "binary")
     code, out, err = cli("evaluate", run)
     assert code == 0, err
-    assert metric in out
+    assert printed_value(out, metric) == f"{metrics[metric]:.4f}"
 
 
 def test_history_with_a_metric_missing_from_some_epochs(tmp_path) -> None:

@@ -103,7 +103,7 @@ def prepared_texts(raw, config) -> list[str]:
     """The training portion's texts (the holdout carved out of train)."""
     from dlrun.data.prepare import holdout_indices
 
-    fit, _ = holdout_indices(len(raw.train), config.data.validation, config.seed)
+    fit, _ = holdout_indices(len(raw.train), config.data.validation, config.seed, raw.train.y)
     return list(np.asarray(raw.train.x, dtype=str)[fit])
 
 
@@ -214,7 +214,7 @@ def test_rnn_on_multi_hot_text_says_to_use_int_output(cli, tmp_path, write_confi
     assert code == 2 and "data.text.output: int" in err
 
 
-def test_workflow_over_rnn_stages_on_raw_text(cli, tmp_path) -> None:
+def test_workflow_over_rnn_stages_on_raw_text(cli, tmp_path, keras) -> None:
     root = write_folders(tmp_path / "aclImdb", n_train=30, n_test=10)
     config = text_config(root, output="int", sequence_length=16, max_tokens=200)
     config["model"] = {"kind": "rnn", "cell": "gru", "units": [8], "embedding": {"dim": 8}}
@@ -228,6 +228,17 @@ def test_workflow_over_rnn_stages_on_raw_text(cli, tmp_path) -> None:
     assert set(summary["stages"]) == {"small", "overfit", "dropout"}
     assert all(s["status"] == "completed" for s in summary["stages"].values())
     assert summary["final"]["test"]["samples"] == 20
+    # each stage trained its own recurrent model over the 16 token ids of a review
+    expected = {"small": (8, 0.0, 0.0), "overfit": (16, 0.0, 0.0), "dropout": (8, 0.3, 0.2)}
+    for stage, (units, dropout, recurrent_dropout) in expected.items():
+        model = keras.saving.load_model(run / "stages" / stage / "model.keras")
+        assert model.input_shape == (None, 16)
+        (gru,) = [layer for layer in model.layers if type(layer).__name__ == "GRU"]
+        assert (gru.units, gru.dropout, gru.recurrent_dropout) == pytest.approx(
+            (units, dropout, recurrent_dropout)
+        )
+        (embedding,) = [layer for layer in model.layers if type(layer).__name__ == "Embedding"]
+        assert embedding.output_dim == 8
 
 
 def write_reviews_csv(path: Path, n: int = 200, seed: int = 1) -> Path:
@@ -292,7 +303,9 @@ def test_csv_text_column_next_to_numeric_and_categorical(cli, tmp_path, keras) -
     new = write_reviews_csv(tmp_path / "new.csv", n=6, seed=5)
     code, out, err = cli("predict", run, new, "--runs-dir", tmp_path / "runs")
     assert code == 0, err
-    assert [line.split(",")[0] for line in out.splitlines()[1:]] == ["0", "1"] * 3
+    # the new reviews alternate disliked, liked: each liked one scores above every other
+    scores = [float(line.split(",")[1]) for line in out.splitlines()[1:]]
+    assert min(scores[1::2]) > max(scores[0::2]), scores
 
 
 def test_csv_text_errors_at_check(cli, tmp_path, write_config) -> None:

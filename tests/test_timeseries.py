@@ -501,19 +501,29 @@ def test_train_then_predict_the_horizon_from_recent_rows(
 
 
 @pytest.mark.parametrize(
-    "model",
+    ("model", "layer"),
     [
-        {"kind": "rnn", "cell": "gru", "units": [4]},
-        {"kind": "conv1d", "filters": [4], "kernel_size": 3, "pool_size": 2, "units": [4]},
+        ({"kind": "rnn", "cell": "gru", "units": [4]}, "GRU"),
+        (
+            {"kind": "conv1d", "filters": [4], "kernel_size": 3, "pool_size": 2, "units": [4]},
+            "Conv1D",
+        ),
     ],
 )
 def test_sequence_kinds_read_the_windows_step_by_step(
-    cli, runs_dir, tmp_path, write_config, model
+    cli, runs_dir, tmp_path, write_config, model, layer
 ) -> None:
+    from dlrun.tfenv import import_keras
+
     config = full_config(write_series(tmp_path / "s.csv", series_rows()), model=model)
     config["train"]["epochs"] = 1
     code, _, err = cli("train", write_config(config), "-q")
     assert code == 0, err
+    (run,) = runs_dir.iterdir()
+    trained = import_keras().saving.load_model(run / "final" / "model.keras")
+    assert trained.input_shape == (None, 10, 2)  # 10 steps of (temp, other), not flattened
+    kinds = [type(each).__name__ for each in trained.layers]
+    assert layer in kinds and "Flatten" not in kinds[: kinds.index(layer)]
 
 
 def test_predict_refuses_too_few_recent_rows(cli, runs_dir, tmp_path, write_config) -> None:

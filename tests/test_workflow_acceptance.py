@@ -25,7 +25,6 @@ def test_imdb_workflow(cli, runs_dir: Path) -> None:
     assert summary["baseline"]["reference"]["value"] == pytest.approx(0.50, abs=0.01)
     assert summary["stages"]["overfit"]["overfitting"]["overfits"] is True
     assert summary["final"]["test"]["accuracy"] >= 0.885
-    assert summary["seconds"] < 600
 
 
 def test_reuters_workflow(cli, runs_dir: Path) -> None:
