@@ -81,3 +81,34 @@ def tiny_config(write_config) -> Path:
     import copy
 
     return write_config(copy.deepcopy(TINY_CONFIG), "tiny.yaml")
+
+
+def check_error(cli, *args: object) -> str:
+    """Run `dlrun check ARGS`, assert the config-error contract, return stderr."""
+    code, out, err = cli("check", *args)
+    assert code == 2, (out, err)
+    assert out == ""
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+    return err
+
+
+def train_data(cli, write_config, data: dict, task: str, *args: str) -> tuple[int, str, str]:
+    """`dlrun train -q` of a one-epoch mlp on `data` for `task`: (exit code, stdout, stderr)."""
+    config = write_config(
+        {
+            "name": "faults",
+            "task": task,
+            "data": data,
+            "model": {"units": [4]},
+            "train": {"epochs": 1, "batch_size": 32, "tensorboard": False},
+        }
+    )
+    return cli("train", config, "-q", *args)
+
+
+def one_paragraph(err: str) -> str:
+    """The one error a command printed, its lines joined (no traceback, no second error)."""
+    assert "Traceback" not in err
+    assert err.count("error:") == 1, err
+    return " ".join(err.split())

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import check_error
 
 from dlrun.errors import ConfigError
 from dlrun.spec import load_config
@@ -22,16 +23,6 @@ task: multiclass
 data:
   source: sklearn.digits
 """
-
-
-def check_error(cli, *args: str) -> str:
-    """Run `dlrun check ARGS`, assert the config-error contract, return stderr."""
-    code, out, err = cli("check", *args)
-    assert code == 2, (out, err)
-    assert out == ""
-    assert err.startswith("error: ")
-    assert "Traceback" not in err
-    return err
 
 
 # --- one error class each, with the message the user reads -------------------------------

@@ -11,25 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-def _train(cli, write_config, data: dict, task: str, *args: str) -> tuple[int, str, str]:
-    config = write_config(
-        {
-            "name": "faults",
-            "task": task,
-            "data": data,
-            "model": {"units": [4]},
-            "train": {"epochs": 1, "batch_size": 32, "tensorboard": False},
-        }
-    )
-    return cli("train", config, "-q", *args)
-
-
-def _one_paragraph(err: str) -> str:
-    assert "Traceback" not in err
-    assert err.count("error:") == 1, err
-    return " ".join(err.split())
+from conftest import one_paragraph, train_data
 
 
 def _npz(path: Path, **arrays: np.ndarray) -> Path:
@@ -61,10 +43,10 @@ def test_npz_arrays_of_different_lengths_are_refused(
         x_test=rng.rand(n["x_test"], 3),
         y_test=rng.rand(n["y_test"]),
     )
-    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "regression")
+    code, _, err = train_data(cli, write_config, {"source": "npz", "path": str(path)}, "regression")
     assert code == 2  # read from the headers by the config check, before any run exists
     x, y = sizes
-    assert _one_paragraph(err) == (
+    assert one_paragraph(err) == (
         f"error: invalid config ({tmp_path / 'config.yaml'}): "
         f"{path}: x_{split} has {sizes[x]} samples but y_{split} has {sizes[y]}; "
         f"each sample needs its label. Rebuild the file so that x_{split} and y_{split} have "
@@ -83,9 +65,9 @@ def test_npz_test_split_with_other_features_than_training(
         x_test=rng.rand(10, 4),
         y_test=rng.rand(10),
     )
-    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "regression")
+    code, _, err = train_data(cli, write_config, {"source": "npz", "path": str(path)}, "regression")
     assert code == 2  # read from the headers by the config check, before any run exists
-    assert _one_paragraph(err) == (
+    assert one_paragraph(err) == (
         f"error: invalid config ({tmp_path / 'config.yaml'}): "
         f"{path}: the samples of x_train have shape (5,) but those of x_test (4,); "
         "the model is trained on one and tested on the other, so both need the same features. "
@@ -102,11 +84,11 @@ def test_csv_target_with_a_single_class_is_refused(
 ) -> None:
     path = _csv(tmp_path / "t.csv", "size,label", [f"{i},cat" for i in range(40)])
     data = {"source": "csv", "path": str(path), "target": "label"}
-    code, _, err = _train(cli, write_config, data, task)
+    code, _, err = train_data(cli, write_config, data, task)
     assert code == 2  # the config check looks at the labels before any run directory exists
     assert not runs_dir.exists() or not list(runs_dir.iterdir())
     assert f"column 'label' of {path} has a single value: a {task} model has nothing to " in (
-        _one_paragraph(err)
+        one_paragraph(err)
     )
 
 
@@ -134,9 +116,9 @@ def test_npz_binary_labels_all_one_are_refused(cli, runs_dir, write_config, tmp_
         x_test=rng.rand(10, 3),
         y_test=np.ones(10),
     )
-    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
+    code, _, err = train_data(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
     assert code == 2
-    assert "y_train of" in err and "has a single value: a binary model" in _one_paragraph(err)
+    assert "y_train of" in err and "has a single value: a binary model" in one_paragraph(err)
 
 
 # --- non-finite CSV values ---------------------------------------------------------------
@@ -152,9 +134,9 @@ def test_csv_infinite_value_names_the_column_and_row(
     data = {"source": "csv", "path": str(path), "target": "label"}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        code, _, err = _train(cli, write_config, data, "binary")
+        code, _, err = train_data(cli, write_config, data, "binary")
     assert code == 1
-    assert _one_paragraph(err) == (
+    assert one_paragraph(err) == (
         f"error: {path}: column 'weight' holds the value '{bad}' in data row 7 (line 8), which "
         "is not a finite number. Fix or remove that value (a missing value is filled with the "
         "training median), or drop the column with data.drop: [weight]."
@@ -168,9 +150,9 @@ def test_csv_values_too_large_to_standardize(cli, runs_dir, write_config, tmp_pa
     data = {"source": "csv", "path": str(path), "target": "label"}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        code, _, err = _train(cli, write_config, data, "binary")
+        code, _, err = train_data(cli, write_config, data, "binary")
     assert code == 1
-    message = _one_paragraph(err)
+    message = one_paragraph(err)
     assert message.startswith(
         "error: the values of column 'weight' are too large to standardize (up to 1e+300): "
     )
@@ -185,9 +167,9 @@ def test_csv_that_is_not_utf8_names_the_line(cli, runs_dir, write_config, tmp_pa
     rows = [f"{i},{'café' if i == 3 else 'tea'},{i % 2}" for i in range(20)]
     path = _csv(tmp_path / "t.csv", "size,drink,label", rows, encoding="latin-1")
     data = {"source": "csv", "path": str(path), "target": "label"}
-    code, _, err = _train(cli, write_config, data, "binary")
+    code, _, err = train_data(cli, write_config, data, "binary")
     assert code == 2  # `check` reads the header, so it finds this before any run exists
-    assert _one_paragraph(err).endswith(
+    assert one_paragraph(err).endswith(
         f"{path} is not UTF-8 text: line 5 has the byte 0xe9 (invalid continuation "
         f"byte). Save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > utf8-{path.name}"
     )
@@ -198,12 +180,12 @@ def test_predict_on_a_csv_that_is_not_utf8_says_the_same(
 ) -> None:
     rows = [f"{i},{'tea' if i % 2 else 'milk'},{i % 2}" for i in range(40)]
     data = {"source": "csv", "path": str(_csv(tmp_path / "t.csv", "size,drink,label", rows))}
-    code, _, err = _train(cli, write_config, {**data, "target": "label"}, "binary")
+    code, _, err = train_data(cli, write_config, {**data, "target": "label"}, "binary")
     assert code == 0, err
     new = _csv(tmp_path / "new.csv", "size,drink", ["1,tea", "2,café"], encoding="latin-1")
     code, _, err = cli("predict", "last", new)
     assert code == 1
-    assert _one_paragraph(err) == (
+    assert one_paragraph(err) == (
         f"error: {new} is not UTF-8 text: line 3 has the byte 0xe9 (invalid continuation "
         f"byte). Save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {new} > utf8-{new.name}"
     )
@@ -221,9 +203,9 @@ def test_multilabel_task_on_one_label_per_sample(cli, runs_dir, write_config, tm
         x_test=rng.rand(10, 3),
         y_test=rng.randint(0, 4, 10),
     )
-    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "multilabel")
+    code, _, err = train_data(cli, write_config, {"source": "npz", "path": str(path)}, "multilabel")
     assert code == 2  # the config check peeks at y_train before any run exists
-    assert "task 'multilabel' needs one 0/1 column per label" in _one_paragraph(err)
+    assert "task 'multilabel' needs one 0/1 column per label" in one_paragraph(err)
     assert "Use task: multiclass" in err
 
 
@@ -245,9 +227,9 @@ def test_binary_task_hint_fits_the_labels(
         x_test=rng.rand(10, 3),
         y_test=labels[:10],
     )
-    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
+    code, _, err = train_data(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
     assert code == 2  # found by the config check's look at y_train
-    message = _one_paragraph(err)
+    message = one_paragraph(err)
     assert "task 'binary' needs " in message
     assert message.endswith(fix)
 
@@ -261,7 +243,7 @@ def test_id_like_categorical_column_warns_and_says_how_to_drop_it(
     rows = [f"user-{i:04d},{['red', 'blue'][i % 2]},{i % 5},{i % 2}" for i in range(200)]
     path = _csv(tmp_path / "t.csv", "user,color,size,label", rows)
     data = {"source": "csv", "path": str(path), "target": "label"}
-    code, _, err = _train(cli, write_config, data, "binary")
+    code, _, err = train_data(cli, write_config, data, "binary")
     assert code == 0, err
     assert " ".join(err.split()).startswith(
         f"warning: {path}: the categorical column 'user' has 200 distinct values in 200 rows, "

@@ -12,20 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import check_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
 BASE = "name: t\ntask: multiclass\ndata:\n  source: sklearn.digits\n"
-
-
-def check_error(cli, *args: object) -> str:
-    """Run `dlrun check ARGS`, assert the config-error contract, return stderr."""
-    code, out, err = cli("check", *args)
-    assert code == 2, (out, err)
-    assert out == ""
-    assert err.startswith("error: ")
-    assert "Traceback" not in err
-    return err
 
 
 @pytest.fixture

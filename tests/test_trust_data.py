@@ -13,30 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import one_paragraph, train_data
 
 from dlrun.data.portions import make_portions
 from dlrun.data.prepare import prepare_test
 from dlrun.data.sources import load_raw
 from dlrun.spec import validate
-
-
-def _train(cli, write_config, data: dict, task: str, *args: str) -> tuple[int, str, str]:
-    config = write_config(
-        {
-            "name": "trust",
-            "task": task,
-            "data": data,
-            "model": {"units": [4]},
-            "train": {"epochs": 1, "batch_size": 32, "tensorboard": False},
-        }
-    )
-    return cli("train", config, "-q", *args)
-
-
-def _one_paragraph(err: str) -> str:
-    assert "Traceback" not in err
-    assert err.count("error:") == 1, err
-    return " ".join(err.split())
 
 
 def _text_folders(root: Path, n_train: int, n_test: int) -> Path:
@@ -124,9 +106,9 @@ def test_a_test_split_of_one_class_is_refused(cli, runs_dir, write_config, tmp_p
         x_test=rng.rand(10, 3),
         y_test=np.zeros(10, dtype=np.int64),
     )
-    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
+    code, _, err = train_data(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
     assert code == 1
-    assert _one_paragraph(err).startswith(
+    assert one_paragraph(err).startswith(
         "error: the test split holds 1 class (0, all 10 samples): a binary model that "
         "always answers 0 is perfect on it, so its scores would mean nothing. Check the "
         f"labels of y_train of {path}: every split needs at least two classes."
@@ -143,9 +125,9 @@ def test_a_training_split_of_one_class_after_the_limit_is_refused(
             (root / "train" / "neg" / f"moved-{extra.name}").write_text(extra.read_text())
             extra.unlink()
     data = {"source": "text_dir", "path": str(root), "limit": 10}
-    code, _, err = _train(cli, write_config, data, "binary")
+    code, _, err = train_data(cli, write_config, data, "binary")
     assert code == 1
-    paragraph = _one_paragraph(err)
+    paragraph = one_paragraph(err)
     assert "error: the train split holds 1 class ('neg', all 8 samples)" in paragraph
     assert "Raise data.limit (now 10" in paragraph
 
@@ -175,7 +157,7 @@ def _series_data(path: Path) -> dict:
 
 def test_a_yearly_series_trains_without_time_format(cli, runs_dir, write_config, tmp_path):
     path = _series_csv(tmp_path / "yearly.csv", [str(y) for y in range(1850, 1930)])
-    code, _, err = _train(cli, write_config, _series_data(path), "regression")
+    code, _, err = train_data(cli, write_config, _series_data(path), "regression")
     assert code == 0, err
     # 1852 has 366 days, 1851 365: a year is still one step, with no gap to report
     assert "gap" not in err and "shorter than usual" not in err
@@ -289,9 +271,9 @@ def test_npz_features_that_are_nan_are_refused(cli, runs_dir, write_config, tmp_
         x_test=rng.rand(10, 3),
         y_test=np.arange(10) % 2,
     )
-    code, _, err = _train(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
+    code, _, err = train_data(cli, write_config, {"source": "npz", "path": str(path)}, "binary")
     assert code == 1
-    assert _one_paragraph(err) == (
+    assert one_paragraph(err) == (
         f"error: {path}: x_train holds 99 values that are not a finite number (NaN or "
         "infinite), the first in sample 7. Fill or remove those samples and save the file again."
     )
@@ -375,11 +357,11 @@ def test_a_regression_target_of_text_is_refused(cli, runs_dir, write_config, tmp
     path = tmp_path / "t.csv"
     path.write_text("size,country\n" + "".join(f"{i},{countries[i % 4]}\n" for i in range(40)))
     data = {"source": "csv", "path": str(path), "target": "country"}
-    code, _, err = _train(cli, write_config, data, "regression")
+    code, _, err = train_data(cli, write_config, data, "regression")
     # caught from the labels before any run starts (the run-time check stays for text
     # that only appears past the rows check peeks at)
     assert code == 2, err
-    message = _one_paragraph(err)
+    message = one_paragraph(err)
     assert "task 'regression' needs numbers" in message and "'country'" in message
     assert "Use task: multiclass" in message and "Traceback" not in err
 
