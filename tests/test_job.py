@@ -296,6 +296,8 @@ def test_a_read_only_run_directory_is_refused_before_any_work(
     assert "Traceback" not in err and "test metric" not in out  # refused before the work
     code, _, err = cli("train", "--resume", copy)
     assert code == 2 and "cannot write to the run directory" in err
+    code, _, err = cli("export", copy)
+    assert code == 2 and "cannot write the export" in err and "Read-only file system" in err
 
 
 def test_a_disk_that_fills_up_fails_the_run_with_a_clear_error(cli, tiny_config, tmpfs) -> None:

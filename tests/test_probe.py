@@ -72,7 +72,7 @@ def broken_meta(content: bytes) -> Callable[[Path], None]:
 @dataclass
 class Probe:
     name: str
-    argv: list[str]  # "{dir}" stands for the case's folder
+    argv: list[str]  # "{dir}", here and in the files, stands for the case's folder
     code: int
     says: list[str]  # fragments of stdout + stderr (whitespace-normalized)
     files: dict[str, str] = field(default_factory=dict)
@@ -266,6 +266,17 @@ PROBES = [
             y_test=np.arange(4) % 2,
         ),
     ),
+    Probe(
+        "inf in a CSV",
+        CHECK,
+        2,
+        ["column 'a' holds the value 'inf' in data row 2"],
+        {
+            "c.yaml": "name: t\ntask: binary\ndata: {source: csv, path: {dir}/t.csv, target: y}\n"
+            "model: {kind: mlp, units: [4]}\n",
+            "t.csv": "a,b,y\n1,2,0\ninf,3,1\n4,5,0\n6,7,1\n",
+        },
+    ),
     # -- run directories ---------------------------------------------------------------------
     Probe(
         "a runs directory that is a file",
@@ -316,7 +327,7 @@ PROBES = [
 @pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
 def test_probe(probe: Probe, cli, tmp_path: Path) -> None:
     for name, text in probe.files.items():
-        (tmp_path / name).write_text(text)
+        (tmp_path / name).write_text(text.replace("{dir}", str(tmp_path)))
     if probe.setup is not None:
         probe.setup(tmp_path)
     code, out, err = cli(*(a.replace("{dir}", str(tmp_path)) for a in probe.argv))

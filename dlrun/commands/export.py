@@ -59,10 +59,16 @@ def export(
             f"{target} exists and is not a dlrun export; refusing to replace it.",
             hint="Give --output a new directory name (or an earlier dlrun export to update).",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
     # Not mkdtemp: its 0700 would become the export's own mode, not what the umask says.
     staging = target.parent / f"{temporary_prefix(target.name)}{secrets.token_hex(4)}"
-    staging.mkdir()
+    try:  # before the model loads: a place that takes no file is refused before the work
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the export to {target.parent}: {exc.strerror or exc}.",
+            hint="Give --output a directory you can write to.",
+        ) from None
     try:
         model = load_final_model(run, out.verbose)
         out.info(f"exporting [bold]{literal(run.id)}[/] as a SavedModel")

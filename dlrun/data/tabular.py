@@ -129,6 +129,30 @@ class CsvConfig(DataSection):
                 f"data.drop: [{', '.join(others)}], or use output multi_hot, count or tf_idf, "
                 "which puts the text's vector next to them."
             ]
+        return self._infinite_values(header)
+
+    def _infinite_values(self, header: list[str]) -> list[str]:
+        """A numeric column holding inf among the rows check reads: training would refuse
+        it later (`_check_column`), after the run directory was made."""
+        skipped = {*self.drop, *self.text_columns, *(self.categorical or [])}
+        columns = [i for i, name in enumerate(header) if name not in skipped]
+        try:
+            # a million cells at most: check stays quick on a wide table
+            limit = min(PEEK_ROWS, max(100, 1_000_000 // len(header)))
+            rows = [r for r in self._rows(limit + 1) if len(r) == len(header)][1:]
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return []
+        for i in columns:
+            values = np.array([row[i] for row in rows], dtype=object)
+            numbers = _as_float(values)
+            bad = np.flatnonzero(np.isinf(numbers)) if numbers is not None else []
+            if len(bad):
+                return [
+                    f"{self.path}: column '{header[i]}' holds the value '{values[bad[0]]}' in "
+                    f"data row {int(bad[0]) + 1}, which is not a finite number. Fix or remove "
+                    "that value (a missing value is filled with the training median), or drop "
+                    f"the column with data.drop: [{header[i]}]."
+                ]
         return []
 
     def peek_labels(self) -> Labels | None:
