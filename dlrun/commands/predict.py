@@ -224,8 +224,26 @@ def predict_features(
     n = len(features)
     if n == 0:
         raise DataError("the input holds no samples.")
-    dataset = make_dataset(Split(features, np.zeros(n, dtype=np.float32)), config.train.batch_size)
+    dataset = make_dataset(
+        Split(features, np.zeros(n, dtype=np.float32)), predict_batch(features, config)
+    )
     return predict_batches(model, dataset.map(lambda x, _: x))
+
+
+# What one predict batch's inputs may take: each batch is a Python call, so the training
+# batch (often 32) made a 1.3 M-row table 40,000 calls; images still get small batches.
+PREDICT_BATCH_BYTES = 32 * 2**20
+PREDICT_BATCH_MAX = 4096
+
+
+def predict_batch(features: Any, config: DlrunConfig) -> int:
+    """The batch size for predicting `features`: as many samples of an array as fit in
+    PREDICT_BATCH_BYTES (at most PREDICT_BATCH_MAX), never fewer than the training batch;
+    the training batch for inputs built per batch (token sets, windows, image files)."""
+    if not isinstance(features, np.ndarray) or not len(features):
+        return config.train.batch_size
+    per_sample = max(1, features.nbytes // len(features))
+    return max(config.train.batch_size, min(PREDICT_BATCH_MAX, PREDICT_BATCH_BYTES // per_sample))
 
 
 def _check_shape(
