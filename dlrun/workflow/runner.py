@@ -28,6 +28,7 @@ run keeps what it finished; `--resume` reruns only stages not marked done):
                   "score_std": null | 0.1,     # K-fold: std over folds at that epoch
                   "train": {"loss": .., "accuracy": ..}, "val": {"loss": .., "accuracy": ..},
                   "overfitting": {"overfits": true, "after_epoch": 4, "gap": 0.05},
+                  "still_improving": false,  # true: the metric still improved at the end
                   "verdict": "beats baseline by 0.39; overfits after epoch 4 (gap 0.05)",
                   "seconds": 12.3, "plot": "curves_small.png", "error": null | "reason",
                   "stopped_early": false, "pruned_at": null, "metric": "val_accuracy",
@@ -99,7 +100,7 @@ from dlrun.workflow.baselines import (
     reference,
 )
 from dlrun.workflow.stages import Stage, plan
-from dlrun.workflow.verdicts import Curves, overfitting, verdict
+from dlrun.workflow.verdicts import Curves, overfitting, still_improving, verdict
 
 DONE = ("completed", "failed")
 
@@ -346,7 +347,10 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
         return entry
     assert record.best_epoch is not None and record.score is not None
     curves = record.curves
-    over = overfitting(curves, flow.metric)
+    over = overfitting(curves, flow.objective)
+    improving = still_improving(
+        curves, flow.objective, stopped=record.stopped_early or record.pruned_at is not None
+    )
     leader = choose(
         {n: e for n, e in flow.summary["stages"].items() if n != stage.name}, flow.objective
     )
@@ -364,6 +368,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
     )
     entry.update(
         overfitting=over.as_dict(),
+        still_improving=improving,
         verdict=verdict(
             stage.role,
             record.score,
@@ -372,6 +377,7 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
             (ref["name"], ref["value"]) if ref else None,
             best_so_far=leading and leader is not None,
             advice=ref.get("advice") if ref else None,
+            improving=improving,
         ),
         plot=plot,
     )
@@ -580,6 +586,8 @@ def _final_row(flow: Workflow) -> list[str] | None:
         ref = judged["reference"]
         word = "beats" if judged["beaten"] else "does NOT beat"
         against = f"; {word} {ref['label']} ({ref['metric']} {_fmt(ref['value'])})"
+    if flow.summary["stages"].get(final["stage"], {}).get("still_improving"):
+        against += "; chosen while still improving: train longer"
     return [
         "final",
         f"{final['stage']}, {how}",
