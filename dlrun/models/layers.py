@@ -1,7 +1,11 @@
-"""Pieces shared by the builders: the dense-stack keys, per-layer values, regularizers, heads."""
+"""Pieces shared by the builders: the dense-stack keys, per-layer values, regularizers, heads,
+and the book's advanced architecture options (ch. 7): batch normalization and residual
+connections."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import Field
@@ -60,6 +64,32 @@ class DenseKeys(ModelSection):
         return text
 
 
+class BlockKeys(DenseKeys):
+    """The dense-stack keys and the book's advanced architecture options (ch. 7), for the
+    kinds that take them (convnet, mlp). Both are off by default: the model is then the
+    plain one, layer for layer."""
+
+    batch_norm: bool = Field(
+        False,
+        description="BatchNormalization between each hidden layer (Conv2D or Dense) and its "
+        "activation; the layer then has no bias, the normalization's offset replaces it.",
+    )
+    residual: bool = Field(
+        False,
+        description="Residual connections: add each block's input to its output (convnet: "
+        "each conv block, padded to keep its size; mlp: each hidden Dense layer), through a "
+        "1x1 Conv2D or a Dense projection where the shape changes.",
+    )
+
+    def options(self) -> str:
+        """' bn res' for the options that are set, '' for none."""
+        return "".join(
+            f" {tag}"
+            for key, tag in (("batch_norm", "bn"), ("residual", "res"))
+            if getattr(self, key)
+        )
+
+
 def join(values: list[Any], sep: str = "-") -> str:
     return sep.join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -76,8 +106,12 @@ def per_layer(value: float | list[float], layers: int, key: str) -> list[float]:
     return [float(value)] * layers
 
 
-def dense_stack(x: Any, config: DenseKeys) -> Any:
-    """Hidden Dense layers with the configured activation, L1/L2 and dropout."""
+def dense_stack(
+    x: Any, config: DenseKeys, *, batch_norm: bool = False, residual: bool = False
+) -> Any:
+    """Hidden Dense layers with the configured activation, L1/L2 and dropout; with
+    `batch_norm`, each normalized before its activation; with `residual`, each layer's
+    input added to its output (after the dropout)."""
     import keras
 
     n = len(config.units)
@@ -86,12 +120,63 @@ def dense_stack(x: Any, config: DenseKeys) -> Any:
     l2s = per_layer(config.l2, n, "l2")
     for i, units in enumerate(config.units):
         regularizer = keras.regularizers.L1L2(l1=l1s[i], l2=l2s[i]) if l1s[i] or l2s[i] else None
-        x = keras.layers.Dense(
-            units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}"
-        )(x)
+        block_input = x
+        dense = partial(
+            keras.layers.Dense, units, kernel_regularizer=regularizer, name=f"dense_{i}"
+        )
+        x = activated(x, dense, config.activation, batch_norm)
         if dropouts[i] > 0:
             x = keras.layers.Dropout(dropouts[i], name=f"dropout_{i}")(x)
+        if residual:
+            x = add_residual(block_input, x, f"dense_{i}")
     return x
+
+
+def activated(x: Any, layer: Callable[..., Any], activation: str, batch_norm: bool) -> Any:
+    """Apply the hidden layer that `layer(activation=..., [use_bias=False])` makes, with its
+    activation; with `batch_norm`, a BatchNormalization between the two (book ch. 7), so
+    the activation gets normalized inputs. The layer then has no bias: the normalization
+    subtracts the mean, which would cancel it, and adds its own learned offset.
+
+    Example:
+
+    ```python
+    x = activated(x, partial(keras.layers.Dense, 16, name="dense_0"), "relu", True)
+    # dense_0 (no bias) -> dense_0_bn -> dense_0_act
+    ```
+    """
+    import keras
+
+    if not batch_norm:
+        return layer(activation=activation)(x)
+    made = layer(activation=None, use_bias=False)
+    x = keras.layers.BatchNormalization(name=f"{made.name}_bn")(made(x))
+    return keras.layers.Activation(activation, name=f"{made.name}_act")(x)
+
+
+def add_residual(block_input: Any, x: Any, name: str, strides: int = 1) -> Any:
+    """`x` plus its block's input (a residual connection, book ch. 7). Where the shapes
+    differ the input is projected to `x`'s: a 1x1 Conv2D for feature maps (strided like
+    the block's pooling, `strides`), a Dense for vectors; otherwise it is added as it is.
+
+    Example:
+
+    ```python
+    x = add_residual(block_input, x, "conv_0", strides=2)  # conv_0_shortcut, conv_0_add
+    ```
+    """
+    import keras
+
+    shortcut = block_input
+    if tuple(block_input.shape[1:]) != tuple(x.shape[1:]):
+        if len(x.shape) == 4:
+            project = keras.layers.Conv2D(
+                x.shape[-1], 1, strides=strides, padding="same", name=f"{name}_shortcut"
+            )
+        else:
+            project = keras.layers.Dense(x.shape[-1], name=f"{name}_shortcut")
+        shortcut = project(block_input)
+    return keras.layers.Add(name=f"{name}_add")([x, shortcut])
 
 
 def head_layer(x: Any, outputs: int, head: Head) -> Any:
