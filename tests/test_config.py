@@ -72,7 +72,8 @@ def test_wrong_type_names_the_expected_type(cli, write_config) -> None:
         (
             "train.optimizer=adam",
             "'train.optimizer' (command-line override 'train.optimizer=adam'): should be a "
-            "mapping of keys (name, learning_rate, momentum); got 'adam'. "
+            "mapping of keys (name, learning_rate, momentum, weight_decay, clipnorm, schedule); "
+            "got 'adam'. "
             "Did you mean 'train.optimizer.name=adam'?",
         ),
         (

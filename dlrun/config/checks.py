@@ -25,14 +25,23 @@ from pydantic import ValidationError
 
 from dlrun.config.schema import (
     MAX_SEED,
+    SCHEDULE_KEYS,
     ConfigBase,
+    ScheduleConfig,
     StageConfig,
     other_member_hint,
     section_in,
     union_members,
     without_tags,
 )
-from dlrun.tasks import head_for, head_problems, label_problems
+from dlrun.tasks import (
+    Labels,
+    class_index,
+    head_for,
+    head_problems,
+    label_problems,
+    metric_problems,
+)
 
 
 def cross_field_problems(config: ConfigBase) -> list[str]:
@@ -75,7 +84,9 @@ def input_problems(config: ConfigBase) -> list[str]:
     labels = config.data.peek_labels()
     if labels is None:
         return []
-    return label_problems(config.task, labels, config.data.describe())
+    return label_problems(config.task, labels, config.data.describe()) or _class_weight_names(
+        config, labels
+    )
 
 
 OPTIMIZERS = (
@@ -86,8 +97,13 @@ MOMENTUM_OPTIMIZERS = ("rmsprop", "sgd")
 
 
 def logged_metrics(config: ConfigBase) -> list[str]:
-    """What fit logs each epoch for this config: validation names first, then training."""
-    head = head_for(config.task, loss=config.train.loss, metrics=config.train.metrics)
+    """What fit logs each epoch for this config: validation names first, then training.
+    A metric `_metrics_problems` refuses is left out."""
+    metrics = config.train.metrics
+    if metrics is not None:
+        task, labels = config.task, config.data.labels
+        metrics = [m for m in metrics if not metric_problems([m], task, labels)]
+    head = head_for(config.task, loss=config.train.loss, metrics=metrics)
     logged = ["loss", *head.metrics]
     return [*(f"val_{m}" for m in logged), *logged]
 
@@ -96,7 +112,8 @@ def _objective_problems(config: ConfigBase) -> list[str]:
     """The objective must be a metric the fit logs; a workflow compares stages on
     validation, so there it must be a validation metric."""
     metric = config.objective.metric
-    if metric is None or _swept(config) & {"task", "train.loss", "train.metrics"}:
+    swept_head = _swept(config) & {"task", "train.loss", "train.metrics"}
+    if metric is None or swept_head or _metrics_problems(config):
         return []
     allowed = logged_metrics(config)
     if config.workflow is not None:
@@ -111,7 +128,7 @@ def _objective_problems(config: ConfigBase) -> list[str]:
 
 def _train_problems(config: ConfigBase) -> list[str]:
     train = config.train
-    problems = []
+    problems = [*_class_weight_problems(config), *_metrics_problems(config)]
     name = train.optimizer.name.lower()
     if name not in OPTIMIZERS:
         close = difflib.get_close_matches(name, OPTIMIZERS, n=1)
@@ -127,7 +144,7 @@ def _train_problems(config: ConfigBase) -> list[str]:
         )
     es = train.early_stopping
     swept_head = _swept(config) & {"task", "train.loss", "train.metrics"}
-    if es is not None and es.enabled and not swept_head:
+    if es is not None and es.enabled and not swept_head and not _metrics_problems(config):
         allowed = logged_metrics(config)
         if es.monitor not in allowed:
             close = difflib.get_close_matches(es.monitor, allowed, n=1)
@@ -136,7 +153,144 @@ def _train_problems(config: ConfigBase) -> list[str]:
                 f"train.early_stopping.monitor '{es.monitor}' is not logged by this config.{hint} "
                 f"Use one of: {', '.join(allowed)}."
             )
+    if train.optimizer.schedule is not None:
+        problems += _schedule_problems(config, train.optimizer.schedule)
     return problems
+
+
+def _schedule_problems(config: ConfigBase, schedule: ScheduleConfig) -> list[str]:
+    """The schedule's name, the keys its name takes, and epochs that fit the run's."""
+    at = "train.optimizer.schedule"
+    if schedule.name not in SCHEDULE_KEYS:
+        close = difflib.get_close_matches(schedule.name, SCHEDULE_KEYS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return [
+            f"unknown {at}.name '{schedule.name}'.{hint} Available: {', '.join(SCHEDULE_KEYS)}."
+        ]
+    problems = [
+        f"{at}.{key} applies to "
+        f"{' and '.join(n for n, keys in SCHEDULE_KEYS.items() if key in keys)}, "
+        f"not {schedule.name}; remove it."
+        # a changed value, not a key present: a stage's config is validated again from a
+        # dump that holds every key
+        for key, field in ScheduleConfig.model_fields.items()
+        if key != "name"
+        and key not in SCHEDULE_KEYS[schedule.name]
+        and getattr(schedule, key) != field.default
+    ]
+    swept = _swept(config)
+    epochs = config.train.epochs
+    if schedule.name == "cosine" and "train.epochs" not in swept:
+        if schedule.warmup_epochs >= epochs:
+            problems.append(
+                f"{at}.warmup_epochs is {schedule.warmup_epochs}, but train.epochs is {epochs}: "
+                f"the warmup would take the whole run and the rate never decays. Use "
+                f"warmup_epochs below {epochs}, or more epochs."
+            )
+        elif (
+            schedule.decay_epochs is not None
+            and schedule.warmup_epochs + schedule.decay_epochs > epochs
+        ):
+            problems.append(
+                f"{at}.decay_epochs is {schedule.decay_epochs}, but after "
+                f"{schedule.warmup_epochs} warmup epochs train.epochs ({epochs}) leaves "
+                f"{epochs - schedule.warmup_epochs}: the run would end before the decay does. "
+                f"Use decay_epochs: {epochs - schedule.warmup_epochs} or fewer, or remove it "
+                "(the default decays over every epoch after the warmup)."
+            )
+    if (
+        schedule.name == "exponential"
+        and schedule.staircase
+        and (schedule.decay_epochs or 1) >= epochs
+        and "train.epochs" not in swept
+    ):
+        problems.append(
+            f"{at}.decay_epochs is {schedule.decay_epochs or 1} with staircase: true, but "
+            f"train.epochs is {epochs}: the rate would never be lowered. Use decay_epochs "
+            f"below {epochs}."
+        )
+    if schedule.name == "reduce_on_plateau":
+        problems += _plateau_problems(config, schedule)
+    return problems
+
+
+def _plateau_problems(config: ConfigBase, schedule: ScheduleConfig) -> list[str]:
+    """reduce_on_plateau watches a logged metric, and acts before early stopping does."""
+    at = "train.optimizer.schedule"
+    problems = []
+    swept_head = _swept(config) & {"task", "train.loss", "train.metrics"}
+    if not swept_head and not _metrics_problems(config):
+        allowed = logged_metrics(config)
+        if schedule.monitor not in allowed:
+            close = difflib.get_close_matches(schedule.monitor, allowed, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            problems.append(
+                f"{at}.monitor '{schedule.monitor}' is not logged by this config.{hint} "
+                f"Use one of: {', '.join(allowed)}."
+            )
+    es = config.train.early_stopping
+    if (
+        es is not None
+        and es.enabled
+        and es.monitor == schedule.monitor
+        and schedule.patience >= es.patience
+    ):
+        problems.append(
+            f"{at}.patience is {schedule.patience}, but train.early_stopping.patience is "
+            f"{es.patience} on the same metric: training stops before the rate is ever "
+            f"lowered. Use a patience below {es.patience}, or raise early stopping's."
+        )
+    return problems
+
+
+def _metrics_problems(config: ConfigBase) -> list[str]:
+    """What is wrong with train.metrics (unknown names and parameters, a metric the
+    task's labels do not fit); a swept task is judged by each trial instead."""
+    if config.train.metrics is None or "task" in _swept(config):
+        return []
+    return metric_problems(config.train.metrics, config.task, config.data.labels)
+
+
+def _class_weight_problems(config: ConfigBase) -> list[str]:
+    if config.train.class_weight is None or config.task in ("binary", "multiclass"):
+        return []
+    why = {
+        "regression": "a regression target has no classes",
+        "multilabel": "a multilabel sample has several classes at once",
+    }[config.task]
+    return [
+        f"train.class_weight applies to binary and multiclass tasks, not '{config.task}': "
+        f"{why}. Remove it."
+    ]
+
+
+def _class_weight_names(config: ConfigBase, labels: Labels) -> list[str]:
+    """Classes `train.class_weight` names that the labels, as far as a look tells, lack."""
+    weights = config.train.class_weight
+    if not isinstance(weights, dict) or config.task not in ("binary", "multiclass"):
+        return []
+    if labels.names is not None:
+        known = list(labels.names)
+    elif labels.binary and not labels.text:
+        known = ["0", "1"]
+    elif labels.text:
+        return []  # the names are the labels' words, which this look did not keep
+    else:
+        known = None
+    unknown = [k for k in weights if class_index(k, known) is None]
+    if not unknown:
+        return []
+    if known is None:
+        return [
+            f"train.class_weight names the class '{unknown[0]}', but "
+            f"{config.data.describe()} has integer labels; name a class by its label (0, 1, ...)."
+        ]
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return [
+        f"train.class_weight names the class '{unknown[0]}', which {config.data.describe()} "
+        f"does not have.{hint} Its classes: {', '.join(known)}."
+    ]
 
 
 def _swept(config: ConfigBase) -> set[str]:

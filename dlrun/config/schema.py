@@ -366,10 +366,79 @@ class DataSection(Section):
         return None
 
 
+SCHEDULE_KEYS = {
+    "cosine": ("warmup_epochs", "decay_epochs", "alpha"),
+    "exponential": ("decay_epochs", "decay_rate", "staircase"),
+    "reduce_on_plateau": ("monitor", "factor", "patience", "min_delta", "cooldown", "min_lr"),
+}
+
+
+class ScheduleConfig(Section):
+    """How the learning rate changes during a fit: Keras's own schedules, given in epochs
+    (dlrun turns them into optimizer steps with the fit's steps per epoch).
+
+    `cosine` is keras.optimizers.schedules.CosineDecay (with `warmup_epochs`, a linear
+    rise from 0 to the learning rate first), `exponential` is ExponentialDecay, and
+    `reduce_on_plateau` is the keras.callbacks.ReduceLROnPlateau callback. Each key applies
+    to the schedules `SCHEDULE_KEYS` lists it under.
+    """
+
+    name: str = Field(description="cosine, exponential or reduce_on_plateau.")
+    warmup_epochs: int = Field(
+        0, ge=0, description="cosine: epochs of linear rise from 0 to learning_rate first."
+    )
+    decay_epochs: int | None = Field(
+        None,
+        ge=1,
+        description="cosine: epochs the decay takes (default: every epoch after the warmup); "
+        "exponential: epochs over which the rate is multiplied by decay_rate (default 1).",
+    )
+    alpha: float = Field(
+        0.0, ge=0, le=1, description="cosine: the lowest rate, as a fraction of learning_rate."
+    )
+    decay_rate: float = Field(0.9, gt=0, lt=1, description="exponential: factor per decay.")
+    staircase: bool = Field(
+        False, description="exponential: lower the rate in steps, once per decay_epochs."
+    )
+    monitor: str = Field(
+        "val_loss",
+        description="reduce_on_plateau: the metric watched (its training twin when there is "
+        "no validation data).",
+    )
+    factor: float = Field(
+        0.1, gt=0, lt=1, description="reduce_on_plateau: the rate is multiplied by this."
+    )
+    patience: int = Field(
+        2,
+        ge=0,
+        description="reduce_on_plateau: epochs without improvement before the rate is "
+        "lowered (below train.early_stopping.patience, or training stops first).",
+    )
+    min_delta: float = Field(
+        1e-4, ge=0, description="reduce_on_plateau: the least change that is an improvement."
+    )
+    cooldown: int = Field(
+        0, ge=0, description="reduce_on_plateau: epochs to wait after lowering the rate."
+    )
+    min_lr: float = Field(0.0, ge=0, description="reduce_on_plateau: the rate's floor.")
+
+
 class OptimizerConfig(Section):
     name: str = Field("rmsprop", description="Keras optimizer name (rmsprop, adam, sgd, ...).")
     learning_rate: float = Field(0.001, gt=0)
     momentum: float | None = Field(None, ge=0, description="sgd / rmsprop momentum.")
+    weight_decay: float | None = Field(
+        None,
+        ge=0,
+        description="Decoupled weight decay of the Keras optimizer (each step, weights shrink "
+        "by learning_rate * weight_decay); adamw's own default is 0.004.",
+    )
+    clipnorm: float | None = Field(
+        None, gt=0, description="Clip each weight's gradient to this norm (Keras clipnorm)."
+    )
+    schedule: ScheduleConfig | None = Field(
+        None, description="Change the learning rate during the fit; none keeps it constant."
+    )
 
 
 class EarlyStoppingConfig(Section):
@@ -385,7 +454,19 @@ class TrainConfig(Section):
 
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     loss: str = Field("auto", description="Loss; auto follows the task.")
-    metrics: list[str] | None = Field(None, description="Metrics; default follows the task.")
+    metrics: list[str | dict[str, Any]] | None = Field(
+        None,
+        description="Metrics; default follows the task. A Keras metric name (accuracy, auc, "
+        "precision, ...), or one with parameters: {name: auc, curve: PR} (logged as auc_pr), "
+        "{name: recall, thresholds: 0.3} (recall_at_0.3).",
+    )
+    class_weight: Literal["balanced"] | dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+        None,
+        description="Weigh each class's samples in the training loss (Keras fit's "
+        "class_weight; binary and multiclass). balanced: n_samples / (n_classes * "
+        "class count), from each fit's training labels; or {class: weight}, a class as the "
+        "data names it (a CSV's text label, or the integer label); unnamed classes weigh 1.",
+    )
     batch_size: int = Field(32, ge=1)
     epochs: int = Field(10, ge=1)
     early_stopping: EarlyStoppingConfig | None = Field(
@@ -407,6 +488,23 @@ class TrainConfig(Section):
         "validation data.",
     )
     terminate_on_nan: bool = True
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_names_as_text(cls, value: Any) -> Any:
+        # YAML reads `{0: 1, 1: 5}` with integer keys and `{yes: 5}` with a boolean key;
+        # classes are matched by their text, and a boolean names no class.
+        if not isinstance(value, dict):
+            return value
+        for key in value:
+            if isinstance(key, bool) or not isinstance(key, int | str):
+                raise PydanticCustomError(
+                    "class_name",
+                    "a class is named by its label, but {key} is not one; quote it "
+                    "(YAML reads yes/no/true/false unquoted as booleans)",
+                    {"key": repr(key)},
+                )
+        return {str(key): weight for key, weight in value.items()}
 
     @field_validator("early_stopping", mode="before")
     @classmethod

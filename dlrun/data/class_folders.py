@@ -55,7 +55,7 @@ class ClassFolders(DataSection):
             classes = self.layout()[0]
         except DataError:
             return None
-        return Labels(len(classes), binary=len(classes) == 2)
+        return Labels(len(classes), binary=len(classes) == 2, names=tuple(classes))
 
 
 def existing_root(root: Path) -> Path:

@@ -173,7 +173,10 @@ class CsvConfig(DataSection):
         distinct = set(numbers.tolist()) if numbers is not None else set(values)
         # the reader encodes two text values as 0 and 1
         binary = len(distinct) == 2 and (numbers is None or distinct == {0.0, 1.0})
-        return Labels(len(distinct), binary=binary, partial=partial, text=numbers is None)
+        names = tuple(sorted(distinct)) if numbers is None and not partial else None
+        return Labels(
+            len(distinct), binary=binary, partial=partial, text=numbers is None, names=names
+        )
 
     def _rows(self, limit: int) -> Any:
         with Path(self.path).open(newline="", encoding="utf-8-sig") as fp:

@@ -24,7 +24,7 @@ from typing import Any
 
 from dlrun.runs.catalog import RunInfo, artifacts, format_duration, load_run, stage_table, stages
 from dlrun.runs.rundir import PREDICTIONS, REPORT, Run, read_json, write_text
-from dlrun.tasks import head_for
+from dlrun.tasks import head_for, metric_name
 
 VISUALS = "visuals"  # what `dlrun show --activations/--filters/--heatmap/--augmented` drew
 CONFUSION_PNG = "confusion_matrix.png"
@@ -131,7 +131,13 @@ def _headline(info: RunInfo, test: dict[str, Any]) -> str:
 
 def _primary_metric(info: RunInfo, numbers: dict[str, float]) -> str:
     train = info.config.get("train") if isinstance(info.config.get("train"), dict) else {}
-    wanted = train.get("metrics") if isinstance(train.get("metrics"), list) else None
+    given = train.get("metrics") if isinstance(train.get("metrics"), list) else None
+    # a metric with parameters is a mapping: the report knows it by the name it logs
+    wanted = [
+        metric_name(m)
+        for m in given or []
+        if isinstance(m, str) or (isinstance(m, dict) and isinstance(m.get("name"), str))
+    ]
     if not wanted and info.task in ("binary", "multiclass", "multilabel", "regression"):
         wanted = head_for(info.task).metrics
     for name in wanted or []:

@@ -5,7 +5,14 @@ A single `dlrun train`, a workflow stage and a sweep trial all train through
 a fixed epoch count). TensorFlow is imported only when a fit starts.
 """
 
-from dlrun.training.fit import Fit, compiled_model, fit_model, make_optimizer, resolve_head
+from dlrun.training.fit import (
+    Fit,
+    compiled_model,
+    fit_model,
+    keras_metrics,
+    make_optimizer,
+    resolve_head,
+)
 from dlrun.training.stage import (
     SINGLE_STAGE,
     FoldRecord,
@@ -26,6 +33,7 @@ __all__ = [
     "best_model_file",
     "compiled_model",
     "fit_model",
+    "keras_metrics",
     "make_optimizer",
     "mean_curves",
     "resolve_head",

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dlrun.console import Output
 from dlrun.data.pipeline import make_dataset, training_dataset
 from dlrun.data.prepare import Prepared
@@ -32,7 +34,7 @@ from dlrun.models import build_model
 from dlrun.objective import Objective
 from dlrun.runs.rundir import save_with
 from dlrun.spec import DlrunConfig
-from dlrun.tasks import Head, head_for
+from dlrun.tasks import Head, class_index, head_for
 from dlrun.tfenv import import_keras
 
 # Files of a fit directory that a restart from scratch removes (not tensorboard/: its
@@ -61,28 +63,104 @@ def resolve_head(config: DlrunConfig) -> Head:
     )
 
 
-def make_optimizer(config: DlrunConfig) -> Any:
+def make_optimizer(config: DlrunConfig, steps_per_epoch: int = 1) -> Any:
+    """The configured Keras optimizer; `steps_per_epoch` turns a schedule's epochs into
+    the optimizer steps Keras counts (a model compiled but never fit can leave it)."""
     keras = import_keras()
     opt = config.train.optimizer
-    kwargs: dict[str, Any] = {"learning_rate": opt.learning_rate}
-    if opt.momentum is not None:
-        kwargs["momentum"] = opt.momentum
+    kwargs: dict[str, Any] = {"learning_rate": learning_rate(config, steps_per_epoch)}
+    for key in ("momentum", "weight_decay", "clipnorm"):
+        if getattr(opt, key) is not None:
+            kwargs[key] = getattr(opt, key)
     return keras.optimizers.get({"class_name": opt.name, "config": kwargs})
+
+
+def learning_rate(config: DlrunConfig, steps_per_epoch: int) -> Any:
+    """The optimizer's learning rate: a number, or a Keras schedule of the step."""
+    keras = import_keras()
+    opt = config.train.optimizer
+    schedule = opt.schedule
+    if schedule is None or schedule.name == "reduce_on_plateau":
+        return opt.learning_rate
+    if schedule.name == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(
+            opt.learning_rate,
+            decay_steps=(schedule.decay_epochs or 1) * steps_per_epoch,
+            decay_rate=schedule.decay_rate,
+            staircase=schedule.staircase,
+        )
+    warmup = schedule.warmup_epochs * steps_per_epoch
+    # At least one step: a final retrain shorter than the warmup still gets a schedule.
+    decay = max(
+        1,
+        (schedule.decay_epochs or config.train.epochs - schedule.warmup_epochs) * steps_per_epoch,
+    )
+    if not warmup:
+        return keras.optimizers.schedules.CosineDecay(
+            opt.learning_rate, decay_steps=decay, alpha=schedule.alpha
+        )
+    return keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=decay,
+        alpha=schedule.alpha,
+        warmup_target=opt.learning_rate,
+        warmup_steps=warmup,
+    )
 
 
 def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
     """Build and compile the configured model for the prepared data."""
     head = resolve_head(config)
     model = build_model(config.model, prepared.input_spec, prepared.outputs, head)
+    steps = -(-len(prepared.train) // config.train.batch_size)  # training_dataset's steps
     model.compile(
-        optimizer=make_optimizer(config),
+        optimizer=make_optimizer(config, steps),
         loss=head.loss,
-        metrics=list(head.metrics),
-        steps_per_execution=steps_per_execution(
-            config.train.steps_per_execution, -(-len(prepared.train) // config.train.batch_size)
-        ),
+        metrics=keras_metrics(head),
+        steps_per_execution=steps_per_execution(config.train.steps_per_execution, steps),
     )
     return model
+
+
+def keras_metrics(head: Head) -> list[Any]:
+    """What compile takes for the head's metrics: Keras's names as they are (compile picks
+    the accuracy that fits the labels), and a fresh metric object for each metric with
+    parameters, named as the run logs it (`keras.metrics.AUC(curve="PR", name="auc_pr")`)."""
+    keras = import_keras()
+    return [
+        m if isinstance(m, str) else getattr(keras.metrics, m.keras)(name=m.name, **m.kwargs)
+        for m in head.compiled
+    ]
+
+
+def class_weights(config: DlrunConfig, prepared: Prepared) -> dict[int, float] | None:
+    """Keras's `class_weight` for `train.class_weight`, by the model's class numbers.
+
+    `balanced` weighs each class by n_samples / (n_classes * its count) in this fit's
+    training portion (as sklearn's compute_class_weight does, over the classes present),
+    so each class adds as much to the loss as any other. A mapping names classes by the
+    data's labels; a class it leaves out weighs 1, as in Keras.
+    """
+    wanted = config.train.class_weight
+    if wanted is None:
+        return None
+    if wanted == "balanced":
+        counts = np.bincount(np.asarray(prepared.train.y, dtype=np.int64).reshape(-1))
+        present = np.flatnonzero(counts)
+        n = int(counts.sum())
+        return {int(c): n / (len(present) * int(counts[c])) for c in present}
+    weights = {}
+    for name, weight in wanted.items():
+        index = class_index(name, prepared.class_names)
+        if index is None or index >= max(prepared.outputs, 2):
+            classes = prepared.class_names or [str(c) for c in range(max(prepared.outputs, 2))]
+            raise FatalError(
+                f"train.class_weight names the class '{name}', which the data does not have; "
+                f"its classes: {', '.join(classes)}.",
+                hint="Name each class as the data's labels name it.",
+            )
+        weights[index] = float(weight)
+    return weights
 
 
 def steps_per_execution(wanted: int, steps: int) -> int:
@@ -144,7 +222,9 @@ def fit_model(
         BestCheckpoint,
         EpochPrinter,
         HistoryWriter,
+        LearningRateLog,
         ResumableEarlyStopping,
+        ResumableReduceLROnPlateau,
         previous_rows,
     )
 
@@ -200,7 +280,24 @@ def fit_model(
         if es is not None and es.enabled
         else None
     )
-    callbacks: list[Any] = [history_writer, EpochPrinter(out, epochs)]
+    # First: the row history.csv gets has the epoch's learning rate.
+    callbacks: list[Any] = [LearningRateLog(), history_writer, EpochPrinter(out, epochs)]
+    schedule = config.train.optimizer.schedule
+    if schedule is not None and schedule.name == "reduce_on_plateau":
+        watched = schedule.monitor
+        if watched.startswith("val_") and not has_validation:
+            watched = watched.removeprefix("val_")
+        callbacks.append(
+            ResumableReduceLROnPlateau(
+                Objective.of(watched),
+                done,
+                factor=schedule.factor,
+                patience=schedule.patience,
+                min_delta=schedule.min_delta,
+                cooldown=schedule.cooldown,
+                min_lr=schedule.min_lr,
+            )
+        )
     if config.train.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if checkpoint is not None:
@@ -223,6 +320,7 @@ def fit_model(
             initial_epoch=initial,
             steps_per_epoch=steps,
             callbacks=callbacks,
+            class_weight=class_weights(config, prepared),
             verbose=0,
             shuffle=False,  # the dataset shuffles itself, by seed and epoch
         )

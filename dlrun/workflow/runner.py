@@ -86,6 +86,7 @@ from dlrun.training import (
     StageHooks,
     best_model_file,
     fit_model,
+    keras_metrics,
     make_optimizer,
     resolve_head,
     stage_curves,
@@ -411,8 +412,10 @@ def _retrain(flow: Workflow, name: str, config: DlrunConfig, prepared: Any, dire
         first = earlier.resolve().model_copy(update={"seed": config.seed})
         _retrain(flow, earlier.name, first, prepared, directory / earlier.name)
         start = directory / earlier.name / "model.keras"
-    # Exactly the best number of epochs: nothing to stop early on without validation.
-    fixed = config.train.model_copy(update={"epochs": epochs, "early_stopping": None})
+    # Exactly the best number of epochs (`epochs=` below): nothing to stop early on without
+    # validation. train.epochs stays the stage's, so a schedule spans the epochs it did
+    # there and the retrain follows the stage's rates up to its best epoch.
+    fixed = config.train.model_copy(update={"early_stopping": None})
     directory.mkdir(parents=True, exist_ok=True)
     return fit_model(
         config.model_copy(update={"train": fixed}),
@@ -504,7 +507,7 @@ def _average(members: list[Any], prepared: Any, config: DlrunConfig, keras: Any)
     outputs = keras.layers.Average(name="average")([member(inputs) for member in members])
     model = keras.Model(inputs, outputs, name="ensemble")
     head = resolve_head(config)
-    model.compile(optimizer=make_optimizer(config), loss=head.loss, metrics=list(head.metrics))
+    model.compile(optimizer=make_optimizer(config), loss=head.loss, metrics=keras_metrics(head))
     # Built now, the saved optimizer matches the one Keras builds when the model is loaded.
     model.optimizer.build(model.trainable_variables)
     return model

@@ -5,6 +5,8 @@ from dlrun.training.callbacks.backup import Backup, BackupUnreadable, restore
 from dlrun.training.callbacks.checkpoint import BestCheckpoint
 from dlrun.training.callbacks.early_stopping import ResumableEarlyStopping
 from dlrun.training.callbacks.history import HistoryWriter, previous_rows
+from dlrun.training.callbacks.learning_rate import LearningRateLog
+from dlrun.training.callbacks.plateau import ResumableReduceLROnPlateau
 from dlrun.training.callbacks.printer import EpochPrinter
 
 __all__ = [
@@ -13,7 +15,9 @@ __all__ = [
     "BestCheckpoint",
     "EpochPrinter",
     "HistoryWriter",
+    "LearningRateLog",
     "ResumableEarlyStopping",
+    "ResumableReduceLROnPlateau",
     "previous_rows",
     "restore",
 ]
