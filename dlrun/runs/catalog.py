@@ -480,10 +480,10 @@ def unfit_for(run: RunInfo, need: Need) -> str | None:
     if run.broken:
         return f"broken: {run.problem}"
     if need == "final":
+        if run.status == "completed" and not Run(run.path).final_model_path.is_file():
+            return "completed without a final model"
         if run.status != "completed" or run.problem:
             return f"{run.status}: {run.problem}" if run.problem else run.status
-        if not Run(run.path).final_model_path.is_file():
-            return "completed without a final model"
         return None
     if run.status == "completed":
         return "completed"
