@@ -180,6 +180,9 @@ def add_residual(block_input: Any, x: Any, name: str, strides: int = 1) -> Any:
 
 
 def head_layer(x: Any, outputs: int, head: Head) -> Any:
+    """The task's output layer, in float32 whatever the dtype policy (train.precision):
+    a float16 softmax or loss loses the small probabilities and overflows on large
+    logits, so mixed precision stops before the head (Keras's mixed-precision guide)."""
     import keras
 
-    return keras.layers.Dense(outputs, activation=head.activation, name="head")(x)
+    return keras.layers.Dense(outputs, activation=head.activation, name="head", dtype="float32")(x)

@@ -110,8 +110,17 @@ def learning_rate(config: DlrunConfig, steps_per_epoch: int) -> Any:
 
 def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
     """Build and compile the configured model for the prepared data."""
+    keras = import_keras()
     head = resolve_head(config)
-    model = build_model(config.model, prepared.input_spec, prepared.outputs, head)
+    # Layers take the global dtype policy when they are made, and keep it in model.keras.
+    # It is restored at once: nothing else made in this process (an export's or an
+    # ensemble's wrapper layers, the caller's own Keras code) should take it on.
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.train.precision)
+    try:
+        model = build_model(config.model, prepared.input_spec, prepared.outputs, head)
+    finally:
+        keras.config.set_dtype_policy(previous)
     steps = -(-len(prepared.train) // config.train.batch_size)  # training_dataset's steps
     model.compile(
         optimizer=make_optimizer(config, steps),
