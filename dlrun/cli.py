@@ -418,6 +418,17 @@ def predict(
             "empty cell) instead of predicting them with a warning.",
         ),
     ] = False,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Binary runs: predict the positive class above this probability, instead "
+            "of the run's own threshold (workflow.threshold, else 0.5).",
+            show_default=False,
+        ),
+    ] = None,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -433,6 +444,7 @@ def predict(
         runs_dir=runs_dir,
         out=_output(quiet, verbose),
         strict=strict,
+        threshold=threshold,
     )
 
 

@@ -54,11 +54,14 @@ def evaluate_model(
     config: ConfigBase,
     outputs: int,
     predictions_to: Path | None = None,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """Metrics of `model` on `split`; classification adds the confusion matrix.
 
     For regression, `predictions_to` gets a CSV of true and predicted targets (what the
     report's predicted-vs-true plot draws), so nothing has to predict the split again.
+    A binary task's `threshold` (None: 0.5) decides the classes of the confusion matrix;
+    it is reported with the accuracy at it (Keras's own accuracy stays at 0.5).
     """
     one_hot = one_hot_width(config, outputs)
     predicted = predict_batches(
@@ -73,11 +76,25 @@ def evaluate_model(
         write_predictions(predictions_to, truth.astype(np.float64), predicted.astype(np.float64))
     if config.task in ("binary", "multiclass"):
         if config.task == "binary":
-            labels, classes = (predicted.reshape(-1) > 0.5).astype(np.int64), 2
+            labels, classes = binary_classes(predicted, threshold), 2
+            if threshold is not None:
+                metrics["threshold"] = threshold
+                hits = labels == truth.reshape(-1).astype(np.int64)
+                metrics["accuracy_at_threshold"] = float(hits.mean()) if len(hits) else None
         else:
             labels, classes = predicted.argmax(axis=1), outputs
         metrics["confusion_matrix"] = confusion_matrix(truth, labels, classes).tolist()
     return metrics
+
+
+def binary_classes(predicted: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """0 or 1 per sample: 1 when the probability is above `threshold` (None: 0.5).
+
+    Compared in float64: a threshold chosen halfway between two float32 probabilities
+    could round onto one of them in float32.
+    """
+    cut = 0.5 if threshold is None else threshold
+    return (np.asarray(predicted, dtype=np.float64).reshape(-1) > cut).astype(np.int64)
 
 
 def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:

@@ -57,7 +57,7 @@ def evaluate(
     out.info(f"loading data [bold]{escape(config.data.source)}[/]")
     raw = load_raw(config.data)
     test = prepare_test(raw, config, state)
-    metrics = evaluate_model(model, test, config, state["outputs"])
+    metrics = evaluate_model(model, test, config, state["outputs"], threshold=saved_threshold(run))
     judged = judge_on_test(on_test(config, raw, test, state), config.resolved_objective(), metrics)
     name = "evaluation.json" if data_config is None else f"evaluation-{Path(data_config).stem}.json"
     run.write_json(
@@ -70,6 +70,17 @@ def evaluate(
     elif judged is not None:
         out.warn(f"the final model {judged['verdict']}")
     return metrics
+
+
+def saved_threshold(run: Run) -> float | None:
+    """The decision threshold workflow.threshold chose for the run's final model, or None
+    (0.5). Read from final/metrics.json, which is written before the final model: a run
+    that has the model has the threshold it was tested at."""
+    if not (run.path / "final" / "metrics.json").is_file():
+        return None
+    metrics = run.read_json("final/metrics.json")
+    threshold = metrics.get("threshold") if isinstance(metrics, dict) else None
+    return float(threshold) if isinstance(threshold, int | float) else None
 
 
 def load_final_model(run: Run, verbose: bool = False) -> Any:

@@ -42,7 +42,7 @@ from typing import Any, TextIO
 import numpy as np
 from rich.markup import escape
 
-from dlrun.commands.evaluate import load_final_model
+from dlrun.commands.evaluate import load_final_model, saved_threshold
 from dlrun.console import Output
 from dlrun.data.representations import load_state, representation_of
 from dlrun.data.representations.base import Misfits, Representation
@@ -51,7 +51,7 @@ from dlrun.data.representations.text import text_lines
 from dlrun.data.splits import Features
 from dlrun.data.tabular import not_utf8
 from dlrun.errors import DataError, UsageError
-from dlrun.evaluation import predict_batches
+from dlrun.evaluation import binary_classes, predict_batches
 from dlrun.runs.catalog import resolve_run
 from dlrun.runs.rundir import Run
 from dlrun.spec import DlrunConfig, load_config
@@ -72,6 +72,7 @@ def predict(
     out: Output,
     strict: bool = False,
     chunk_rows: int = CHUNK_ROWS,
+    threshold: float | None = None,
 ) -> np.ndarray:
     """Predict `input_file` (or `texts`, for a raw-text run) with the run's final model;
     returns the raw model outputs.
@@ -79,6 +80,8 @@ def predict(
     Inputs that do not fit the training data (an unseen category, an empty cell) are
     predicted with a warning per column, or refused as a whole under `strict`. A CSV is
     handled `chunk_rows` rows at a time, with the same output as in one go.
+    A binary run's classes are decided at `threshold`, else at the one the run chose
+    (workflow.threshold), else at 0.5.
     """
     if (input_file is None) == (not texts):
         raise UsageError("give an input file or --text, not both and not neither.")
@@ -87,6 +90,13 @@ def predict(
     if output is not None and output.suffix not in (".csv", ".npz"):
         raise UsageError(f"--output must end in .csv or .npz, not '{output.suffix}'.")
     config = load_config(run.path / "config.yaml", inputs=False).config
+    if threshold is not None and config.task != "binary":
+        raise UsageError(
+            f"--threshold decides between the two classes of a binary run; this run is "
+            f"'{config.task}'. Leave out --threshold."
+        )
+    if threshold is None and config.task == "binary":
+        threshold = saved_threshold(run)
     state = load_state(run)
     representation = representation_of(state)
     where = Path(input_file) if input_file is not None else Path("--text")
@@ -115,7 +125,7 @@ def predict(
         for raw in itertools.chain([first], chunks):
             predictions = predict_features(model, raw, state, config, where)
             predictions, leading = representation.outputs(predictions, raw, state)
-            labels = predicted_labels(predictions, config.task, state.get("class_names"))
+            labels = predicted_labels(predictions, config.task, state.get("class_names"), threshold)
             columns, rows = prediction_table(predictions, labels, config.task, state)
             columns = [*leading, *columns]
             rows = [[*(v[i] for v in leading.values()), *row] for i, row in enumerate(rows)]
@@ -281,13 +291,19 @@ def _reader(path: Path, state: dict[str, Any]) -> Representation:
     return representation
 
 
-def predicted_labels(predictions: np.ndarray, task: str, class_names: list[str] | None) -> Any:
-    """Class decisions: argmax (multiclass), > 0.5 (binary, multilabel); None for regression."""
+def predicted_labels(
+    predictions: np.ndarray,
+    task: str,
+    class_names: list[str] | None,
+    threshold: float | None = None,
+) -> Any:
+    """Class decisions: argmax (multiclass), > `threshold` (binary; None: 0.5), > 0.5
+    (multilabel); None for regression."""
     if task == "multiclass":
         index = predictions.argmax(axis=1)
         return np.array(class_names)[index] if class_names else index
     if task == "binary":
-        index = (predictions.reshape(-1) > 0.5).astype(int)
+        index = binary_classes(predictions, threshold)
         return np.array(class_names)[index] if class_names and len(class_names) == 2 else index
     if task == "multilabel":
         return (predictions > 0.5).astype(int)

@@ -405,6 +405,7 @@ def _workflow_problems(config: ConfigBase) -> list[str]:
             f"to {config.seed + workflow.final_models - 1}, past the largest seed, {MAX_SEED}. "
             f"Use a seed of at most {MAX_SEED - workflow.final_models + 1}."
         )
+    problems.extend(_threshold_problems(config))
     # The base config's own problems are reported once, not again for every stage.
     schema = type(config)
     base = set(cross_field_problems(schema.model_validate(stage_raw(config, StageConfig()))))
@@ -412,6 +413,50 @@ def _workflow_problems(config: ConfigBase) -> list[str]:
         if stage.name in RESERVED_STAGES:
             problems.append(f"workflow stage name '{stage.name}' is reserved; choose another name.")
         problems.extend(_stage_problems(config, stage, base))
+    return problems
+
+
+THRESHOLD_RULES = ("f1", "youden", "precision@P", "recall@R")
+
+
+def threshold_rule(text: str | float) -> tuple[str, float | None] | None:
+    """workflow.threshold as (rule, target): ("f1", None), ("precision", 0.9), ("fixed",
+    0.3), ...; None when it is none of THRESHOLD_RULES (P and R in (0, 1]) nor a number
+    in (0, 1)."""
+    if not isinstance(text, str):
+        return ("fixed", float(text)) if 0 < text < 1 else None
+    if text in ("f1", "youden"):
+        return text, None
+    rule, at, target = text.partition("@")
+    if rule not in ("precision", "recall") or not at:
+        return None
+    try:
+        value = float(target)
+    except ValueError:
+        return None
+    return (rule, value) if 0 < value <= 1 else None
+
+
+def _threshold_problems(config: ConfigBase) -> list[str]:
+    text = config.workflow.threshold if config.workflow is not None else None
+    if text is None:
+        return []
+    problems = []
+    if config.task != "binary" and "task" not in _swept(config):
+        why = {
+            "regression": "a regression target has no classes to decide between",
+            "multiclass": "the predicted class is the most probable one, with no threshold",
+            "multilabel": "each label is decided at 0.5",
+        }[config.task]
+        problems.append(
+            f"workflow.threshold is for binary tasks, not '{config.task}': {why}. Remove it."
+        )
+    if threshold_rule(text) is None:
+        problems.append(
+            f"workflow.threshold '{text}' is not a rule dlrun knows; use one of "
+            f"{', '.join(THRESHOLD_RULES)} with P and R between 0 and 1 (e.g. precision@0.9), "
+            "or a fixed threshold between 0 and 1 (e.g. 0.3)."
+        )
     return problems
 
 

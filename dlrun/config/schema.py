@@ -479,6 +479,14 @@ class TrainConfig(Section):
         "divisor of the epoch's steps up to this. The same updates with fewer Python round "
         "trips, which small models spend most time on; per-batch callbacks see every Nth.",
     )
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
+        "float32",
+        description="Keras's dtype policy for the model's layers: mixed_* computes in "
+        "float16/bfloat16 with float32 weights; the head stays float32, so losses and "
+        "probabilities are float32. mixed_float16 (with loss scaling) is for GPUs with "
+        "float16 units: on CPU it is far slower (a small MNIST convnet ~150x); mixed_bfloat16 "
+        "suits TPUs, recent GPUs and CPUs with bfloat16 instructions (AMX/AVX512-BF16).",
+    )
     tensorboard: bool = Field(True, description="Write TensorBoard events under the run.")
     checkpoint: bool = Field(
         True,
@@ -574,6 +582,15 @@ class WorkflowConfig(Section):
         description="final: retrain N copies (seeds seed, seed+1, ...) and average their "
         "predictions: on small data this removes much of the test error's dependence on one "
         "random initialization (the book's model ensembling).",
+    )
+    threshold: str | float | None = Field(
+        None,
+        description="Binary tasks: the decision threshold, chosen on the chosen stage's "
+        "validation predictions (K-fold: out-of-fold) and used for the test confusion matrix, "
+        "evaluate and predict. f1 (the best F1), youden (the best recall minus false-positive "
+        "rate), precision@P (the lowest threshold with precision >= P, e.g. precision@0.9), "
+        "recall@R (the highest threshold with recall >= R), or a fixed number in (0, 1). "
+        "Default: 0.5.",
     )
 
     def planned(self) -> list[StageConfig]:

@@ -66,15 +66,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from rich.markup import escape
 
 from dlrun.console import Output
+from dlrun.data.pipeline import make_dataset
 from dlrun.data.portions import Portion, final_training, make_portions, prepare_portion
 from dlrun.data.prepare import prepare_test
 from dlrun.data.sources import load_raw
 from dlrun.data.splits import RawData
 from dlrun.errors import DlrunError, RunFailed
-from dlrun.evaluation import evaluate_model
+from dlrun.evaluation import evaluate_model, predict_batches
 from dlrun.objective import Objective
 from dlrun.report import plots
 from dlrun.runs.rundir import PREDICTIONS, Run, save_with
@@ -92,6 +94,7 @@ from dlrun.training import (
     stage_curves,
     train_stage,
 )
+from dlrun.training.stage import fold_dir
 from dlrun.workflow.baselines import (
     BASELINES,
     advice,
@@ -101,6 +104,7 @@ from dlrun.workflow.baselines import (
     reference,
 )
 from dlrun.workflow.stages import Stage, plan
+from dlrun.workflow.threshold import Threshold, choose_threshold
 from dlrun.workflow.verdicts import Curves, overfitting, still_improving, verdict
 
 DONE = ("completed", "failed")
@@ -472,10 +476,18 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         portion = flow.portions[0]
         state = portion.prepared.state
         result.update(epochs=entry["best_epoch"], samples=len(portion.train_y))
+    threshold = _threshold(flow, name, config, keras, model if mode == "keep_best" else None)
+    if threshold is not None:
+        result["threshold"] = threshold.as_dict()
     # The one and only use of the test split.
     test = prepare_test(flow.raw, config, state)
     metrics = evaluate_model(
-        model, test, config, state["outputs"], predictions_to=flow.run.path / PREDICTIONS
+        model,
+        test,
+        config,
+        state["outputs"],
+        predictions_to=flow.run.path / PREDICTIONS,
+        threshold=threshold.value if threshold is not None else None,
     )
     judged = judge_on_test(on_test(config, flow.raw, test, state), flow.objective, metrics)
     if judged is not None:
@@ -495,6 +507,41 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
     )
     result["test"] = metrics
     return result
+
+
+def _threshold(
+    flow: Workflow, name: str, config: DlrunConfig, keras: Any, kept: Any
+) -> Threshold | None:
+    """workflow.threshold's choice on stage `name`'s validation predictions: its best
+    model's on the holdout (`kept`, when the final model is that model), each fold's
+    model's on its own fold with K-fold (out-of-fold predictions)."""
+    rule = flow.config.workflow.threshold if flow.config.workflow is not None else None
+    if rule is None:
+        return None
+    stage_dir = flow.run.path / "stages" / name
+    scores, truth = [], []
+    for portion in flow.portions:
+        split = portion.prepared.validation
+        path = best_model_file(fold_dir(stage_dir, portion, len(flow.portions)))
+        model = kept if kept is not None else keras.saving.load_model(path, safe_mode=True)
+        dataset = make_dataset(split, config.train.batch_size)
+        scores.append(predict_batches(model, dataset).reshape(-1))
+        truth.append(np.asarray(split.y).reshape(-1))
+        del model
+    chosen = choose_threshold(rule, np.concatenate(scores), np.concatenate(truth))
+    where = "out-of-fold validation" if flow.kfold else "validation"
+    said = (
+        f"threshold {rule}: {chosen.value:.4g} on {name}'s {where} predictions "
+        f"(precision {_fmt(chosen.precision)}, recall {_fmt(chosen.recall)}, "
+        f"F1 {_fmt(chosen.f1)})"
+    )
+    if chosen.reached:
+        flow.out.info(said)
+    elif chosen.positives in (0, chosen.samples):
+        flow.out.warn(f"threshold {rule}: the validation split holds one class only; kept 0.5")
+    else:
+        flow.out.warn(f"{said}: no threshold reaches {rule} on validation, this is the closest")
+    return chosen
 
 
 def _average(members: list[Any], prepared: Any, config: DlrunConfig, keras: Any) -> Any:
