@@ -108,14 +108,32 @@ def logged_metrics(config: ConfigBase) -> list[str]:
     return [*(f"val_{m}" for m in logged), *logged]
 
 
+def _judged_metrics(config: ConfigBase) -> list[str] | None:
+    """What fit logs, when check can tell: not while the loss or the metrics are swept,
+    nor while a metric is wrong (that error is said first, and alone)."""
+    if _swept(config) & {"task", "train.loss", "train.metrics"} or _metrics_problems(config):
+        return None
+    return logged_metrics(config)
+
+
+def _unlogged(key: str, metric: str, allowed: list[str] | None) -> list[str]:
+    """The problem of a monitor (`key`) that names a metric fit does not log."""
+    if allowed is None or metric in allowed:
+        return []
+    close = difflib.get_close_matches(metric, allowed, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return [
+        f"{key} '{metric}' is not logged by this config.{hint} Use one of: {', '.join(allowed)}."
+    ]
+
+
 def _objective_problems(config: ConfigBase) -> list[str]:
     """The objective must be a metric the fit logs; a workflow compares stages on
     validation, so there it must be a validation metric."""
     metric = config.objective.metric
-    swept_head = _swept(config) & {"task", "train.loss", "train.metrics"}
-    if metric is None or swept_head or _metrics_problems(config):
+    allowed = _judged_metrics(config)
+    if metric is None or allowed is None:
         return []
-    allowed = logged_metrics(config)
     if config.workflow is not None:
         allowed = [m for m in allowed if m.startswith("val_")]
     if metric in allowed:
@@ -143,16 +161,8 @@ def _train_problems(config: ConfigBase) -> list[str]:
             f"not '{train.optimizer.name}'; remove it."
         )
     es = train.early_stopping
-    swept_head = _swept(config) & {"task", "train.loss", "train.metrics"}
-    if es is not None and es.enabled and not swept_head and not _metrics_problems(config):
-        allowed = logged_metrics(config)
-        if es.monitor not in allowed:
-            close = difflib.get_close_matches(es.monitor, allowed, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            problems.append(
-                f"train.early_stopping.monitor '{es.monitor}' is not logged by this config.{hint} "
-                f"Use one of: {', '.join(allowed)}."
-            )
+    if es is not None and es.enabled:
+        problems += _unlogged("train.early_stopping.monitor", es.monitor, _judged_metrics(config))
     if train.optimizer.schedule is not None:
         problems += _schedule_problems(config, train.optimizer.schedule)
     return problems
@@ -217,17 +227,7 @@ def _schedule_problems(config: ConfigBase, schedule: ScheduleConfig) -> list[str
 def _plateau_problems(config: ConfigBase, schedule: ScheduleConfig) -> list[str]:
     """reduce_on_plateau watches a logged metric, and acts before early stopping does."""
     at = "train.optimizer.schedule"
-    problems = []
-    swept_head = _swept(config) & {"task", "train.loss", "train.metrics"}
-    if not swept_head and not _metrics_problems(config):
-        allowed = logged_metrics(config)
-        if schedule.monitor not in allowed:
-            close = difflib.get_close_matches(schedule.monitor, allowed, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            problems.append(
-                f"{at}.monitor '{schedule.monitor}' is not logged by this config.{hint} "
-                f"Use one of: {', '.join(allowed)}."
-            )
+    problems = _unlogged(f"{at}.monitor", schedule.monitor, _judged_metrics(config))
     es = config.train.early_stopping
     if (
         es is not None
