@@ -22,7 +22,7 @@ from typer._click.exceptions import ClickException
 
 from dlrun import __version__
 from dlrun.console import NORMAL, QUIET, VERBOSE, Output, literal, printable
-from dlrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, DataWarning, DlrunError
+from dlrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, DataWarning, DlrunError, FatalError
 
 if TYPE_CHECKING:
     from dlrun.runs.catalog import Need
@@ -84,6 +84,30 @@ RunArg = Annotated[
 ]
 
 
+BackendOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="Keras backend: tensorflow, jax or torch (default: the config's backend, else "
+        "$KERAS_BACKEND, else tensorflow).",
+        show_default=False,
+    ),
+]
+
+
+def _use_backend(backend: str | None) -> None:
+    """This process's runtime on `backend` (a command that loads a model file, which every
+    backend reads)."""
+    from dlrun.runtime import Runtime, pick_backend, use
+
+    use(Runtime(pick_backend(backend)))
+
+
+def _with_backend(overrides: list[str] | None, backend: str | None) -> list[str]:
+    """`--backend X` is the override `backend=X`: the config records it."""
+    return [*(overrides or []), *([f"backend={backend}"] if backend else [])]
+
+
 def _run_arg(run: str, runs_dir: Path, need: Need) -> str:
     """`last` as the newest run fit for the command, with a warning that names the newer
     runs it passed over and why; any other run is left to the command to resolve."""
@@ -123,7 +147,10 @@ def _main(
         "  dlrun train configs/digits.yaml\n\n"
         "  dlrun train configs/imdb.yaml train.epochs=4 model.units=[32,32]\n\n"
         "  dlrun train configs/imdb.yaml data.path=../shared/datasets/imdb/imdb.npz\n\n"
-        "  dlrun train --resume runs/20261122-101500-imdb-a1b2c3"
+        "  dlrun train --resume runs/20261122-101500-imdb-a1b2c3\n\n"
+        "  dlrun train configs/digits.yaml --backend jax\n\n"
+        "  dlrun train configs/digits.yaml distribute.strategy=data_parallel "
+        "--backend jax --processes 2 --process-id 0 --coordinator 10.0.0.1:1234"
     )
 )
 def train(
@@ -147,11 +174,52 @@ def train(
         bool,
         typer.Option("--no-final", help="Stop the workflow before the test split."),
     ] = False,
+    backend: BackendOption = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            min=1,
+            help="Processes training together (JAX data_parallel across hosts; default "
+            "$KERAS_DISTRIBUTION_NUM_PROCESSES, else 1).",
+        ),
+    ] = None,
+    process_id: Annotated[
+        int | None,
+        typer.Option(
+            "--process-id",
+            min=0,
+            help="This process's number, 0 to --processes - 1; 0 is the chief, the only one "
+            "that writes the run (default $KERAS_DISTRIBUTION_PROCESS_ID).",
+        ),
+    ] = None,
+    coordinator: Annotated[
+        str | None,
+        typer.Option(
+            "--coordinator",
+            help="host:port of process 0's coordination service "
+            "(default $KERAS_DISTRIBUTION_JOB_ADDRESSES).",
+        ),
+    ] = None,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Train a config and write a run directory (config, meta, history, model, metrics)."""
+    from dlrun.runtime import ENV_PROCESS_ID, ENV_PROCESSES
+    from dlrun.runtime.processes import in_child, supervise
+
+    count = processes or int(os.environ.get(ENV_PROCESSES) or 1)
+    if count > 1 and not in_child():
+        pid = process_id if process_id is not None else int(os.environ.get(ENV_PROCESS_ID) or 0)
+        code, why = supervise(sys.argv[1:], pid, count, verbose)
+        if why:
+            raise FatalError(
+                why + ".",
+                hint="Start every process again with: dlrun train --resume RUN (the chief's "
+                "run; the others read it) and the same --processes/--coordinator.",
+            )
+        raise typer.Exit(code)
     from dlrun.commands.train import train as run_train
 
     run_train(
@@ -161,6 +229,10 @@ def train(
         resume=None if resume is None else _run_arg(resume, runs_dir, "resumable"),
         stage=stage,
         final=not no_final,
+        backend=backend,
+        processes=processes,
+        process_id=process_id,
+        coordinator=coordinator,
         runs_dir=runs_dir,
         out=_output(quiet, verbose),
     )
@@ -180,11 +252,13 @@ def evaluate(
         Path | None,
         typer.Option("--data", help="Score the test split of this config's data instead."),
     ] = None,
+    backend: BackendOption = None,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Score a run's final model on its test split: metrics and confusion matrix."""
+    _use_backend(backend)
     from dlrun.commands.evaluate import evaluate as run_evaluate
 
     run = _run_arg(run, runs_dir, "final")
@@ -202,11 +276,12 @@ def check(
     config: Annotated[Path, typer.Argument(help="Experiment config (YAML).", show_default=False)],
     overrides: Overrides = None,
     extra: ExtraConfigs = None,
+    backend: BackendOption = None,
 ) -> None:
     """Validate a config and print it resolved (includes, overrides and defaults applied)."""
     from dlrun.commands.check import check as run_check
 
-    text = run_check(config, overrides or [], extra or [])
+    text = run_check(config, _with_backend(overrides, backend), extra or [])
     out = _output()
     # soft_wrap: rich would fold long lines at the terminal width, breaking the YAML.
     out.result(text, markup=False, end="", soft_wrap=True)
@@ -429,11 +504,13 @@ def predict(
             show_default=False,
         ),
     ] = None,
+    backend: BackendOption = None,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Predict new inputs with a run's final model (after the run's own preprocessing)."""
+    _use_backend(backend)
     from dlrun.commands.predict import predict as run_predict
 
     run_predict(
@@ -519,6 +596,7 @@ def sweep(
         str | None,
         typer.Option("--name", help="Sweep (study) name (default: sweep.name, else name)."),
     ] = None,
+    backend: BackendOption = None,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -528,7 +606,7 @@ def sweep(
 
     run_sweep(
         config,
-        overrides or [],
+        _with_backend(overrides, backend),
         extra_files=extra or [],
         trials=trials,
         jobs=jobs,

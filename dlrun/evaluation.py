@@ -19,6 +19,7 @@ from dlrun.config.schema import ConfigBase
 from dlrun.data.pipeline import make_dataset
 from dlrun.data.splits import Split
 from dlrun.runs.rundir import write_text
+from dlrun.runtime import current
 
 
 def predict_batches(model: Any, dataset: Any) -> np.ndarray:
@@ -36,6 +37,7 @@ def predict_batches(model: Any, dataset: Any) -> np.ndarray:
     probabilities = predict_batches(model, make_dataset(prepared.test, 512))
     ```
     """
+    model = current().local(model)  # a distributed model predicts through a local copy
     steps = model.steps_per_execution
     model.steps_per_execution, model.predict_function = 1, None
     try:
@@ -63,6 +65,7 @@ def evaluate_model(
     A binary task's `threshold` (None: 0.5) decides the classes of the confusion matrix;
     it is reported with the accuracy at it (Keras's own accuracy stays at 0.5).
     """
+    model = current().local(model)  # once: predictions and scores both use it
     one_hot = one_hot_width(config, outputs)
     predicted = predict_batches(
         model, make_dataset(split, config.train.batch_size, one_hot=one_hot)

@@ -107,7 +107,15 @@ def release_memory() -> None:
 
 
 def import_keras(verbose: bool = False) -> ModuleType:
-    """Import TensorFlow then Keras (TensorFlow backend); quiet unless `verbose`."""
+    """Keras on this process's backend (`dlrun.runtime.current`), started once."""
+    from dlrun.runtime import current
+
+    return current().start(verbose)
+
+
+def load_keras(verbose: bool = False) -> ModuleType:
+    """Import TensorFlow (for tf.data, whatever the backend) then Keras on $KERAS_BACKEND;
+    quiet unless `verbose`. `dlrun.runtime.Runtime.start` sets the backend first."""
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         return sys.modules["keras"]
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -33,7 +33,15 @@ LAYERS: list[tuple[str, ...]] = [
     ("dlrun.data",),
     ("dlrun.runs",),
     ("dlrun.config",),
-    ("dlrun.tasks", "dlrun.objective", "dlrun.errors", "dlrun.console", "dlrun.tfenv", "dlrun"),
+    (
+        "dlrun.tasks",
+        "dlrun.objective",
+        "dlrun.errors",
+        "dlrun.console",
+        "dlrun.tfenv",
+        "dlrun.runtime",
+        "dlrun",
+    ),
 ]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,6 +35,7 @@ from dlrun.config.schema import (
     union_members,
     without_tags,
 )
+from dlrun.runtime import BACKENDS, DEFAULT_BACKEND
 from dlrun.tasks import (
     Labels,
     class_index,
@@ -59,13 +61,18 @@ def cross_field_problems(config: ConfigBase) -> list[str]:
         *_sweep_problems(config),
         *_workflow_problems(config),
         *_objective_problems(config),
+        *_runtime_problems(config),
     ]
 
 
 def input_problems(config: ConfigBase) -> list[str]:
     """What a look at the files the config names finds: a missing or wrong data file, a
     python: builder without its function, a task the labels cannot have."""
-    problems = [*config.data.input_problems(), *config.model.input_problems()]
+    problems = [
+        *_backend_installed(config),
+        *config.data.input_problems(),
+        *config.model.input_problems(),
+    ]
     if not problems and (shape := config.data.peek_shape()) is not None:
         problems += config.model.shape_problems(shape)
     if config.workflow is not None:
@@ -142,6 +149,60 @@ def _objective_problems(config: ConfigBase) -> list[str]:
         f"objective.metric '{metric}' (which sweep.metric and workflow.metric set too) is "
         f"not logged by this config; use one of: {', '.join(allowed)}."
     ]
+
+
+def _backend_name(config: ConfigBase) -> str:
+    """The backend a run of `config` trains on here: its own, else $KERAS_BACKEND's."""
+    return config.backend or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+
+
+def _backend_installed(config: ConfigBase) -> list[str]:
+    name = _backend_name(config)
+    said = "backend" if config.backend else "$KERAS_BACKEND"
+    backend = BACKENDS.get(name)
+    if backend is None:
+        choices = ", ".join(BACKENDS)
+        return [f"{said} is '{name}', which is no Keras backend; use one of: {choices}."]
+    if not backend.installed():
+        return [f"{said} is '{name}', but {backend.package} is not installed. {backend.install}."]
+    return []
+
+
+def _runtime_problems(config: ConfigBase) -> list[str]:
+    """What the chosen backend cannot run, and the alternative."""
+    backend = BACKENDS.get(_backend_name(config))
+    if backend is None:
+        return []
+    problems = []
+    dist = config.distribute
+    if dist is not None and dist.strategy not in backend.strategies:
+        able = [b.name for b in BACKENDS.values() if dist.strategy in b.strategies]
+        instead = f" Use backend: {able[0]} for it" if able else ""
+        offers = (
+            f"; {backend.name} runs {', '.join(backend.strategies)}"
+            if backend.strategies
+            else f"; {backend.name} trains on one device only in Keras 3"
+        )
+        problems.append(
+            f"distribute.strategy '{dist.strategy}' does not run on the {backend.name} "
+            f"backend{offers}.{instead}, or remove distribute."
+        )
+    if dist is not None and dist.devices and config.train.batch_size % dist.devices:
+        problems.append(
+            f"train.batch_size {config.train.batch_size} does not split evenly over "
+            f"distribute.devices {dist.devices}: each device takes an equal share of the "
+            f"global batch. Use a multiple of {dist.devices}."
+        )
+    spe = config.train.steps_per_execution
+    strategy = dist.strategy if dist is not None else None
+    if spe is not None and spe > 1 and not backend.many_steps(strategy):
+        under = f" under distribute.strategy {strategy}" if backend.steps_per_execution else ""
+        problems.append(
+            f"train.steps_per_execution {spe} does not run on the {backend.name} backend"
+            f"{under} (its Keras trainer runs one batch per call there). Remove it: the "
+            "default follows the backend."
+        )
+    return problems
 
 
 def _train_problems(config: ConfigBase) -> list[str]:

@@ -44,6 +44,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from dlrun.errors import ConfigError
 from dlrun.objective import Objective
+from dlrun.runtime import BACKENDS
 from dlrun.tasks import Labels, head_for
 
 Task = Literal["binary", "multiclass", "multilabel", "regression"]
@@ -472,12 +473,13 @@ class TrainConfig(Section):
     early_stopping: EarlyStoppingConfig | None = Field(
         None, description="Stop when the monitored metric stops improving."
     )
-    steps_per_execution: int = Field(
-        32,
+    steps_per_execution: int | None = Field(
+        None,
         ge=1,
         description="Batches run per compiled call (Keras compile), at most: the largest "
         "divisor of the epoch's steps up to this. The same updates with fewer Python round "
-        "trips, which small models spend most time on; per-batch callbacks see every Nth.",
+        "trips, which small models spend most time on; per-batch callbacks see every Nth. "
+        "Default 32, and 1 on torch, whose Keras trainer runs one batch per call.",
     )
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
         "float32",
@@ -717,6 +719,28 @@ def lift_objective(raw: Any) -> Any:
     return raw
 
 
+class DistributeConfig(Section):
+    """Data-parallel training on the backend's own mechanism."""
+
+    strategy: Literal["data_parallel", "mirrored"] = Field(
+        description="data_parallel: keras.distribution.DataParallel (JAX; one process over "
+        "several devices, or several processes with --processes/--process-id/--coordinator); "
+        "mirrored: tf.distribute.MirroredStrategy over this machine's devices (TensorFlow)."
+    )
+    devices: int | None = Field(
+        None,
+        ge=1,
+        description="Devices to train over, across all processes (default: all the backend "
+        "sees). On a CPU without accelerators, the CPU is split into this many devices.",
+    )
+    heartbeat_seconds: int = Field(
+        100,
+        ge=1,
+        description="With several processes: how long a silent one is waited for before the "
+        "others stop with an error (JAX's coordination service; its default is 100).",
+    )
+
+
 class ConfigBase(Section):
     """A whole experiment but its `model` and `data`, which `dlrun.spec.DlrunConfig` adds
     as discriminated unions over the registered kinds and sources."""
@@ -732,6 +756,14 @@ class ConfigBase(Section):
     data: DataSection
     model: ModelSection
     train: TrainConfig = Field(default_factory=TrainConfig)
+    backend: Literal[tuple(BACKENDS)] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="The Keras backend that trains: tensorflow, jax or torch (default: "
+        "$KERAS_BACKEND, else tensorflow). dlrun train writes the one it used here.",
+    )
+    distribute: DistributeConfig | None = Field(
+        None, description="Data-parallel training over several devices; absent: one device."
+    )
     objective: ObjectiveConfig = Field(
         default_factory=ObjectiveConfig,
         description="The metric (and direction) that decides the best epoch, stage and trial.",

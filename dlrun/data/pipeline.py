@@ -9,6 +9,12 @@ A training dataset's order is a function of (seed, epoch) alone: epoch 7 sees th
 batches whether the fit ran from epoch 1 or resumed at epoch 6, so a resumed run
 reproduces the uninterrupted one.
 
+Two things follow the runtime (`dlrun.runtime`): sparse batches are made dense for a
+backend that takes none (PyTorch), and `shard` cuts each batch for a JAX data-parallel
+fit: to a multiple of the replicas (JAX refuses a batch its devices cannot split evenly;
+at most replicas - 1 rows of a batch are left out, all of them in the last batch of an
+epoch), then to this process's own contiguous part of it.
+
 Example:
 
 ```python
@@ -24,14 +30,30 @@ from typing import Any
 
 from dlrun.data.representations import REPRESENTATIONS
 from dlrun.data.splits import Split, representation_name
+from dlrun.runtime import Shard, current
 
 
-def make_dataset(split: Split, batch_size: int, *, one_hot: int | None = None) -> Any:
+def make_dataset(
+    split: Split,
+    batch_size: int,
+    *,
+    one_hot: int | None = None,
+    shard: Shard | None = None,
+) -> Any:
     """A batched `tf.data.Dataset` of (features, labels) in order; `one_hot=N` one-hot
     encodes labels."""
     import tensorflow as tf
 
-    return _batches(tf.data.Dataset.range(len(split)).batch(batch_size), split, one_hot)
+    indices = tf.data.Dataset.range(len(split)).batch(batch_size)
+    return _batches(_sharded(indices, shard), split, one_hot)
+
+
+def kept_rows(rows: int, batch_size: int, shard: Shard | None) -> int:
+    """How many of `rows` a pass over them in batches feeds the model (all, unshared)."""
+    if shard is None:
+        return rows
+    last = rows % batch_size // shard.multiple * shard.multiple
+    return rows // batch_size * (batch_size // shard.multiple * shard.multiple) + last
 
 
 def training_dataset(
@@ -41,6 +63,7 @@ def training_dataset(
     seed: int,
     epochs: tuple[int, int],
     one_hot: int | None = None,
+    shard: Shard | None = None,
 ) -> tuple[Any, int]:
     """Shuffled batches for epochs `first..last-1` (0-based) and the steps in one epoch.
 
@@ -51,6 +74,8 @@ def training_dataset(
 
     n = len(split)
     steps = -(-n // batch_size)
+    if shard is not None and n % batch_size and n % batch_size < shard.multiple:
+        steps -= 1  # the last batch is too small to share out: it is left out
     first, last = epochs
 
     def epoch_order(epoch: Any) -> Any:
@@ -64,17 +89,39 @@ def training_dataset(
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     indices = tf.data.Dataset.range(first, last).flat_map(epoch_order)
-    return _batches(indices, split, one_hot), steps
+    return _batches(_sharded(indices, shard), split, one_hot), steps
+
+
+def _sharded(indices: Any, shard: Shard | None) -> Any:
+    """Each index batch cut to a multiple of the replicas, then to this process's part;
+    a batch left empty is dropped."""
+    if shard is None:
+        return indices
+    import tensorflow as tf
+
+    def cut(batch: Any) -> Any:
+        kept = tf.shape(batch)[0] // shard.multiple * shard.multiple
+        part = kept // shard.count
+        return batch[shard.index * part : (shard.index + 1) * part]
+
+    return indices.map(cut).filter(lambda batch: tf.size(batch) > 0)
 
 
 def _batches(indices: Any, split: Split, one_hot: int | None) -> Any:
-    """Batches of (features, labels) gathered by each batch of indices."""
+    """Batches of (features, labels) gathered by each batch of indices; dense ones when
+    this process's backend takes no sparse batches."""
     import tensorflow as tf
+
+    dense = not current().backend.sparse_inputs
 
     labels = tf.constant(split.y)
     if one_hot:
         labels = tf.one_hot(labels, one_hot)
-    features = REPRESENTATIONS[representation_name(split.x)].batches(split.x)
+    gather = REPRESENTATIONS[representation_name(split.x)].batches(split.x)
+
+    def features(index: Any) -> Any:
+        batch = gather(index)
+        return tf.sparse.to_dense(batch) if dense and isinstance(batch, tf.SparseTensor) else batch
     # No autotuning thread: deleting an iterator waits for it to wake, and with another
     # training process on the machine that wait held fit's return for 47-56 s in 7 of 10
     # processes (gdb: ~RootDataset::Iterator in Model::OptimizeLoop). AUTOTUNE still resolves,

@@ -20,7 +20,6 @@ proc = subprocess.Popen([sys.executable, "-m", "dlrun.sweep.worker", "spec.json"
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
@@ -33,6 +32,7 @@ from typing import Any
 from dlrun.console import NORMAL, QUIET, Output
 from dlrun.errors import EXIT_FAILURE, EXIT_INTERRUPTED, DlrunError, FailedStageError
 from dlrun.runs.rundir import write_text
+from dlrun.runtime.processes import die_with_parent
 from dlrun.spec import validate
 from dlrun.sweep.space import parse_space
 from dlrun.sweep.study import create_or_load, has_work, make_pruner, make_sampler, open_storage
@@ -72,15 +72,6 @@ def parent_says_stop() -> bool:
     """
     readable, _, _ = select.select([sys.stdin], [], [], 0)
     return bool(readable)  # the parent never writes: readable means end of file
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    parent = os.environ.get(PARENT_ENV)
-    if parent and os.getppid() != int(parent):  # the parent died before prctl took effect
-        os._exit(EXIT_FAILURE)
 
 
 def run_worker(spec: WorkerSpec, index: int) -> int:
@@ -142,7 +133,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def main() -> None:
-    _die_with_parent()
+    die_with_parent(PARENT_ENV)
     # Ctrl-C and SIGTERM both stop the trial cleanly (marked interrupted), even when the
     # parent was started with SIGINT ignored (a background job) and passed that on.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -19,7 +19,7 @@ import math
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from dlrun.evaluation import one_hot_width
 from dlrun.models import build_model
 from dlrun.objective import Objective
 from dlrun.runs.rundir import save_with
+from dlrun.runtime import current
 from dlrun.spec import DlrunConfig
 from dlrun.tasks import Head, class_index, head_for
 from dlrun.tfenv import import_keras
@@ -109,25 +110,31 @@ def learning_rate(config: DlrunConfig, steps_per_epoch: int) -> Any:
 
 
 def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
-    """Build and compile the configured model for the prepared data."""
-    keras = import_keras()
+    """Build and compile the configured model for the prepared data, in the runtime's
+    scope (a distribution's variables are laid out as they are made)."""
+    runtime = current()
+    keras = runtime.start()
     head = resolve_head(config)
+    spec = prepared.input_spec
+    if spec.sparse and not runtime.backend.sparse_inputs:
+        spec = replace(spec, sparse=False)  # the pipeline makes its batches dense
     # Layers take the global dtype policy when they are made, and keep it in model.keras.
     # It is restored at once: nothing else made in this process (an export's or an
     # ensemble's wrapper layers, the caller's own Keras code) should take it on.
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.train.precision)
+    steps = -(-len(prepared.train) // config.train.batch_size)  # training_dataset's steps
     try:
-        model = build_model(config.model, prepared.input_spec, prepared.outputs, head)
+        with runtime.scope():
+            model = build_model(config.model, spec, prepared.outputs, head)
+            model.compile(
+                optimizer=make_optimizer(config, steps),
+                loss=head.loss,
+                metrics=keras_metrics(head),
+                steps_per_execution=steps_per_execution(wanted_steps(config), steps),
+            )
     finally:
         keras.config.set_dtype_policy(previous)
-    steps = -(-len(prepared.train) // config.train.batch_size)  # training_dataset's steps
-    model.compile(
-        optimizer=make_optimizer(config, steps),
-        loss=head.loss,
-        metrics=keras_metrics(head),
-        steps_per_execution=steps_per_execution(config.train.steps_per_execution, steps),
-    )
     return model
 
 
@@ -170,6 +177,14 @@ def class_weights(config: DlrunConfig, prepared: Prepared) -> dict[int, float] |
             )
         weights[index] = float(weight)
     return weights
+
+
+def wanted_steps(config: DlrunConfig) -> int:
+    """train.steps_per_execution, or its default for the backend."""
+    if config.train.steps_per_execution is not None:
+        return config.train.steps_per_execution
+    runtime = current()
+    return 32 if runtime.backend.many_steps(runtime.strategy) else 1
 
 
 def steps_per_execution(wanted: int, steps: int) -> int:
@@ -224,7 +239,14 @@ def fit_model(
     `start` is a trained model file of the same architecture whose weights the model
     starts from (fine-tuning), instead of its initialization.
     """
-    keras = import_keras(out.verbose)
+    runtime = current()
+    keras = runtime.start(out.verbose)
+    if runtime.shard is not None and config.train.batch_size % runtime.replicas:
+        raise FatalError(
+            f"train.batch_size {config.train.batch_size} does not split evenly over "
+            f"{runtime.replicas} devices.",
+            hint=f"Use a multiple of {runtime.replicas}, or set distribute.devices.",
+        )
     from dlrun.training.callbacks import (
         Backup,
         BackupUnreadable,
@@ -259,9 +281,12 @@ def fit_model(
         seed=config.seed,
         epochs=(initial, epochs),
         one_hot=one_hot,
+        shard=runtime.shard,
     )
     val_ds = (
-        make_dataset(prepared.validation, config.train.batch_size, one_hot=one_hot)
+        make_dataset(
+            prepared.validation, config.train.batch_size, one_hot=one_hot, shard=runtime.shard
+        )
         if prepared.validation is not None
         else None
     )
@@ -365,7 +390,7 @@ def _model_from(
     Raises BackupUnreadable."""
     from dlrun.training.callbacks import restore
 
-    import_keras().utils.set_random_seed(config.seed)
+    current().start().utils.set_random_seed(config.seed)
     model = compiled_model(config, prepared)
     if start is not None:
         try:

@@ -1,0 +1,107 @@
+"""What a Keras backend is to dlrun, and the distribution it trains under (no backend
+import at module level: `check` and `--help` read these without starting an engine).
+
+Example:
+
+```python
+backend = Backend(name="jax", package="jax", install="pip install 'dlrun[jax]'",
+                  strategies=("data_parallel",), distribution=jax_distribution)
+backend.installed()            # is jax importable here, without importing it
+```
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Shard:
+    """How this process cuts each batch of a distributed fit.
+
+    Args:
+        multiple: every batch the model sees holds a multiple of this many rows (the
+            replicas: JAX lays each batch out across its devices and refuses a batch
+            that does not split evenly).
+        index: this process's number.
+        count: how many processes feed the same global batch; each gets its own
+            contiguous 1/count of it.
+    """
+
+    multiple: int
+    index: int = 0
+    count: int = 1
+
+
+@dataclass
+class Distribution:
+    """One engine's data-parallel training, made by its backend.
+
+    Args:
+        strategy: the config's name for it (`data_parallel`, `mirrored`).
+        replicas: model copies training in step, one per device.
+        scope: a context manager that builds and compiles a model for it.
+        shard: how this process's batches are cut (None: the engine splits them).
+        local: a copy of a trained model that predicts on one local device (JAX's
+            model spans every process's devices, and a fetch of its outputs fails).
+    """
+
+    strategy: str
+    replicas: int
+    scope: Callable[[], AbstractContextManager[Any]] = nullcontext
+    shard: Shard | None = None
+    local: Callable[[Any], Any] = field(default=lambda model: model)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A Keras backend as dlrun uses it.
+
+    Args:
+        name: `KERAS_BACKEND`'s value for it.
+        package: the package whose presence means the backend is installed.
+        install: what to run when it is missing.
+        strategies: the `distribute.strategy` values it runs, on its own mechanism.
+        sparse_inputs: fit takes sparse batches (multi-hot token sets) as they are; if
+            not, each batch is made dense on the way in.
+        steps_per_execution: Keras's trainer for it runs several batches per call.
+        one_step_strategies: strategies under which it runs only one (Keras 3.15's
+            TensorFlow trainer fails its multi-step loop under MirroredStrategy).
+        thread_env: environment that holds the engine to N threads per process (sweep
+            workers sharing the cores).
+        distribution: makes the engine's distribution over `devices` (None: all it
+            sees) for `processes` processes; given keras, already imported.
+        devices_env: environment to set before the engine starts so that a CPU shows
+            N devices (how data-parallel code is tried out without accelerators).
+    """
+
+    name: str
+    package: str
+    install: str
+    strategies: tuple[str, ...] = ()
+    sparse_inputs: bool = True
+    steps_per_execution: bool = True
+    one_step_strategies: tuple[str, ...] = ()
+    thread_env: Callable[[int], dict[str, str]] = field(default=lambda threads: {})
+    distribution: Callable[[Any, str, int | None, int, int], Distribution] | None = None
+    devices_env: Callable[[int, dict[str, str]], dict[str, str]] = field(
+        default=lambda devices, env: {}
+    )
+
+    def many_steps(self, strategy: str | None) -> bool:
+        """Whether `steps_per_execution` above 1 runs under `strategy` (None: one device)."""
+        return self.steps_per_execution and strategy not in self.one_step_strategies
+
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.package) is not None
+
+
+def chunks(total: int, parts: int) -> Iterator[int]:
+    """`total` split into `parts` sizes as even as can be (the log's batch split)."""
+    base, extra = divmod(total, parts)
+    for i in range(parts):
+        yield base + (1 if i < extra else 0)

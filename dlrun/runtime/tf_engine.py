@@ -1,0 +1,47 @@
+"""TensorFlow: the default backend; `mirrored` is `tf.distribute.MirroredStrategy`.
+
+On a machine with one CPU and no accelerator, MirroredStrategy over N devices splits
+the CPU into N logical devices first (`tf.config.set_logical_device_configuration`),
+as TensorFlow's own tests of the strategy do, so that it can be tried out anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlrun.runtime.engine import Backend, Distribution
+
+
+def _threads(threads: int) -> dict[str, str]:
+    return {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads)}
+
+
+def _mirrored(
+    keras: Any, strategy: str, devices: int | None, processes: int, process_id: int
+) -> Distribution:
+    import tensorflow as tf
+
+    accelerators = tf.config.list_physical_devices("GPU")
+    if accelerators:
+        names = [d.name.replace("physical_device:", "") for d in accelerators][:devices]
+    else:
+        wanted = devices or 1
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        if wanted > 1:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(wanted)]
+            )
+        names = [d.name for d in tf.config.list_logical_devices("CPU")][:wanted]
+    mirrored = tf.distribute.MirroredStrategy(devices=names)
+    return Distribution(strategy, mirrored.num_replicas_in_sync, scope=mirrored.scope)
+
+
+BACKEND = Backend(
+    name="tensorflow",
+    package="tensorflow",
+    install="pip install dlrun (TensorFlow is one of its dependencies)",
+    strategies=("mirrored",),
+    one_step_strategies=("mirrored",),
+    thread_env=_threads,
+    distribution=_mirrored,
+)
