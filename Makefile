@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlrun-installed
+BACKENDS_STAMP := $(VENV)/.dlrun-backends-installed
 
-.PHONY: install demo test test-deps lint bench clean
+.PHONY: install install-backends demo test test-deps lint bench clean
 
 install: $(STAMP)
 
@@ -12,6 +13,13 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The backend tier of the tests trains on JAX and PyTorch too, and exports ONNX.
+install-backends: $(BACKENDS_STAMP)
+
+$(BACKENDS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,jax,torch,onnx]'
+	touch $(BACKENDS_STAMP)
 
 demo: install
 	$(BIN)/dlrun train configs/digits.yaml
@@ -25,7 +33,7 @@ test-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
 	  echo "note: PostgreSQL could not be installed; its sweep test will skip"
 
-test: install test-deps
+test: install install-backends test-deps
 	$(BIN)/ruff check dlrun tests bench
 	$(BIN)/python -m pytest -q
 

@@ -171,7 +171,7 @@ def test_two_jobs_run_distinct_trials_in_worker_processes(
     )
     code, out, err = cli("sweep", path, "--jobs", "2")
     assert code == 0, err
-    assert "2 worker processes, 1 TensorFlow thread(s) each" in out
+    assert "2 worker processes, 1 thread(s) each" in out
     runs = trial_runs(runs_dir)
     assert sorted(runs) == [0, 1, 2, 3]
     params = {json.dumps(m["sweep"]["params"], sort_keys=True) for m in runs.values()}

@@ -30,7 +30,7 @@ from dlrun.runs.catalog import RunInfo, flatten, load_run, resolve_run
 
 FORMATS = ("table", "csv", "json", "markdown")
 MISSING = "-"
-_PROVENANCE = ("git_commit", "versions", "seed", "host")
+_PROVENANCE = ("runtime", "git_commit", "versions", "seed", "host")
 
 
 def compare(

@@ -127,7 +127,8 @@ def runs_table(out: Output, runs: list[RunInfo], metric: str | None, sweep_colum
     metrics = metric_columns(runs, metric)
     params = _sweep_params(runs) if sweep_columns else []
     extra = ["trial", "state"] if sweep_columns else []
-    header = ["run", "name", *extra, "status", "task", *metrics, *params, "duration", "started"]
+    header = ["run", "name", *extra, "status", "task", "backend", *metrics, *params]
+    header += ["duration", "started"]
     numeric = {*metrics, *params}
     rows: list[list[tuple[str, str]]] = []
     for run in runs:
@@ -136,7 +137,7 @@ def runs_table(out: Output, runs: list[RunInfo], metric: str | None, sweep_colum
         sweep = run.sweep or {}
         trial = [str(sweep.get("trial", "")), str(sweep.get("state", ""))] if extra else []
         values = sweep.get("params") if isinstance(sweep.get("params"), dict) else {}
-        cells = [run.id, run.name, *trial, status, run.task or ""]
+        cells = [run.id, run.name, *trial, status, run.task or "", run.backend or ""]
         cells += [format_value(run.metrics.get(m)) for m in metrics]
         cells += [format_value(values.get(p)) for p in params]
         cells += [format_duration(run.duration), format_when(run.started)]

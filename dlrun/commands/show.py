@@ -119,6 +119,10 @@ def _provenance(out: Output, info: RunInfo) -> None:
             table.add_row(key.replace("_", " "), literal(meta[key]))
     if info.duration is not None:
         table.add_row("duration", format_duration(info.duration))
+    runtime = meta.get("runtime") if isinstance(meta.get("runtime"), dict) else {}
+    if info.backend is not None:
+        where = [f"{k} {v}" for k, v in runtime.items() if k != "backend"]
+        table.add_row("backend", literal(", ".join([info.backend, *where])))
     versions = meta.get("versions")
     if isinstance(versions, dict):
         table.add_row("versions", literal(", ".join(f"{k} {v}" for k, v in versions.items())))
@@ -198,14 +202,16 @@ def visualize(run_arg: str | Path, visuals: Visuals, *, runs_dir: Path, out: Out
     from dlrun.models import visualize as draw
     from dlrun.report.markdown import write_report
     from dlrun.runs.rundir import Run
+    from dlrun.runtime import BACKENDS, Runtime, use
     from dlrun.spec import load_config
-    from dlrun.tfenv import import_keras
 
     if visuals.layers and visuals.activations is None:
         raise UsageError("--layers picks the layers of --activations; give --activations IMAGE.")
     run = Run.open(resolve_run(run_arg, runs_dir))
     run.final_model()  # a run without one is refused before TensorFlow loads
-    import_keras(out.verbose)
+    # The gradients of filters and heatmaps are TensorFlow's (GradientTape): the model
+    # file is portable, so a run trained on any backend is drawn under TensorFlow.
+    use(Runtime(BACKENDS["tensorflow"])).start(out.verbose)
     config = load_config(run.path / "config.yaml", inputs=False).config
     from dlrun.data.representations import load_state
 

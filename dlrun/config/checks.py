@@ -564,6 +564,12 @@ def space_path_problem(path: str, config: ConfigBase) -> str | None:
     parts = path.split(".")
     if parts[0] in ("sweep", "name", "objective", "workflow") or not all(parts):
         return "this key cannot be swept; vary keys of data, model, train, seed or task."
+    if parts[0] in ("backend", "distribute"):
+        return (
+            "the backend and distribution are the sweep's, not a trial's: a worker process "
+            "runs one backend. Set them in the base config (or sweep --backend), or run one "
+            "sweep per backend."
+        )
     cls: Any = type(config)
     value: Any = config
     union: Any = None

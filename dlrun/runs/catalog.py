@@ -62,6 +62,7 @@ _META_TYPES: dict[str, tuple[type, ...]] = {
     "command": (list,),
     "versions": (dict,),
     "sweep": (dict,),
+    "runtime": (dict,),
 }
 # how a message names each of those types: in JSON's words, as the file shows them
 _JSON_TYPES = {
@@ -105,6 +106,14 @@ class RunInfo:
     def broken(self) -> bool:
         return self.status == BROKEN
 
+    @property
+    def backend(self) -> str | None:
+        """The Keras backend that trained it (runs from before backends: TensorFlow)."""
+        if self.broken or not self.meta:
+            return None
+        backend = (self.meta.get("runtime") or {}).get("backend", "tensorflow")
+        return backend if isinstance(backend, str) else None
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON form printed by `dlrun runs --format json`."""
         return {
@@ -114,6 +123,7 @@ class RunInfo:
             "status": self.status,
             "problem": self.problem,
             "task": self.task,
+            "backend": self.backend,
             "started": self.started,
             "finished": self.finished,
             "duration_seconds": None if self.duration is None else round(self.duration, 6),

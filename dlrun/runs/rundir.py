@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -156,6 +156,9 @@ def versions() -> dict[str, str]:
                 found[name] = metadata.version(name)
             except metadata.PackageNotFoundError:
                 found[name] = "not installed"
+    for name in ("jax", "torch"):  # the other backends, where installed
+        with suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
     return found
 
 

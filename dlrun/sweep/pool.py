@@ -170,7 +170,7 @@ def run_workers(
     restarts = RESTARTS_PER_JOB * count
     if count > 1:
         threads = pool.env["TF_NUM_INTRAOP_THREADS"]
-        out.info(f"{count} worker processes, {threads} TensorFlow thread(s) each")
+        out.info(f"{count} worker processes, {threads} thread(s) each")
     try:
         for _ in range(count):
             pool.start()

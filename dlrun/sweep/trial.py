@@ -180,10 +180,10 @@ class TrialRunner:
         finish: Callable[[dict[str, Any]], None],
     ) -> dict[str, Any]:
         """The trial as a job, the one path of `dlrun train`: one stage, no test split."""
-        from dlrun.tfenv import import_keras
+        from dlrun.runtime import current
         from dlrun.workflow.job import run_job
 
-        import_keras(self.out.verbose)
+        current().start(self.out.verbose)
         from dlrun.sweep.pruning import TrialPruning
 
         return run_job(

@@ -32,6 +32,7 @@ from typing import Any
 from dlrun.console import NORMAL, QUIET, Output
 from dlrun.errors import EXIT_FAILURE, EXIT_INTERRUPTED, DlrunError, FailedStageError
 from dlrun.runs.rundir import write_text
+from dlrun.runtime import BACKENDS
 from dlrun.runtime.processes import die_with_parent
 from dlrun.spec import validate
 from dlrun.sweep.space import parse_space
@@ -49,9 +50,11 @@ def worker_env(jobs: int, verbose: bool = False) -> dict[str, str]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = str(max(1, (cores or 1) // jobs))
     # A user's explicit setting wins; two 1-thread workers on 2 cores measured ~2x the
-    # throughput of sequential runs, two default-threaded ones only ~1.5x.
-    env.setdefault("TF_NUM_INTRAOP_THREADS", threads)
-    env.setdefault("TF_NUM_INTEROP_THREADS", threads)
+    # throughput of sequential runs, two default-threaded ones only ~1.5x. Every backend's
+    # cap: a worker reads its backend from the config, and TensorFlow feeds them all.
+    for backend in BACKENDS.values():
+        for key, value in backend.thread_env(int(threads)).items():
+            env.setdefault(key, value)
     if not verbose:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
     env["PYTHONUNBUFFERED"] = "1"
@@ -78,14 +81,15 @@ def run_worker(spec: WorkerSpec, index: int) -> int:
     """Run trials until the study's budget is used; returns the process exit code."""
     out = Output(NORMAL if spec.verbosity > 0 else QUIET, stdout=sys.stdout)
     try:
+        from dlrun.runtime import Runtime, use
         from dlrun.sweep.study import quiet_optuna
-        from dlrun.tfenv import import_keras
 
         optuna = quiet_optuna()
         config = validate(spec.base).config
         assert config.sweep is not None
         params = parse_space(config.sweep)
-        import_keras(spec.verbosity > 0)
+        # The worker's own backend, which need not be its parent's.
+        use(Runtime.for_config(config)).start(spec.verbosity > 0)
         storage = open_storage(spec.storage)
         study = create_or_load(
             storage,

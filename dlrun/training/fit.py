@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from dlrun.console import Output
-from dlrun.data.pipeline import make_dataset, training_dataset
+from dlrun.data.pipeline import kept_rows, make_dataset, training_dataset
 from dlrun.data.prepare import Prepared
 from dlrun.errors import FailedStageError, FatalError
 from dlrun.evaluation import one_hot_width
@@ -290,6 +290,7 @@ def fit_model(
         if prepared.validation is not None
         else None
     )
+    _say_left_out(out, prepared, config.train.batch_size, runtime.shard)
     history_writer = HistoryWriter(directory / "history.csv", done)
     monitor = monitor_objective(config, has_validation)
     # The checkpoint keeps the best epoch by the caller's objective, so a stage's
@@ -380,6 +381,20 @@ def fit_model(
         seconds=seconds,
         params=int(model.count_params()),
     )
+
+
+def _say_left_out(out: Output, prepared: Prepared, batch_size: int, shard: Any) -> None:
+    """Say which rows a data-parallel fit leaves out of its batches (none on one device)."""
+    splits = (("training", prepared.train, "each epoch"), ("validation", prepared.validation, ""))
+    for name, split, when in splits:
+        if split is None or shard is None:
+            continue
+        left = len(split) - kept_rows(len(split), batch_size, shard)
+        if left:
+            out.info(
+                f"{left} of {len(split)} {name} rows left out {when}: the last batch is cut "
+                f"to a multiple of the {shard.multiple} devices".replace("  ", " ")
+            )
 
 
 def _model_from(

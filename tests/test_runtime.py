@@ -1,0 +1,91 @@
+"""dlrun.runtime in this process: choosing a backend, and how a data-parallel fit's
+batches are cut (the end-to-end runs on each backend are tests/test_backends.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlrun.data.pipeline import kept_rows, make_dataset, training_dataset
+from dlrun.data.splits import Split
+from dlrun.errors import ConfigError
+from dlrun.runtime import BACKENDS, Backend, Runtime, Shard, pick_backend
+from dlrun.runtime.processes import ENGINE_LINE, PEER_DIED
+
+
+def _labels(dataset) -> list[np.ndarray]:
+    return [y.numpy() for _, y in dataset]
+
+
+def test_each_process_gets_its_own_contiguous_part_of_every_batch() -> None:
+    """Two processes of two devices each: every batch is cut to a multiple of the four
+    devices, and the processes' parts together are exactly the kept rows, each once."""
+    split = Split(np.arange(23, dtype=np.float32)[:, None], np.arange(23))
+    parts = [
+        _labels(make_dataset(split, 8, shard=Shard(multiple=4, index=i, count=2)))
+        for i in range(2)
+    ]
+    assert [len(b) for b in parts[0]] == [4, 4, 2]  # 8, 8, then 7 cut to 4
+    assert [list(b) for b in parts[1]] == [[4, 5, 6, 7], [12, 13, 14, 15], [18, 19]]
+    kept = sorted(np.concatenate([*parts[0], *parts[1]]))
+    assert kept == [*range(20)]
+    assert kept_rows(23, 8, Shard(multiple=4, count=2)) == 20
+
+
+def test_a_last_batch_smaller_than_the_devices_is_left_out_and_not_counted() -> None:
+    split = Split(np.arange(17, dtype=np.float32)[:, None], np.arange(17))
+    dataset, steps = training_dataset(split, 8, seed=1, epochs=(0, 2), shard=Shard(multiple=2))
+    batches = _labels(dataset)
+    assert steps == 2 and len(batches) == 4  # the 1-row remainder of each epoch is dropped
+    assert all(len(b) == 8 for b in batches)
+    for epoch in (batches[:2], batches[2:]):
+        assert len(set(np.concatenate(epoch))) == 16
+    assert kept_rows(17, 8, Shard(multiple=2)) == 16
+    assert kept_rows(17, 8, None) == 17
+
+
+def test_an_unknown_backend_names_the_setting_and_the_choices(monkeypatch) -> None:
+    monkeypatch.setenv("KERAS_BACKEND", "mxnet")
+    with pytest.raises(ConfigError) as error:
+        pick_backend(None)
+    assert "KERAS_BACKEND is 'mxnet'" in error.value.message
+    assert "tensorflow, jax, torch" in error.value.hint
+    assert pick_backend("tensorflow").name == "tensorflow"  # an explicit choice wins
+
+
+def test_a_backend_not_installed_says_what_to_install(monkeypatch) -> None:
+    missing = Backend(name="nope", package="dlrun_no_such_package", install="pip install nope")
+    monkeypatch.setitem(BACKENDS, "nope", missing)
+    with pytest.raises(ConfigError) as error:
+        pick_backend("nope")
+    assert "dlrun_no_such_package is not installed" in error.value.message
+    assert error.value.hint == "Install it: pip install nope"
+
+
+def test_the_log_says_how_the_global_batch_is_shared() -> None:
+    runtime = Runtime(BACKENDS["jax"], strategy="data_parallel", processes=2)
+    assert runtime.batch_split(64) is None  # not started: no distribution yet
+    from dlrun.runtime.engine import Distribution
+
+    runtime.distribution = Distribution("data_parallel", 4)
+    assert runtime.batch_split(64) == (
+        "data_parallel over 4 devices in 2 processes: global batch 64 = 4 x 16"
+    )
+    assert runtime.describe() == {
+        "backend": "jax",
+        "strategy": "data_parallel",
+        "replicas": 4,
+        "processes": 2,
+    }
+
+
+def test_the_supervisor_keeps_engine_noise_and_knows_a_dead_peer() -> None:
+    noise = [
+        "F1207 02:31:41.137785   22649 client.h:80] Terminating process because ...",
+        "    @     0x7fe5780eb505  std::_Function_handler<>::_M_invoke()",
+        "*** Check failure stack trace: ***",
+        "RPC: /xla.coordination.CoordinationService/PollForError [type.googleapis.com/...]",
+    ]
+    assert all(ENGINE_LINE.search(line) for line in noise)
+    assert not ENGINE_LINE.search("error: the run failed: the loss became NaN")
+    assert PEER_DIED.search("UNAVAILABLE: Task 1 heartbeat timeout. This indicates that")
