@@ -13,6 +13,7 @@ run = train(Path("configs/digits.yaml"), ["train.epochs=3"], runs_dir=Path("runs
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from contextlib import ExitStack
@@ -24,6 +25,7 @@ from dlrun.errors import UsageError
 from dlrun.runs.catalog import resolve_run
 from dlrun.runs.rundir import Run, argv
 from dlrun.runtime import Runtime, pick_backend, use
+from dlrun.runtime.processes import SCRATCH_ENV
 from dlrun.spec import load_config
 
 
@@ -91,8 +93,10 @@ def train(
             # Another process trains the same run in step with the chief and needs the same
             # files to read back (checkpoints, backups), but only the chief writes the run
             # directory: this one writes a scratch copy, removed when it ends.
-            scratch = Path(tempfile.mkdtemp(prefix=f"dlrun-process-{runtime.process_id}-"))
-            cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
+            given = os.environ.get(SCRATCH_ENV)  # the supervisor's, which it removes
+            scratch = Path(given or tempfile.mkdtemp(prefix=f"dlrun-process-{runtime.process_id}-"))
+            if not given:
+                cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
             if run is not None:
                 run = Run.open(shutil.copytree(run.path, scratch / run.id))
             runs_dir, out = scratch, Output(QUIET)

@@ -22,11 +22,14 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 
 CHILD_ENV = "DLRUN_TRAINING_CHILD"
+SCRATCH_ENV = "DLRUN_SCRATCH"  # a non-chief's scratch run directory, owned by its supervisor
 # The engine's own log lines (absl: "F1207 02:31:41.137785 22649 client.h:80] ...") and
 # the frames of its stack traces: passed on only with --verbose.
 ENGINE_LINE = re.compile(
@@ -54,6 +57,21 @@ def supervise(args: list[str], process_id: int, processes: int, verbose: bool) -
     """Run `dlrun <args>` as this process's training child; returns its exit code and,
     when it did not end by itself, why (empty otherwise)."""
     env = dict(os.environ, **{CHILD_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"})
+    # The supervisor makes and removes a non-chief's scratch directory: a child killed
+    # with SIGKILL cannot clean up after itself.
+    scratch = tempfile.mkdtemp(prefix=f"dlrun-process-{process_id}-") if process_id else None
+    if scratch is not None:
+        env[SCRATCH_ENV] = scratch
+    try:
+        return _watch(args, env, process_id, processes, verbose)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _watch(
+    args: list[str], env: dict[str, str], process_id: int, processes: int, verbose: bool
+) -> tuple[int, str]:
     child = subprocess.Popen(
         [sys.executable, "-m", "dlrun", *args], env=env, stderr=subprocess.PIPE, text=True
     )
