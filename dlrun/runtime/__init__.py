@@ -146,8 +146,9 @@ class Runtime:
                 hint="Run dlrun in a new process (sweep workers are).",
             )
         os.environ["KERAS_BACKEND"] = self.backend.name
-        if self.strategy is not None:
-            os.environ.update(self.backend.devices_env(self.devices or 1, dict(os.environ)))
+        if self.strategy is not None:  # devices per process: distribute.devices is the total
+            each = -(-(self.devices or 1) // self.processes)
+            os.environ.update(self.backend.devices_env(each, dict(os.environ)))
         from dlrun.tfenv import load_keras
 
         keras = load_keras(verbose)
