@@ -529,23 +529,34 @@ def predict(
     epilog=(
         "[bold]Examples[/]\n\n"
         "  dlrun export runs/20261122-101500-imdb-a1b2c3\n\n"
-        "  dlrun export last --output serving/imdb"
+        "  dlrun export last --output serving/imdb\n\n"
+        "  dlrun export last --format onnx --output serving/digits\n\n"
+        "  dlrun export last --format onnx --backend torch\n\n"
+        "Runs on --backend (default $KERAS_BACKEND, else tensorflow): saved_model on "
+        "tensorflow or jax, onnx on tensorflow, jax or torch."
     )
 )
 def export(
     run: RunArg,
     fmt: Annotated[
-        str, typer.Option("--format", help="saved_model (SavedModel plus a .keras copy).")
+        str,
+        typer.Option(
+            "--format",
+            help="saved_model (OUTPUT/saved_model/) or onnx (OUTPUT/model.onnx, checked with "
+            "onnxruntime; pip install 'dlrun\\[onnx]'); both with a .keras copy.",
+        ),
     ] = "saved_model",
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Directory to write (default: RUN/export)."),
     ] = None,
+    backend: BackendOption = None,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Export a run's final model for serving; checks the export reloads and agrees."""
+    _use_backend(backend)
     from dlrun.commands.export import export as run_export
 
     run_export(

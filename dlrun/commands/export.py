@@ -1,28 +1,39 @@
-"""`dlrun export RUN`: the final model as a TensorFlow SavedModel for serving, checked.
+"""`dlrun export RUN`: the final model as a TensorFlow SavedModel or an ONNX file, checked.
 
-Writes `<output>/saved_model/` (a `serve` signature, in inference mode: data
-augmentation layers pass images through unchanged; an image run serves float32 images
-of its training size, scaled as `preprocessing.json` says),
-`<output>/model.keras` (a copy) and `<output>/preprocessing.json` (what a
-server must apply to raw inputs first). Before the export is moved into place it
-is reloaded with `tf.saved_model.load` and must give the same outputs as the
-Keras model on a few samples; otherwise nothing is written. A model trained on
-sparse multi-hot batches (imdb, reuters) serves dense multi-hot rows: Keras's
-export keeps no sparse input signature. A raw-text run's SavedModel takes strings: its
-vectorizer is exported with it.
+`--format saved_model` (the default) writes `<output>/saved_model/` (a `serve` signature,
+in inference mode: data augmentation layers pass images through unchanged; an image run
+serves float32 images of its training size, scaled as `preprocessing.json` says); it is
+reloaded with `tf.saved_model.load` to be checked. `--format onnx` writes
+`<output>/model.onnx` (one input named `inputs`, any batch size, in inference mode too),
+checked with onnxruntime; it needs dlrun's `onnx` extra (`pip install 'dlrun[onnx]'`).
+Both also write `<output>/model.keras` (a copy) and `<output>/preprocessing.json` (what a
+server must apply to raw inputs first). Before the export is moved into place, it must
+give the same outputs as the Keras model on a few samples; otherwise nothing is written.
+
+The export runs under whatever Keras backend the process runs: a SavedModel is written
+through TensorFlow, directly or (JAX) through jax2tf, so the torch backend, whose
+SavedModel export needs torch_xla, is refused; ONNX goes through tf2onnx, jax2onnx or
+torch.onnx. A model trained on sparse multi-hot batches (imdb, reuters) serves dense
+multi-hot rows: Keras's export keeps no sparse input signature. A raw-text run's
+SavedModel takes strings: its vectorizer is exported with it, under the tensorflow backend
+only. ONNX has no string vectorizer, so a raw-text run is refused for ONNX.
 
 Example:
 
 ```python
-target = export("runs/20261122-101500-digits-a1b2c3", fmt="saved_model", output=None,
+target = export("runs/20261122-101500-digits-a1b2c3", fmt="onnx", output=None,
                 runs_dir=Path("runs"), out=Output())
 ```
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import logging
 import secrets
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +44,17 @@ from dlrun.console import Output, literal, printable
 from dlrun.errors import DlrunError, UsageError
 from dlrun.runs.catalog import resolve_run
 from dlrun.runs.rundir import Run, temporary_prefix
+from dlrun.tfenv import import_keras
 
 MARKER = ".dlrun-export"  # marks a directory dlrun may replace on the next export
-FORMATS = ("saved_model",)
+FORMATS = ("saved_model", "onnx")
+# Keras writes a SavedModel through TensorFlow; on torch it needs torch_xla, which has no
+# CPU wheel matching the torch releases Keras supports.
+SAVED_MODEL_BACKENDS = ("tensorflow", "jax")
+# What Keras's ONNX export imports on each backend, next to onnx and onnxruntime (the
+# check); torch.onnx ships with torch.
+ONNX_CONVERTERS = {"tensorflow": ("tf2onnx",), "jax": ("jax2onnx",), "torch": ()}
+ONNX_INPUT = "inputs"
 SAMPLES = 8
 TOLERANCE = 1e-5
 
@@ -59,6 +78,13 @@ def export(
             f"{target} exists and is not a dlrun export; refusing to replace it.",
             hint="Give --output a new directory name (or an earlier dlrun export to update).",
         )
+    from dlrun.data.representations import load_state
+
+    has_state = (run.path / "preprocessing.json").is_file()
+    state: dict[str, Any] = load_state(run) if has_state else {}
+    strings = state.get("kind") == "text"
+    backend = import_keras(out.verbose).backend.backend()
+    check_supported(fmt, backend, strings=strings, sparse=_takes_sparse_input(model_file))
     # Not mkdtemp: its 0700 would become the export's own mode, not what the umask says.
     staging = target.parent / f"{temporary_prefix(target.name)}{secrets.token_hex(4)}"
     try:  # before the model loads: a place that takes no file is refused before the work
@@ -71,13 +97,12 @@ def export(
         ) from None
     try:
         model = load_final_model(run, out.verbose)
-        out.info(f"exporting [bold]{literal(run.id)}[/] as a SavedModel")
-        from dlrun.data.representations import load_state
-
-        has_state = (run.path / "preprocessing.json").is_file()
-        state: dict[str, Any] = load_state(run) if has_state else {}
-        strings = state.get("kind") == "text"
-        if strings:
+        what = "an ONNX file" if fmt == "onnx" else "a SavedModel"
+        out.info(f"exporting [bold]{literal(run.id)}[/] as {what} ({backend} backend)")
+        if fmt == "onnx":
+            export_onnx(model, staging / "model.onnx", backend, out.verbose)
+            difference = verify_onnx(model, staging / "model.onnx", backend)
+        elif strings:
             export_text_model(model, state, staging / "saved_model")
             difference = verify_text_model(model, state, staging / "saved_model")
         else:
@@ -98,17 +123,111 @@ def export(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     out.result(f"exported to [bold]{literal(target)}[/]", soft_wrap=True)
+    if fmt == "onnx":
+        artifact = (
+            f"  model.onnx    loaded with onnxruntime: outputs agree on {SAMPLES} samples "
+            f"(max difference {difference:.2g})\n"
+        )
+        serve = (
+            f"Serve it: onnxruntime.InferenceSession('{printable(target / 'model.onnx')}')"
+            f".run(None, {{'{ONNX_INPUT}': x}})[0]"
+        )
+    else:
+        artifact = (
+            f"  saved_model/  reloaded with tf.saved_model.load: outputs agree on {SAMPLES} "
+            f"samples (max difference {difference:.2g})\n"
+        )
+        serve = f"Serve it: tf.saved_model.load('{printable(target / 'saved_model')}').serve(x)"
     out.info(
-        f"  saved_model/  reloaded with tf.saved_model.load: outputs agree on {SAMPLES} samples "
-        f"(max difference {difference:.2g})\n"
-        f"  model.keras   the Keras model\n"
-        f"  preprocessing.json  apply to raw inputs first (dlrun predict does)\n"
-        f"Serve it: tf.saved_model.load('{printable(target / 'saved_model')}').serve(x)"
+        artifact + "  model.keras   the Keras model\n"
+        "  preprocessing.json  apply to raw inputs first (dlrun predict does)\n"
+        + serve
         + (" with x dense multi-hot rows (float32)" if sparse else _images(model, state))
         + (" with x a string tensor of raw texts, shape (n,)" if strings else ""),
         markup=False,
     )
     return target
+
+
+def check_supported(fmt: str, backend: str, *, strings: bool, sparse: bool) -> None:
+    """Refuse, before the model loads, an export this backend or format cannot write.
+
+    Args:
+        fmt: one of FORMATS.
+        backend: the Keras backend this process runs (`keras.backend.backend()`).
+        strings: the run takes raw texts (its vectorizer is part of the export).
+        sparse: the saved model's input is sparse.
+
+    Example:
+
+    ```python
+    check_supported("onnx", "torch", strings=False, sparse=False)  # or UsageError
+    ```
+    """
+    if fmt == "saved_model" and backend not in SAVED_MODEL_BACKENDS:
+        raise UsageError(
+            f"--format saved_model needs the {' or '.join(SAVED_MODEL_BACKENDS)} Keras "
+            f"backend; this process runs {backend}.",
+            hint="Export under the tensorflow or jax backend (KERAS_BACKEND=tensorflow), "
+            "or use --format onnx.",
+        )
+    if strings and fmt == "saved_model" and backend != "tensorflow":
+        # Under JAX the model goes through jax2tf, which takes numbers only, and the check
+        # compares with dlrun's own vectorization, which needs TensorFlow's sparse tensors.
+        raise UsageError(
+            f"a raw-text run's SavedModel (its vectorizer, then the model) is written under "
+            f"the tensorflow backend only; this process runs {backend}.",
+            hint="Export it with KERAS_BACKEND=tensorflow.",
+        )
+    if sparse and backend == "torch":  # Keras refuses to load it: torch has no sparse tensors
+        raise UsageError(
+            "the run's model takes sparse inputs, which Keras's torch backend cannot load.",
+            hint="Export it under the tensorflow or jax backend (KERAS_BACKEND=tensorflow).",
+        )
+    if fmt != "onnx":
+        return
+    if backend not in ONNX_CONVERTERS:
+        raise UsageError(
+            f"--format onnx needs the {', '.join(ONNX_CONVERTERS)} Keras backend; this "
+            f"process runs {backend}.",
+            hint="Export under one of them (KERAS_BACKEND=tensorflow).",
+        )
+    if strings:
+        raise UsageError(
+            "--format onnx cannot export a raw-text run: ONNX has no TextVectorization, so "
+            "the model would take vectorized rows, not the texts it was trained on.",
+            hint="Use --format saved_model under the tensorflow backend: its serve signature "
+            "takes the raw strings.",
+        )
+    for name in ("onnx", "onnxruntime", *ONNX_CONVERTERS[backend]):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise UsageError(
+                f"--format onnx needs the '{name}' package, which cannot be imported.",
+                hint="Install dlrun's onnx extra: pip install 'dlrun[onnx]'",
+            ) from None
+
+
+def _takes_sparse_input(model_file: Path) -> bool:
+    """Whether the saved model has a sparse input, read from the archive without loading
+    it. An archive that cannot be read answers False: loading it names the damage."""
+    try:
+        with zipfile.ZipFile(model_file) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+
+    def sparse(node: Any) -> bool:
+        if isinstance(node, list):
+            return any(sparse(item) for item in node)
+        if not isinstance(node, dict):
+            return False
+        if node.get("class_name") == "InputLayer" and isinstance(node.get("config"), dict):
+            return node["config"].get("sparse") is True
+        return any(sparse(value) for value in node.values())
+
+    return sparse(config)
 
 
 def _images(model: Any, state: dict[str, Any]) -> str:
@@ -142,17 +261,88 @@ def _export(model: Any, path: Path) -> None:
     archive.write_out(str(path), verbose=False)
 
 
+def export_onnx(model: Any, path: Path, backend: str, verbose: bool = False) -> None:
+    """`model.export(format="onnx")` of the model in inference mode, with one dense input
+    named `inputs` and a free batch size.
+
+    The model is wrapped in a functional model that calls it with `training=False`:
+    tf2onnx and torch.onnx trace `model(x)`, where data augmentation layers stay random
+    (tf2onnx then writes random ops onnxruntime cannot load). A converter that fails
+    (an op it cannot map) is a DlrunError naming the backend.
+    """
+    import keras
+
+    spec = model.inputs[0]
+    shape = (None, *spec.shape[1:])
+    inputs = keras.Input(batch_shape=shape, dtype=spec.dtype, name=ONNX_INPUT)
+    served = keras.Model(inputs, model(inputs, training=False))
+    if not verbose:  # tf2onnx logs every rewrite pass at INFO
+        logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    try:
+        served.export(
+            str(path),
+            format="onnx",
+            verbose=verbose,
+            input_signature=[keras.InputSpec(shape=shape, dtype=spec.dtype, name=ONNX_INPUT)],
+        )
+    except Exception as exc:  # each converter fails its own way on an op it cannot map
+        raise DlrunError(
+            f"Keras could not convert the model to ONNX under the {backend} backend "
+            f"({type(exc).__name__}: {_first_line(exc)}); nothing was written.",
+            hint=_other_routes(backend),
+        ) from None
+
+
+def verify_onnx(model: Any, path: Path, backend: str) -> float:
+    """Run the ONNX file in onnxruntime; its outputs must match the Keras model's."""
+    import keras
+    import onnxruntime
+
+    inputs = sample_inputs(model)
+    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = np.asarray(session.run(None, {ONNX_INPUT: inputs})[0])
+    except Exception as exc:  # onnxruntime raises its own classes for graphs it cannot run
+        raise DlrunError(
+            f"the ONNX file written under the {backend} backend does not run in onnxruntime "
+            f"({_first_line(exc)}); nothing was written.",
+            hint=_other_routes(backend),
+        ) from None
+    return _agreement("ONNX file", got, expected)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no message"
+
+
+def _other_routes(backend: str) -> str:
+    others = [b for b in ONNX_CONVERTERS if b != backend]
+    return (
+        f"Export it under the {' or '.join(others)} backend (KERAS_BACKEND={others[0]}), "
+        "or as a SavedModel (--format saved_model)."
+    )
+
+
 def sample_inputs(model: Any, n: int = SAMPLES, seed: int = 0) -> np.ndarray:
-    """Inputs shaped like the model's: standard-normal features, or multi-hot rows.
+    """Inputs shaped like the model's: standard-normal features, multi-hot rows, or
+    token ids below the smallest Embedding's vocabulary.
 
     A model trained on sparse multi-hot batches is exported with a dense input
     (Keras's export keeps no sparse signature), so its samples are dense too.
     """
+    import keras
+
     spec = model.inputs[0]
     shape = tuple(int(d) for d in spec.shape[1:])
     rng = np.random.RandomState(seed)
     if getattr(spec, "sparse", False):
         return (rng.random_sample((n, *shape)) < 0.05).astype(np.float32)
+    if np.issubdtype(np.dtype(spec.dtype), np.integer):
+        embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+        ids = min((layer.input_dim for layer in embeddings), default=2)
+        return rng.randint(0, ids, size=(n, *shape)).astype(spec.dtype)
     return rng.normal(size=(n, *shape)).astype(np.float32)
 
 
@@ -163,21 +353,27 @@ def _replaceable(target: Path) -> bool:
 
 def verify_saved_model(model: Any, path: Path) -> float:
     """Reload the SavedModel; its `serve` outputs must match the Keras model's."""
+    import keras
     import tensorflow as tf
 
     inputs = sample_inputs(model)
-    expected = np.asarray(model(inputs, training=False))
+    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
     reloaded = tf.saved_model.load(str(path))
-    got = np.asarray(reloaded.serve(inputs))
+    return _agreement("SavedModel", np.asarray(reloaded.serve(inputs)), expected)
+
+
+def _agreement(what: str, got: np.ndarray, expected: np.ndarray) -> float:
+    """The largest difference between an export's outputs and the Keras model's; a
+    DlrunError when the shapes differ or it exceeds TOLERANCE."""
     if got.shape != expected.shape:
         raise DlrunError(
-            f"the exported SavedModel gives outputs of shape {got.shape}, "
+            f"the exported {what} gives outputs of shape {got.shape}, "
             f"the Keras model {expected.shape}; nothing was written."
         )
     difference = float(np.max(np.abs(got - expected))) if expected.size else 0.0
     if not difference <= TOLERANCE:
         raise DlrunError(
-            f"the exported SavedModel disagrees with the Keras model (max difference "
+            f"the exported {what} disagrees with the Keras model (max difference "
             f"{difference:.3g} > {TOLERANCE}); nothing was written."
         )
     return difference
@@ -210,6 +406,7 @@ def export_text_model(model: Any, state: dict[str, Any], path: Path) -> None:
 def verify_text_model(model: Any, state: dict[str, Any], path: Path) -> float:
     """Reload the string SavedModel; on texts made of its own vocabulary, it must agree
     with the Keras model on dlrun's own vectorization of the same texts."""
+    import keras
     import tensorflow as tf
 
     from dlrun.data.representations import representation_of
@@ -220,13 +417,7 @@ def verify_text_model(model: Any, state: dict[str, Any], path: Path) -> float:
     rep = representation_of(state)
     x = rep.apply(np.array(texts, dtype=object), state)
     dense = x if isinstance(x, np.ndarray) else x.to_dense()
-    expected = np.asarray(model(dense, training=False))
+    expected = keras.ops.convert_to_numpy(model(dense, training=False))
     reloaded = tf.saved_model.load(str(path))  # held: its variables die with it
     got = np.asarray(reloaded.serve(tf.constant(texts)))
-    difference = float(np.max(np.abs(got - expected))) if expected.size else 0.0
-    if got.shape != expected.shape or not difference <= TOLERANCE:
-        raise DlrunError(
-            f"the exported string SavedModel disagrees with the Keras model (max difference "
-            f"{difference:.3g}); nothing was written."
-        )
-    return difference
+    return _agreement("string SavedModel", got, expected)
