@@ -141,14 +141,20 @@ def _train(
             meta={"options": {"stage": stage, "final": final}, "runtime": runtime.describe()},
         )
         out.info(f"run [bold]{literal(run.path)}[/]")
-    else:
-        run.update_meta(runtime=runtime.describe())
     split = runtime.batch_split(loaded.config.train.batch_size)
     out.info(f"backend [bold]{runtime.backend.name}[/]" + (f"; {split}" if split else ""))
 
     from dlrun.workflow.job import run_job
 
-    summary = run_job(run, loaded.config, out, only=stage, final=final, resume=resume)
+    summary = run_job(
+        run,
+        loaded.config,
+        out,
+        only=stage,
+        final=final,
+        resume=resume,
+        meta={"runtime": runtime.describe()},
+    )
     if not runtime.is_chief:
         return run
     if summary.get("final"):

@@ -49,16 +49,20 @@ def run_job(
     hooks: StageHooks | None = None,
     raw: RawData | None = None,
     finish: Callable[[dict[str, Any]], None] | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train `run` (a new one, or with `resume` an unfinished one) and return its summary.
 
     `only` and `final` are `dlrun train`'s --stage and --no-final; `hooks` reach every fit
     (a sweep's pruner); `raw` is data the caller has loaded already; `finish(summary)`
-    adds the caller's own record (a trial's score) before the run is marked completed.
+    adds the caller's own record (a trial's score) before the run is marked completed;
+    `meta` is what a resume records in meta.json as it reopens the run (its runtime).
     """
     with run.locked():
         if resume:
             _reopen(run, final, out)
+            if meta:
+                run.update_meta(**meta)
         with run_lifecycle(run, out):
             summary = run_workflow(run, config, out, only=only, final=final, hooks=hooks, raw=raw)
             if finish is not None:
