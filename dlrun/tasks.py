@@ -4,12 +4,14 @@ Pure data and rules, no TensorFlow, so `dlrun check` can use them. `METRICS` is 
 metric names with their parameters: `metric_problems` judges `train.metrics` by it, and
 `metric_name` says what a metric with parameters is logged as (`auc_pr`).
 
-| task       | last layer        | loss                              | default metric |
-| ---------- | ----------------- | --------------------------------- | -------------- |
-| binary     | Dense(1, sigmoid) | binary_crossentropy               | accuracy       |
-| multiclass | Dense(N, softmax) | (sparse_)categorical_crossentropy | accuracy       |
-| multilabel | Dense(N, sigmoid) | binary_crossentropy               | binary_accuracy|
-| regression | Dense(1)          | mse                               | mae            |
+| task | last layer | loss | default metrics |
+| --- | --- | --- | --- |
+| binary | Dense(1, sigmoid) | binary_crossentropy | accuracy, precision, recall, auc |
+| multiclass | Dense(N, softmax) | (sparse_)categorical_crossentropy | accuracy |
+| multilabel | Dense(N, sigmoid) | binary_crossentropy | binary_accuracy, auc |
+| regression | Dense(1) | mse | mae |
+
+The first metric is the one the default objective (`val_` + it) judges by.
 
 Example:
 
@@ -40,7 +42,10 @@ _LOSSES = {
     "regression": ("mse", "mae", "huber", "mean_squared_error", "mean_absolute_error", "log_cosh"),
 }
 _METRICS = {
-    "binary": ["accuracy"],
+    # Accuracy alone hides a model that never flags a rare positive class (issue #24):
+    # precision, recall and ROC-AUC (at Keras's defaults: threshold 0.5, 200 thresholds)
+    # say so from the first run. Accuracy stays first, so the default objective is unchanged.
+    "binary": ["accuracy", "precision", "recall", "auc"],
     "multiclass": ["accuracy"],
     "multilabel": ["binary_accuracy", "auc"],
     "regression": ["mae"],
@@ -356,6 +361,13 @@ def _label_shape(task: str, labels: str) -> str:
 
 def _kind(name: str) -> MetricKind | None:
     return METRICS.get(_OTHER_SPELLINGS.get(name, name))
+
+
+def metric_class(name: str) -> str | None:
+    """The Keras metric a plain name stands for, whichever of its names it is (`acc` and
+    `accuracy`: "accuracy"; `mae`: "MeanAbsoluteError"), or None for no metric."""
+    kind = _kind(name)
+    return kind.keras if kind is not None else None
 
 
 def metric_problems(metrics: list[str | dict[str, Any]], task: str, labels: str) -> list[str]:

@@ -107,8 +107,9 @@ def test_config_yaml_is_the_resolved_config(trained, tiny_config_module) -> None
     from dlrun.spec import load_config
 
     saved = load_config(trained["run"] / "config.yaml").config
-    assert saved == load_config(tiny_config_module, ["train.epochs=3"]).config
-    assert saved.train.epochs == 3
+    # what the config left to the environment is written down: the backend that trained
+    assert saved == load_config(tiny_config_module, ["train.epochs=3", "backend=tensorflow"]).config
+    assert saved.train.epochs == 3 and saved.backend == "tensorflow"
 
 
 def test_history_and_summary(trained) -> None:

@@ -106,20 +106,41 @@ def _sweep_metric(runs: list[RunInfo]) -> str | None:
 
 
 def metric_columns(runs: list[RunInfo], first: str | None = None) -> list[str]:
-    """The few metrics worth a column: the sorted one, test metrics, then validation ones."""
+    """The few metrics worth a column: the sorted one, else the runs' objective on test
+    and on validation; then test metrics, then validation ones."""
     counts: dict[str, int] = {}
     for run in runs:
         for key in run.metrics:
             counts[key] = counts.get(key, 0) + 1
+    # A binary run logs five metrics on each split (issue #24): without this lead, the
+    # alphabet alone would pick the columns and could leave out what the runs were
+    # judged by.
+    objective = _objective(runs)
+    if first:
+        lead = [first]
+    else:
+        lead = [f"test_{objective.removeprefix('val_')}", objective] if objective else []
 
     def rank(key: str) -> tuple[int, int, str]:
-        group = 0 if key == first else 1 if key.startswith("test_") else 2
-        if group == 2 and not key.startswith("val_"):
-            group = 3
+        if key in lead:
+            return (lead.index(key), 0, key)
+        group = 2 if key.startswith("test_") else 3 if key.startswith("val_") else 4
         return (group, -counts[key], key)
 
     keys = sorted(counts, key=rank)
     return keys[:MAX_METRIC_COLUMNS]
+
+
+def _objective(runs: list[RunInfo]) -> str:
+    """The objective most of the runs were judged by (summary.json's workflow.metric), or
+    "" when none says."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        workflow = run.summary.get("workflow")
+        metric = workflow.get("metric") if isinstance(workflow, dict) else None
+        if isinstance(metric, str):
+            counts[metric] = counts.get(metric, 0) + 1
+    return max(counts, key=lambda m: counts[m], default="")
 
 
 def runs_table(out: Output, runs: list[RunInfo], metric: str | None, sweep_columns: bool) -> Any:

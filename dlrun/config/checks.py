@@ -42,6 +42,7 @@ from dlrun.tasks import (
     head_for,
     head_problems,
     label_problems,
+    metric_class,
     metric_problems,
 )
 
@@ -127,7 +128,17 @@ def _unlogged(key: str, metric: str, allowed: list[str] | None) -> list[str]:
     """The problem of a monitor (`key`) that names a metric fit does not log."""
     if allowed is None or metric in allowed:
         return []
-    close = difflib.get_close_matches(metric, allowed, n=1)
+    # Another of Keras's names for a logged metric (val_acc) means that metric: spelling
+    # alone would now suggest a binary run's val_auc.
+    validation, meant = metric.startswith("val_"), metric_class(metric.removeprefix("val_"))
+    same = [
+        m
+        for m in allowed
+        if meant is not None
+        and m.startswith("val_") == validation
+        and metric_class(m.removeprefix("val_")) == meant
+    ]
+    close = same[:1] or difflib.get_close_matches(metric, allowed, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     return [
         f"{key} '{metric}' is not logged by this config.{hint} Use one of: {', '.join(allowed)}."

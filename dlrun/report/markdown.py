@@ -59,7 +59,9 @@ def write_report(run: Run | Path, *, status: str | None = None) -> Path:
     path = run.path if isinstance(run, Run) else Path(run)
     info = load_run(path)
     if status is not None:
-        info = replace(info, status=status)
+        # the problem was judged for the state the run is leaving: while "running", the
+        # job's own pid reads as a process that is gone
+        info = replace(info, status=status, problem=None)
     test = _test_metrics(info)
     sections = [_headline(info, test), _stages(info)]
     sections.append(_learning_curves(info))
