@@ -27,6 +27,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from typing import Any
 
 CHILD_ENV = "DLRUN_TRAINING_CHILD"
 SCRATCH_ENV = "DLRUN_SCRATCH"  # a non-chief's scratch run directory, owned by its supervisor
@@ -57,6 +59,9 @@ def supervise(args: list[str], process_id: int, processes: int, verbose: bool) -
     """Run `dlrun <args>` as this process's training child; returns its exit code and,
     when it did not end by itself, why (empty otherwise)."""
     env = dict(os.environ, **{CHILD_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"})
+    if sys.stdout.isatty():  # the child writes to a pipe: keep a terminal's colours and width
+        env.setdefault("FORCE_COLOR", "1")
+        env.setdefault("COLUMNS", str(shutil.get_terminal_size().columns))
     # The supervisor makes and removes a non-chief's scratch directory: a child killed
     # with SIGKILL cannot clean up after itself.
     scratch = tempfile.mkdtemp(prefix=f"dlrun-process-{process_id}-") if process_id else None
@@ -69,26 +74,42 @@ def supervise(args: list[str], process_id: int, processes: int, verbose: bool) -
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _pass_on(stream: Any, to: Any, verbose: bool) -> bool:
+    """Copy `stream` to `to` but the engine's own lines (unless `verbose`); True when one
+    of them said that another process died."""
+    peer_died = False
+    for line in stream:
+        dead = bool(PEER_DIED.search(line))
+        peer_died = peer_died or dead
+        # dlrun's own lines ("error: ...") always pass; the engine's only with --verbose
+        engine = not line.startswith("error:") and (dead or bool(ENGINE_LINE.search(line)))
+        if verbose or not engine:
+            to.write(line)
+            to.flush()
+    return peer_died
+
+
 def _watch(
     args: list[str], env: dict[str, str], process_id: int, processes: int, verbose: bool
 ) -> tuple[int, str]:
     child = subprocess.Popen(
-        [sys.executable, "-m", "dlrun", *args], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "dlrun", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    peer_died = False
+    assert child.stdout is not None and child.stderr is not None
+    # The engine writes to both streams (Gloo's "[Gloo] Rank 1 is connected ..." to stdout).
+    out = threading.Thread(target=_pass_on, args=(child.stdout, sys.stdout, verbose), daemon=True)
+    out.start()
     try:
-        assert child.stderr is not None
-        for line in child.stderr:
-            if ENGINE_LINE.match(line) or (PEER_DIED.search(line) and not verbose):
-                peer_died = peer_died or bool(PEER_DIED.search(line))
-                if verbose:
-                    sys.stderr.write(line)
-                continue
-            sys.stderr.write(line)
+        peer_died = _pass_on(child.stderr, sys.stderr, verbose)
         code = child.wait()
     except KeyboardInterrupt:
         child.send_signal(signal.SIGINT)
-        code = child.wait()
+        peer_died, code = False, child.wait()
+    out.join()
     if code >= 0 and code != 134:  # 134: abort(), as a shell reports it
         return code, ""
     if peer_died:

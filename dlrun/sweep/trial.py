@@ -39,6 +39,7 @@ from dlrun.data.splits import RawData
 from dlrun.errors import ConfigError, FailedStageError, RunFailed
 from dlrun.runs.lifecycle import Interrupted
 from dlrun.runs.rundir import Run
+from dlrun.runtime import current
 from dlrun.spec import DlrunConfig
 from dlrun.sweep.space import Param, format_value, trial_loaded
 from dlrun.sweep.study import in_budget
@@ -123,7 +124,7 @@ class TrialRunner:
             loaded.to_yaml(),
             self.spec.argv,
             config.seed,
-            meta={"name": config.name, "sweep": sweep_meta},
+            meta={"name": config.name, "sweep": sweep_meta, "runtime": current().describe()},
         )
         trial.set_user_attr("run", str(run.path.resolve()))
         trial.set_user_attr("config", loaded.to_yaml())
