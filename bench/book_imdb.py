@@ -7,12 +7,17 @@ keeps the best epoch by val_accuracy (max) and that epoch is tested, because dlr
 (checkpoint: true) tests its best epoch by that rule; the book tests the last epoch. Prints
 one JSON line with the fit time, the training samples and epochs, and the test accuracy.
 
+Backend-neutral: it runs on whichever backend KERAS_BACKEND names (the dense float input
+is what every backend takes). With BENCH_HISTORY_CSV=<file> set, a CSVLogger also writes
+each epoch's row there (bench/backends.py times the first epoch's end by it).
+
 Usage: python bench/book_imdb.py /path/to/shared/datasets
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -60,6 +65,8 @@ with tempfile.TemporaryDirectory() as tmp:
     checkpoint = callbacks.ModelCheckpoint(
         best, monitor="val_accuracy", mode="max", save_best_only=True
     )
+    history_csv = os.environ.get("BENCH_HISTORY_CSV")
+    csv_logger = [callbacks.CSVLogger(history_csv)] if history_csv else []
     started = time.perf_counter()
     model.fit(
         partial_x_train,
@@ -67,7 +74,7 @@ with tempfile.TemporaryDirectory() as tmp:
         epochs=epochs,
         batch_size=512,
         validation_data=(x_val, y_val),
-        callbacks=[checkpoint],
+        callbacks=[checkpoint, *csv_logger],
         verbose=0,
     )
     fit_seconds = time.perf_counter() - started

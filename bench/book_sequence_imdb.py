@@ -7,6 +7,10 @@ validation_split), then one test evaluation of the last epoch's model. Same work
 bench/configs/seq_<model>.yaml. Prints one JSON line with the fit time, the training
 samples and the test accuracy.
 
+Backend-neutral: it runs on whichever backend KERAS_BACKEND names. With
+BENCH_HISTORY_CSV=<file> set, a CSVLogger also writes each epoch's row there
+(bench/backends.py times the first epoch's end by it).
+
 Usage: python bench/book_sequence_imdb.py DATASETS lstm|conv1d EPOCHS
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 
@@ -56,6 +61,7 @@ else:
     )
     optimizer = keras.optimizers.RMSprop(1e-4)
 model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
+history_csv = os.environ.get("BENCH_HISTORY_CSV")
 started = time.perf_counter()
 model.fit(
     x_train,
@@ -63,6 +69,7 @@ model.fit(
     epochs=epochs,
     batch_size=128,
     validation_split=validation_split,
+    callbacks=[keras.callbacks.CSVLogger(history_csv)] if history_csv else None,
     verbose=0,
 )
 fit_seconds = time.perf_counter() - started

@@ -29,6 +29,7 @@ BENCHMARKS = [
     "sweep_imdb.py",
     "mnist_png.py",
     "mnist_transfer.py",
+    "backends.py",
 ]
 
 
