@@ -72,7 +72,10 @@ def evaluate_model(
     )
     truth = np.asarray(split.y)
     metrics: dict[str, Any] = scores(
-        model, np.eye(one_hot, dtype=np.float32)[truth] if one_hot else truth, predicted
+        model,
+        np.eye(one_hot, dtype=np.float32)[truth] if one_hot else truth,
+        predicted,
+        split.loss_weight,
     )
     metrics["samples"] = len(split)
     if config.task == "regression" and predictions_to is not None:
@@ -119,9 +122,13 @@ def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, classes: int) -> 
     return counts.reshape(classes, classes)
 
 
-def scores(model: Any, truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+def scores(
+    model: Any, truth: np.ndarray, predicted: np.ndarray, loss_weight: float | None = None
+) -> dict[str, float]:
     """What `model.evaluate` reports, from predictions already made: the compiled loss
     (with the weights' regularization penalties, as evaluate adds them) and metrics.
+    `loss_weight` weighs every sample's loss, as the split's batches do in training
+    (`Split.loss_weight`), so a test loss compares with the validation loss.
 
     Scoring the predictions instead of evaluating spares a second pass over the split
     (decoding every test image again) and the graph of Keras's test step.
@@ -134,7 +141,8 @@ def scores(model: Any, truth: np.ndarray, predicted: np.ndarray) -> dict[str, fl
     """
     model.reset_metrics()
     try:
-        loss = model.compute_loss(y=truth, y_pred=predicted, training=False)
+        weights = None if loss_weight is None else np.full(len(truth), loss_weight, np.float32)
+        loss = model.compute_loss(y=truth, y_pred=predicted, sample_weight=weights, training=False)
         results = model.compute_metrics(None, truth, predicted)
         return {**{k: float(v) for k, v in results.items()}, "loss": float(loss)}
     finally:

@@ -55,6 +55,7 @@ def cross_field_problems(config: ConfigBase) -> list[str]:
         ),
         *_validation_problems(config),
         *_labels_problems(config),
+        *_target_scale_problems(config),
         *config.data.problems(),
         *config.model.problems(),
         *config.kind_problems(),
@@ -404,6 +405,15 @@ def _labels_problems(config: ConfigBase) -> list[str]:
     if config.data.labels == "one_hot" and config.task != "multiclass":
         return ["data.labels 'one_hot' applies to multiclass tasks only."]
     return []
+
+
+def _target_scale_problems(config: ConfigBase) -> list[str]:
+    if config.data.target_scale is None or config.task == "regression":
+        return []
+    return [
+        f"data.target_scale applies to task regression only, not '{config.task}': "
+        "a class label is no measurement to standardize. Remove data.target_scale."
+    ]
 
 
 RESERVED_STAGES = ("baseline", "final")

@@ -324,6 +324,14 @@ class DataSection(Section):
         "seeded; the first N windows of a series).",
     )
     validation: ValidationConfig = Field(default_factory=lambda: ValidationConfig(fraction=0.2))
+    target_scale: Literal["standard", "none"] | None = Field(
+        None,
+        description="Regression only: 'standard' trains on (y - mean) / std of each fit's "
+        "training targets, the model's last layer turning its output back into the "
+        "target's units (every metric and prediction is in them); 'none' trains on the "
+        "targets as they are. Default: standard, none for a time series (its targets are "
+        "in the target's units already, less its mean or as changes).",
+    )
     cache: bool = Field(
         True,
         description="Keep the loaded data in dlrun's cache ($DLRUN_CACHE_DIR or "

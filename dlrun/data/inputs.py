@@ -35,6 +35,10 @@ class InputSpec:
         augment: data augmentation the model applies to its inputs in training only, as
             (transformation, factor) pairs in order (`data.augment`; built into Keras
             preprocessing layers by `dlrun.models.augment`).
+        target_scale: (means, standard deviations) of the training targets, one per
+            output, when the model learns standardized targets (`data.target_scale`):
+            its last layer multiplies its output by the deviations and adds the means,
+            so it predicts the targets in their units (`dlrun.models.build_model`).
     """
 
     shape: tuple[int, ...]
@@ -43,6 +47,7 @@ class InputSpec:
     vocabulary: int | None = None
     tokens: tuple[str, ...] | None = None
     augment: tuple[tuple[str, Any], ...] = ()
+    target_scale: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def __post_init__(self) -> None:
         # The embedding matrix has one row per id: a vocabulary of another length would

@@ -108,8 +108,9 @@ def _sharded(indices: Any, shard: Shard | None) -> Any:
 
 
 def _batches(indices: Any, split: Split, one_hot: int | None) -> Any:
-    """Batches of (features, labels) gathered by each batch of indices; dense ones when
-    this process's backend takes no sparse batches."""
+    """Batches of (features, labels), and the samples' loss weights when the split has
+    them, gathered by each batch of indices; dense ones when this process's backend
+    takes no sparse batches."""
     import tensorflow as tf
 
     dense = not current().backend.sparse_inputs
@@ -122,17 +123,25 @@ def _batches(indices: Any, split: Split, one_hot: int | None) -> Any:
     def features(index: Any) -> Any:
         batch = gather(index)
         return tf.sparse.to_dense(batch) if dense and isinstance(batch, tf.SparseTensor) else batch
+
     # No autotuning thread: deleting an iterator waits for it to wake, and with another
     # training process on the machine that wait held fit's return for 47-56 s in 7 of 10
     # processes (gdb: ~RootDataset::Iterator in Model::OptimizeLoop). AUTOTUNE still resolves,
     # to one call per core and a prefetch buffer that grows as needed.
     options = tf.data.Options()
     options.autotune.enabled = False
+    weight = split.loss_weight
+
+    def batch(index: Any) -> Any:
+        if weight is None:
+            return features(index), tf.gather(labels, index)
+        # Keras divides the weighted sum of the losses by the batch size, so a constant
+        # weight divides the loss by exactly 1 / weight (`dlrun.data.prepare.target_scale`).
+        weights = tf.fill(tf.shape(index), tf.constant(weight, tf.float32))
+        return features(index), tf.gather(labels, index), weights
+
     return (
-        indices.map(
-            lambda index: (features(index), tf.gather(labels, index)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        indices.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
         .with_options(options)
     )

@@ -19,7 +19,7 @@ input_spec(state, split.x), state["outputs"]
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from dlrun.data.representations import REPRESENTATIONS, representation_of
 from dlrun.data.splits import Features, RawData, Split
 from dlrun.data.timeseries import Windows
 from dlrun.errors import DataError
+from dlrun.tasks import default_loss
 
 # The seed of `data.limit`'s sample (the one that carves test splits, too).
 LIMIT_SEED = 113
@@ -108,7 +109,38 @@ def fit_state(raw: RawData, train: Split, config: ConfigBase) -> dict[str, Any]:
     # data.limit may leave out the highest label, and the head would be too narrow.
     state["outputs"] = _outputs(raw.train.y, config.task, raw.class_names)
     state["class_names"] = raw.class_names
+    scale = target_scale(train.y, raw.kind, config)
+    if scale is not None:
+        state["target_scale"] = scale
     return state
+
+
+def target_scale(y: np.ndarray, kind: str, config: ConfigBase) -> dict[str, Any] | None:
+    """`data.target_scale: standard` fitted on a fit's training targets `y`: each output's
+    mean and standard deviation, and the scale the loss is divided by; None when the
+    model learns the targets as they are (other tasks, `none`, a series by default).
+
+    The model predicts in the targets' units (its last layer is (output * std + mean),
+    `InputSpec.target_scale`), so every metric, prediction and baseline is in them as
+    before, and the loss on its output is the loss in those units. Dividing that loss by
+    its scale, std² for a squared error and std for the others (each grows linearly with
+    a large error), makes it the loss on standardized targets: the weight penalties
+    (l1, l2), the learning rate and clipnorm act as they do on a target of unit spread,
+    rather than against a loss std² times larger.
+    """
+    chosen = config.data.target_scale or ("none" if kind == "series" else "standard")
+    if config.task != "regression" or chosen == "none":
+        return None
+    values = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    std = values.std(axis=0)
+    std[std == 0] = 1.0  # a constant target has no spread to divide by
+    squared = default_loss("regression") if config.train.loss == "auto" else config.train.loss
+    power = 2 if squared in ("mse", "mean_squared_error") else 1
+    return {
+        "mean": values.mean(axis=0).tolist(),
+        "std": std.tolist(),
+        "loss_scale": float(np.mean(std**power)),
+    }
 
 
 def check_targets(y: np.ndarray, config: ConfigBase, class_names: list[str] | None) -> None:
@@ -212,13 +244,24 @@ def _integers(values: np.ndarray) -> bool:
 
 
 def input_spec(state: dict[str, Any], x: Features) -> InputSpec:
-    """What the model's input layer receives, given applied inputs `x`."""
-    return representation_of(state).input_spec(x, state)
+    """What the model's input layer receives, given applied inputs `x`, and the scale of
+    its output when it learns standardized targets."""
+    spec = representation_of(state).input_spec(x, state)
+    scale = state.get("target_scale")
+    if scale is None:
+        return spec
+    return replace(spec, target_scale=(tuple(scale["mean"]), tuple(scale["std"])))
 
 
 def transform(split: Split, state: dict[str, Any], task: str) -> Split:
-    """Apply fitted preprocessing to the inputs and encode the targets for `task`."""
-    return Split(apply_state(split.x, state), prepare_labels(split.y, task, state["outputs"]))
+    """Apply fitted preprocessing to the inputs and encode the targets for `task`; with
+    standardized targets, every sample weighs 1 / the loss's scale (`target_scale`)."""
+    scale = state.get("target_scale")
+    return Split(
+        apply_state(split.x, state),
+        prepare_labels(split.y, task, state["outputs"]),
+        None if scale is None else 1 / scale["loss_scale"],
+    )
 
 
 def limited(split: Split, limit: int | None) -> Split:

@@ -150,12 +150,15 @@ class Split:
 
     x: Features
     y: np.ndarray
+    # Every sample's weight in the loss (None: 1), set when the targets are standardized
+    # inside the model (`dlrun.data.prepare.target_scale`): 1 / the loss's scale.
+    loss_weight: float | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def take(self, index: np.ndarray) -> Split:
-        return Split(take(self.x, index), self.y[index])
+        return Split(take(self.x, index), self.y[index], self.loss_weight)
 
 
 @dataclass

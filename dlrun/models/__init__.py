@@ -61,5 +61,20 @@ def kind_tag(kind: str) -> str:
 
 
 def build_model(config: ModelSection, spec: InputSpec, outputs: int, head: Head) -> Any:
-    """Build the configured body with the task's head."""
-    return MODELS[kind_tag(config.kind)].build(config, spec, outputs, head)
+    """Build the configured body with the task's head; for standardized targets
+    (`spec.target_scale`), the head's output times the targets' deviations plus their
+    means, in a last non-trainable layer: the model learns targets of unit spread and
+    predicts them in their units, so saved, exported and predicting models need no
+    other step."""
+    model = MODELS[kind_tag(config.kind)].build(config, spec, outputs, head)
+    if spec.target_scale is None:
+        return model
+    import keras
+
+    mean, std = spec.target_scale
+    # float32 under a mixed precision policy too, as the head is: a float16 output times
+    # a deviation in the hundreds loses the target's digits.
+    scaled = keras.layers.Rescaling(
+        list(std), offset=list(mean), dtype="float32", name="target_scale"
+    )(model.output)
+    return keras.Model(model.input, scaled, name=model.name)

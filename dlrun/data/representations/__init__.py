@@ -19,6 +19,7 @@ from typing import Any
 
 from dlrun.data.representations.base import (
     INTEGER,
+    NUMBER,
     TEXT,
     Check,
     Representation,
@@ -65,9 +66,21 @@ def representation_of(state: dict[str, Any]) -> Representation:
 
 # what every fitted state holds besides its representation's own keys
 _KIND: dict[str, Check] = {"kind": one_of(*REPRESENTATIONS, *_OLD_NAMES)}
+_TARGET_SCALE: dict[str, Check] = {
+    "mean": list_of(NUMBER, "numbers"),
+    "std": list_of(NUMBER, "numbers"),
+    "loss_scale": NUMBER,
+}
 _COMMON_KEYS: dict[str, Check] = {
     "outputs": INTEGER,
     "class_names": absent_or(nullable(list_of(TEXT, "strings"))),
+    # runs from before data.target_scale have none, and predict as they did
+    "target_scale": absent_or(
+        (
+            lambda v: key_problem(v, _TARGET_SCALE) is None,
+            "an object of the targets' mean, std and loss_scale",
+        )
+    ),
 }
 
 
