@@ -33,9 +33,11 @@ test-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
 	  echo "note: PostgreSQL could not be installed; its sweep test will skip"
 
+# One worker per core (pytest-xdist), a test file per worker: its module fixtures (the
+# backend tier's trained runs) are made once. 2 cores: about 12 minutes instead of 22.
 test: install install-backends test-deps
 	$(BIN)/ruff check dlrun tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: install
 	$(BIN)/ruff check dlrun tests bench

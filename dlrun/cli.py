@@ -285,7 +285,8 @@ def check(
     out = _output()
     # soft_wrap: rich would fold long lines at the terminal width, breaking the YAML.
     out.result(text, markup=False, end="", soft_wrap=True)
-    out.err.print(f"[green]ok:[/] {literal(config)} is valid")
+    # soft_wrap: a long path stays one piece to copy, not folded at the width
+    out.err.print(f"[green]ok:[/] {literal(config)} is valid", soft_wrap=True)
 
 
 @app.command()

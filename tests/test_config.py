@@ -33,7 +33,8 @@ def test_unknown_key_names_path_file_line_and_suggestion(cli, write_config) -> N
     err = check_error(cli, path)
     assert err.startswith(
         f"error: unknown key 'data.validaton' ({path}, line 5). Did you mean 'data.validation'? "
-        "Keys allowed in data (sklearn.digits): source, labels, limit, validation, cache, scale, "
+        "Keys allowed in data (sklearn.digits): source, labels, limit, validation, target_scale, "
+        "cache, scale, "
         "normalize, test_fraction."
     )
 
