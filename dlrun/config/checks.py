@@ -30,6 +30,7 @@ from dlrun.config.schema import (
     ConfigBase,
     ScheduleConfig,
     StageConfig,
+    WorkflowConfig,
     other_member_hint,
     section_in,
     union_members,
@@ -474,12 +475,13 @@ def _workflow_problems(config: ConfigBase) -> list[str]:
                 "workflow.baseline 'seasonal_naive' needs data.season (the steps in one "
                 "season, e.g. 52 for weekly data with a yearly cycle)."
             )
-    if workflow.final == "keep_best" and config.data.validation.kfold is not None:
+    if workflow.final_mode == "keep_best" and config.data.validation.kfold is not None:
         problems.append(
             "workflow.final 'keep_best' needs a holdout validation set; with kfold there is one "
             "model per fold. Use final: retrain (the default)."
         )
-    if workflow.final_models > 1 and workflow.final != "retrain":
+    problems.extend(_ensemble_problems(workflow))
+    if workflow.final_models > 1 and workflow.final_mode != "retrain":
         problems.append("workflow.final_models averages retrained copies; it needs final: retrain.")
     if config.seed + workflow.final_models - 1 > MAX_SEED:
         problems.append(
@@ -496,6 +498,26 @@ def _workflow_problems(config: ConfigBase) -> list[str]:
             problems.append(f"workflow stage name '{stage.name}' is reserved; choose another name.")
         problems.extend(_stage_problems(config, stage, base))
     return problems
+
+
+def _ensemble_problems(workflow: WorkflowConfig) -> list[str]:
+    """An ensemble needs as many stages as it averages. (A config without a workflow
+    section cannot ask for one: `final` is a workflow key, and an override of
+    workflow.final.ensemble makes a one-stage workflow, which this refuses.)"""
+    size = workflow.ensemble
+    planned = [stage.name for stage in workflow.planned()]
+    if size == 1 or size <= len(planned) or not planned:  # no stages at all is said apart
+        return []
+    more = "add stages (workflow.overfit, workflow.regularize or workflow.stages)"
+    fix = (
+        f"{more} or set ensemble to at most {len(planned)}"
+        if len(planned) > 1
+        else f"{more}, or, to average copies of this one stage, use workflow.final_models"
+    )
+    return [
+        f"workflow.final.ensemble {size} averages the {size} best stages, but this workflow "
+        f"plans {len(planned)} ({', '.join(planned)}): {fix}."
+    ]
 
 
 THRESHOLD_RULES = ("f1", "youden", "precision@P", "recall@R")

@@ -559,6 +559,21 @@ class OverfitConfig(Section):
     train: dict[str, Any] = Field(default_factory=dict, description="train keys to override.")
 
 
+class FinalConfig(Section):
+    """`workflow.final` as a mapping: the mode, and how many of the best stages to average."""
+
+    mode: Literal["retrain", "keep_best"] = Field(
+        "retrain", description="retrain or keep_best, as `final: retrain | keep_best` says."
+    )
+    ensemble: int = Field(
+        1,
+        ge=1,
+        description="Average the K best stages (by the objective, as the one stage is chosen): "
+        "each made as `mode` makes the chosen stage's model, the final model outputting the "
+        "mean of their outputs (the book's model ensembling, across architectures).",
+    )
+
+
 class WorkflowConfig(Section):
     """The universal workflow: baseline -> small -> overfit -> regularize -> final on test.
 
@@ -581,27 +596,53 @@ class WorkflowConfig(Section):
     stages: list[StageConfig] | None = Field(
         None, description="Explicit stages instead of the shorthand (small/overfit/regularize)."
     )
-    final: Literal["retrain", "keep_best"] = Field(
+    # The plain word stays a word (not a FinalConfig) so the configs runs save read as before.
+    final: Literal["retrain", "keep_best"] | FinalConfig = Field(
         "retrain",
         description="retrain: the chosen stage on train+validation for its best epoch count; "
-        "keep_best: keep the chosen stage's best checkpoint (holdout only).",
+        "keep_best: keep the chosen stage's best checkpoint (holdout only); "
+        "{mode: retrain | keep_best, ensemble: K}: the same for the K best stages, averaged.",
     )
     final_models: int = Field(
         1,
         ge=1,
         description="final: retrain N copies (seeds seed, seed+1, ...) and average their "
         "predictions: on small data this removes much of the test error's dependence on one "
-        "random initialization (the book's model ensembling).",
+        "random initialization (the book's model ensembling). With final.ensemble, each "
+        "member N times, all averaged.",
     )
     threshold: str | float | None = Field(
         None,
         description="Binary tasks: the decision threshold, chosen on the chosen stage's "
-        "validation predictions (K-fold: out-of-fold) and used for the test confusion matrix, "
+        "validation predictions (an ensemble's: its members' averaged; K-fold: out-of-fold) "
+        "and used for the test confusion matrix, "
         "evaluate and predict. f1 (the best F1), youden (the best recall minus false-positive "
         "rate), precision@P (the lowest threshold with precision >= P, e.g. precision@0.9), "
         "recall@R (the highest threshold with recall >= R), or a fixed number in (0, 1). "
         "Default: 0.5.",
     )
+
+    @field_validator("final", mode="before")
+    @classmethod
+    def _final_word(cls, value: Any) -> Any:
+        # Against both members of the union pydantic would say "a valid dictionary or
+        # instance of FinalConfig" for a misspelled word: say the choices instead.
+        if isinstance(value, dict | FinalConfig) or value in ("retrain", "keep_best"):
+            return value
+        raise PydanticCustomError(
+            "literal_error",
+            "Input should be 'retrain', 'keep_best' or {mode: retrain | keep_best, ensemble: K}",
+        )
+
+    @property
+    def final_mode(self) -> str:
+        """retrain or keep_best, whichever form `final` takes."""
+        return self.final if isinstance(self.final, str) else self.final.mode
+
+    @property
+    def ensemble(self) -> int:
+        """How many of the best stages the final model averages (1: the chosen one alone)."""
+        return 1 if isinstance(self.final, str) else self.final.ensemble
 
     def planned(self) -> list[StageConfig]:
         """The stages in order, each with its name resolved (unique, directory-safe)."""

@@ -111,12 +111,17 @@ def _headline(info: RunInfo, test: dict[str, Any]) -> str:
         others = ", ".join(f"{k} {v:.4f}" for k, v in numbers.items() if k != primary)
         final = info.summary.get("final") if isinstance(info.summary.get("final"), dict) else {}
         source = final.get("stage") or final.get("from")
+        said = f"; final model from stage `{source}`" if source else ""
+        if members := _ensemble(final):
+            said = f"; final model: ensemble of {len(members)}: " + ", ".join(
+                f"`{m['stage']}`" for m in members
+            )
         lines += [
             "",
             f"**Test {primary}: {numbers[primary]:.4f}**"
             + (f" ({others})" if others else "")
             + (f" on {test['samples']} samples" if isinstance(test.get("samples"), int) else "")
-            + (f"; final model from stage `{source}`" if source else "")
+            + said
             + ". The test split was used once, for this number only.",
         ]
         judged = final.get("baseline")
@@ -154,7 +159,30 @@ def _stages(info: RunInfo) -> str:
         return ""
     text = ["## Stages", "", markdown_table(columns, rows)]
     final = info.summary.get("final") if isinstance(info.summary.get("final"), dict) else {}
-    if final.get("mode") == "retrain" and final.get("stage"):
+    members = _ensemble(final)
+    if members and final.get("mode") == "retrain":
+        named = ", ".join(f"`{m['stage']}` ({m.get('epochs', '?')} epochs)" for m in members)
+        samples = f" ({final['samples']} samples)" if final.get("samples") else ""
+        models = final.get("models")
+        copies = (  # workflow.final_models: each member retrained that many times
+            f" {models // len(members)} times"
+            if isinstance(models, int) and models > len(members)
+            else ""
+        )
+        text += [
+            "",
+            f"Final model: ensemble of {len(members)}: {named}, each retrained{copies} on "
+            f"train+validation{samples} for that many epochs; its output is the mean of "
+            "theirs. Evaluated on the test split once.",
+        ]
+    elif members and final.get("mode") == "keep_best":
+        named = ", ".join(f"`{m['stage']}` (epoch {m.get('epochs', '?')})" for m in members)
+        text += [
+            "",
+            f"Final model: ensemble of {len(members)}: {named}, each stage's best "
+            "checkpoint; its output is the mean of theirs. Tested once.",
+        ]
+    elif final.get("mode") == "retrain" and final.get("stage"):
         samples = f" ({final['samples']} samples)" if final.get("samples") else ""
         text += [
             "",
@@ -164,6 +192,14 @@ def _stages(info: RunInfo) -> str:
     elif final.get("mode") == "keep_best" and final.get("stage"):
         text += ["", f"Final model: stage `{final['stage']}`'s best checkpoint, tested once."]
     return "\n".join(text)
+
+
+def _ensemble(final: dict[str, Any]) -> list[dict[str, Any]]:
+    """The members of an ensemble final model (workflow.final.ensemble), else []."""
+    members = final.get("members")
+    if not isinstance(members, list):
+        return []
+    return [m for m in members if isinstance(m, dict) and isinstance(m.get("stage"), str)]
 
 
 def _learning_curves(info: RunInfo) -> str:

@@ -37,7 +37,10 @@ run keeps what it finished; `--resume` reruns only stages not marked done):
         }, ...},
       "chosen": "dropout" | null,             # best score; K-fold: one-standard-error rule
       "final": null | {"stage": "dropout", "mode": "retrain" | "keep_best", "epochs": 7,
-                       "models": 1,            # retrain: copies averaged (final_models)
+                       "models": 1,            # models averaged: final_models x members
+                       "members": [{"stage": "dropout", "epochs": 7}, {"stage": "l2",
+                                    "epochs": 5}],  # workflow.final.ensemble > 1 only,
+                                               # best first (the first is the chosen stage)
                        "samples": 25000, "seconds": 9.1, "test": {"accuracy": .., ...},
                        "baseline": null | {"values": {"majority": {"accuracy": 0.5}, ...},
                                    "reference": {"name", "label", "metric", "value"},
@@ -114,7 +117,7 @@ def final_mode(config: DlrunConfig) -> str:
     """How the final model is made: the workflow's choice; for a single training, its best
     checkpoint (holdout) or a retrain for the common best epoch (K-fold)."""
     if config.workflow is not None:
-        return config.workflow.final
+        return config.workflow.final_mode
     return "retrain" if config.data.validation.kfold is not None else "keep_best"
 
 
@@ -249,6 +252,17 @@ def choose(stages: dict[str, dict[str, Any]], objective: Objective, folds: int =
         n for n, e in completed.items() if abs(e["score"] - completed[best]["score"]) <= margin
     ]
     return min(close, key=lambda n: completed[n].get("params") or 0)
+
+
+def ranked(stages: dict[str, dict[str, Any]], objective: Objective, folds: int = 1) -> list[str]:
+    """The completed stages, best first: `choose`'s pick, then its pick among the rest, and
+    so on, so an ensemble's first member is always the stage chosen alone."""
+    left = dict(stages)
+    order = []
+    while (best := choose(left, objective, folds)) is not None:
+        order.append(best)
+        del left[best]
+    return order
 
 
 def _protocol(config: DlrunConfig, portions: list[Portion]) -> dict[str, Any]:
@@ -432,51 +446,87 @@ def _retrain(flow: Workflow, name: str, config: DlrunConfig, prepared: Any, dire
     )
 
 
+def _members(flow: Workflow) -> list[str]:
+    """The stages the final model is made of, best first: the chosen one alone, or the
+    `workflow.final.ensemble` best (fewer when fewer completed: what there is is averaged)."""
+    size = flow.config.workflow.ensemble if flow.config.workflow is not None else 1
+    folds = len(flow.portions) if flow.kfold else 1
+    names = ranked(flow.summary["stages"], flow.objective, folds)[:size]
+    if len(names) < size:
+        flow.out.warn(
+            f"workflow.final.ensemble {size}: only {len(names)} stage"
+            f"{'s' if len(names) > 1 else ''} completed ({', '.join(names)}); the final model "
+            + ("averages those" if len(names) > 1 else "is that one")
+        )
+    return names
+
+
 def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
-    """Retrain (or keep) the chosen stage's model, then evaluate it on the test split once."""
-    name = flow.summary["chosen"]
-    entry = flow.summary["stages"][name]
-    stage = next(s for s in stages if s.name == name)
-    config = stage.resolve()
+    """Retrain (or keep) the chosen stage's model, or each ensemble member's and average
+    them, then evaluate the final model on the test split once."""
+    names = _members(flow)
+    name = names[0]  # the chosen stage: the ranking's first
+    entries = {n: flow.summary["stages"][n] for n in names}
+    configs = {n: next(s for s in stages if s.name == n).resolve() for n in names}
+    config = configs[name]
     mode = flow.summary["workflow"]["final"]
     out = flow.out
     result: dict[str, Any] = {"stage": name, "mode": mode}
+    if len(names) > 1:
+        result["members"] = [{"stage": n, "epochs": entries[n]["best_epoch"]} for n in names]
+        out.info(f"[bold]final[/]: ensemble of {len(names)}: {', '.join(names)}")
     if mode == "retrain":
-        epochs = int(entry["best_epoch"])
-        out.info(
-            f"[bold]final[/]: {name} retrained on train+validation for {epochs} "
-            f"epoch{'s' if epochs > 1 else ''}"
-        )
-        if entry.get("continues"):
-            out.info(f"  after stage {entry['continues']}, retrained the same way")
+        # Stages override model and train keys only, so every member trains on these data.
         prepared = prepare_portion(
             flow.raw, final_training(flow.raw, config.data.limit), None, config
         )
         copies = flow.config.workflow.final_models if flow.config.workflow is not None else 1
-        members, seconds = [], 0.0
-        for i in range(copies):
-            directory = flow.run.stage_dir("final" if copies == 1 else f"final/member-{i + 1}")
-            if copies > 1:
-                out.info(f"final model {i + 1} of {copies} (seed {config.seed + i})")
-            member_config = config.model_copy(update={"seed": config.seed + i})
-            fit = _retrain(flow, name, member_config, prepared, directory)
-            members.append(fit.model)
-            seconds += fit.seconds
-        model = members[0] if copies == 1 else _average(members, prepared, config, keras)
-        saved = directory / "model.keras" if copies == 1 else None
+        models, seconds = [], 0.0
+        for member in names:
+            epochs = int(entries[member]["best_epoch"])
+            out.info(
+                f"[bold]final[/]: {member} retrained on train+validation for {epochs} "
+                f"epoch{'s' if epochs > 1 else ''}"
+            )
+            if entries[member].get("continues"):
+                out.info(f"  after stage {entries[member]['continues']}, retrained the same way")
+            for i in range(copies):
+                # stages/final holds one model; several get a folder per stage and per copy
+                parts = [member] if len(names) > 1 else []
+                parts += [f"member-{i + 1}"] if copies > 1 else []
+                directory = flow.run.stage_dir("/".join(["final", *parts]))
+                member_config = configs[member].model_copy(
+                    update={"seed": configs[member].seed + i}
+                )
+                if copies > 1:
+                    out.info(f"final model {i + 1} of {copies} (seed {member_config.seed})")
+                fit = _retrain(flow, member, member_config, prepared, directory)
+                models.append(fit.model)
+                seconds += fit.seconds
+        model = models[0] if len(models) == 1 else _average(models, prepared, config, keras)
+        saved = directory / "model.keras" if len(models) == 1 else None
         state = prepared.state
         result.update(
-            epochs=epochs, models=copies, samples=len(prepared.train), seconds=round(seconds, 2)
+            epochs=int(entries[name]["best_epoch"]),
+            models=len(models),
+            samples=len(prepared.train),
+            seconds=round(seconds, 2),
         )
     else:
-        kept = best_model_file(flow.run.path / "stages" / name)
-        out.info(f"[bold]final[/]: keeping {name}'s best model ({kept.name})")
-        model = keras.saving.load_model(kept, safe_mode=True)
-        saved = kept
+        # keep_best makes no model of its own, so an ensemble of it averages the members'
+        # best checkpoints as they are: trained on train alone, like the one model it keeps.
+        kept = [best_model_file(flow.run.path / "stages" / n) for n in names]
+        for member, path in zip(names, kept, strict=True):
+            out.info(f"[bold]final[/]: keeping {member}'s best model ({path.name})")
+        models = [keras.saving.load_model(path, safe_mode=True) for path in kept]
         portion = flow.portions[0]
+        model = models[0] if len(models) == 1 else _average(models, portion.prepared, config, keras)
+        saved = kept[0] if len(kept) == 1 else None
         state = portion.prepared.state
-        result.update(epochs=entry["best_epoch"], samples=len(portion.train_y))
-    threshold = _threshold(flow, name, config, keras, model if mode == "keep_best" else None)
+        result.update(
+            epochs=entries[name]["best_epoch"], models=len(models), samples=len(portion.train_y)
+        )
+    threshold = _threshold(flow, names, config, keras, model if mode == "keep_best" else None)
     if threshold is not None:
         result["threshold"] = threshold.as_dict()
     # The one and only use of the test split.
@@ -510,28 +560,39 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
 
 
 def _threshold(
-    flow: Workflow, name: str, config: DlrunConfig, keras: Any, kept: Any
+    flow: Workflow, names: list[str], config: DlrunConfig, keras: Any, kept: Any
 ) -> Threshold | None:
-    """workflow.threshold's choice on stage `name`'s validation predictions: its best
-    model's on the holdout (`kept`, when the final model is that model), each fold's
-    model's on its own fold with K-fold (out-of-fold predictions)."""
+    """workflow.threshold's choice on the validation predictions of stages `names` (the
+    chosen one, or an ensemble's members, averaged as the final model averages them): the
+    final model's own on the holdout when it is made of their best models (`kept`), each
+    fold's models' on their own fold with K-fold (out-of-fold predictions)."""
     rule = flow.config.workflow.threshold if flow.config.workflow is not None else None
     if rule is None:
         return None
-    stage_dir = flow.run.path / "stages" / name
+
+    def predicted(model: Any, split: Any) -> np.ndarray:
+        return predict_batches(model, make_dataset(split, config.train.batch_size)).reshape(-1)
+
     scores, truth = [], []
     for portion in flow.portions:
         split = portion.prepared.validation
-        path = best_model_file(fold_dir(stage_dir, portion, len(flow.portions)))
-        model = kept if kept is not None else keras.saving.load_model(path, safe_mode=True)
-        dataset = make_dataset(split, config.train.batch_size)
-        scores.append(predict_batches(model, dataset).reshape(-1))
+        if kept is not None:
+            scores.append(predicted(kept, split))
+        else:
+            each = []
+            for name in names:
+                stage_dir = flow.run.path / "stages" / name
+                path = best_model_file(fold_dir(stage_dir, portion, len(flow.portions)))
+                model = keras.saving.load_model(path, safe_mode=True)
+                each.append(predicted(model, split))
+                del model
+            scores.append(np.mean(each, axis=0))
         truth.append(np.asarray(split.y).reshape(-1))
-        del model
     chosen = choose_threshold(rule, np.concatenate(scores), np.concatenate(truth))
     where = "out-of-fold validation" if flow.kfold else "validation"
+    whose = f"{names[0]}'s" if len(names) == 1 else f"the ensemble's ({', '.join(names)})"
     said = (
-        f"threshold {rule}: {chosen.value:.4g} on {name}'s {where} predictions "
+        f"threshold {rule}: {chosen.value:.4g} on {whose} {where} predictions "
         f"(precision {_fmt(chosen.precision)}, recall {_fmt(chosen.recall)}, "
         f"F1 {_fmt(chosen.f1)})"
     )
@@ -621,12 +682,16 @@ def _final_row(flow: Workflow) -> list[str] | None:
     if not final:
         return None
     base = flow.metric.removeprefix("val_")
-    how = (
-        f"retrained on train+val for {final['epochs']} epochs"
-        if final["mode"] == "retrain"
-        else "best checkpoint kept"
-    )
-    if final.get("models", 1) > 1:
+    members = final.get("members") or [{"stage": final["stage"], "epochs": final["epochs"]}]
+    who = f"{final['stage']},"
+    if len(members) > 1:  # the members' names hold commas already
+        who = f"ensemble of {len(members)}: {', '.join(m['stage'] for m in members)};"
+    epochs = ", ".join(str(m["epochs"]) for m in members)
+    if final["mode"] == "retrain":
+        how = f"retrained on train+val for {epochs} epochs"
+    else:
+        how = "best checkpoint kept" if len(members) == 1 else "best checkpoints kept"
+    if final.get("models", 1) > len(members):  # final_models copies of each
         how += f", mean of {final['models']} models"
     extra = 1 if flow.metric != "val_loss" else 0
     test = final["test"].get(base)
@@ -640,7 +705,7 @@ def _final_row(flow: Workflow) -> list[str] | None:
         against += "; chosen while still improving: train longer"
     return [
         "final",
-        f"{final['stage']}, {how}",
+        f"{who} {how}",
         "–",
         "–",
         "–",
