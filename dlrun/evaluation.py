@@ -16,15 +16,17 @@ from typing import Any
 import numpy as np
 
 from dlrun.config.schema import ConfigBase
+from dlrun.console import progress
 from dlrun.data.pipeline import make_dataset
 from dlrun.data.splits import Split
 from dlrun.runs.rundir import write_text
 from dlrun.runtime import current
 
 
-def predict_batches(model: Any, dataset: Any) -> np.ndarray:
+def predict_batches(model: Any, dataset: Any, what: str = "predicting") -> np.ndarray:
     """`model.predict(dataset)`, one batch per call whatever the model's
-    `steps_per_execution`.
+    `steps_per_execution`, its batches counted as the progress of `what`
+    (`dlrun.console.progress`).
 
     Keras's TensorFlow trainer unrolls `steps_per_execution` predict steps into one graph
     (a Python loop, where fit and evaluate loop inside the graph): for a GRU on Jena's
@@ -37,13 +39,26 @@ def predict_batches(model: Any, dataset: Any) -> np.ndarray:
     probabilities = predict_batches(model, make_dataset(prepared.test, 512))
     ```
     """
+    import keras
+
     model = current().local(model)  # a distributed model predicts through a local copy
     steps = model.steps_per_execution
     model.steps_per_execution, model.predict_function = 1, None
     try:
-        return np.asarray(model.predict(dataset, verbose=0))
+        with progress(what, _batch_count(dataset), "batches") as step:
+            # by the batch's number, which Keras passes after the batch is predicted
+            counter = keras.callbacks.LambdaCallback(
+                on_predict_batch_end=lambda batch, logs: step(batch + 1 - step.done)
+            )
+            return np.asarray(model.predict(dataset, verbose=0, callbacks=[counter]))
     finally:
         model.steps_per_execution, model.predict_function = steps, None
+
+
+def _batch_count(dataset: Any) -> int | None:
+    """The dataset's number of batches, None when tf.data cannot tell (a filter)."""
+    count = int(dataset.cardinality())
+    return count if count >= 0 else None
 
 
 def one_hot_width(config: ConfigBase, outputs: int) -> int | None:
@@ -68,7 +83,7 @@ def evaluate_model(
     model = current().local(model)  # once: predictions and scores both use it
     one_hot = one_hot_width(config, outputs)
     predicted = predict_batches(
-        model, make_dataset(split, config.train.batch_size, one_hot=one_hot)
+        model, make_dataset(split, config.train.batch_size, one_hot=one_hot), "evaluating"
     )
     truth = np.asarray(split.y)
     metrics: dict[str, Any] = scores(

@@ -12,6 +12,10 @@ from dlrun.tfenv import QUIET_TF_LOG_LEVEL
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
+# Progress lines in a log come every 5 s of a long step; on a loaded machine a step of a
+# tiny test can take that long, and tests that read stderr would see a line only sometimes.
+# tests/test_progress.py sets its own interval.
+os.environ.setdefault("DLRUN_PROGRESS_SECONDS", "3600")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -121,7 +121,7 @@ def predict(
     chunks = _checked(inputs(), state, where, misfits)
     first = next(chunks)  # the input's own errors come before the model loads
     model = load_final_model(run, out.verbose)
-    with _predictions_to(output, out) as write:
+    with _predictions_to(output, out) as write, out.reporting():
         for raw in itertools.chain([first], chunks):
             predictions = predict_features(model, raw, state, config, where)
             predictions, leading = representation.outputs(predictions, raw, state)

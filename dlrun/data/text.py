@@ -5,7 +5,8 @@
 are the folder names, sorted (aclImdb: neg, pos); a folder in train without its match
 in test (aclImdb's `unsup`) is not a class. The texts are vectorized by a Keras
 `TextVectorization` layer adapted on the training portion only
-(`dlrun.data.representations.text`).
+(`dlrun.data.representations.text`). Reading the files shows its progress
+(`dlrun.console.progress`): aclImdb's 50,000 take a while from a cold disk.
 
 Example config:
 
@@ -28,6 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from dlrun.config.schema import Section
+from dlrun.console import Step, progress
 from dlrun.data.class_folders import ClassFolders, at_least_two, class_names, existing_root
 from dlrun.data.splits import RawData, Split, with_test_split
 from dlrun.errors import DataError, DataWarning
@@ -99,7 +101,9 @@ def layout(root: Path) -> tuple[list[str], list[Path]]:
 def text_dir_source(config: TextDirConfig) -> RawData:
     classes, splits = config.layout()
     skipped: list[Path] = []
-    parts = [_read_split(folder, classes, config.skip_bad_files, skipped) for folder in splits]
+    listed = [_listed(folder, classes) for folder in splits]
+    with progress("reading text files", sum(len(files) for files in listed), "files") as step:
+        parts = [_read_split(files, config.skip_bad_files, skipped, step) for files in listed]
     if skipped:
         warnings.warn(
             f"skipped {len(skipped)} file{'s' if len(skipped) > 1 else ''} that are not UTF-8 "
@@ -114,24 +118,33 @@ def text_dir_source(config: TextDirConfig) -> RawData:
     return RawData(Split(x_train, y_train), Split(x_test, y_test), kind="text", class_names=classes)
 
 
+def _listed(folder: Path, classes: list[str]) -> list[tuple[int, Path]]:
+    """(label, file) of every file in `folder`'s class folders, class by class, sorted."""
+    return [
+        (label, file)
+        for label, name in enumerate(classes)
+        for file in sorted(p for p in (folder / name).iterdir() if p.is_file())
+    ]
+
+
 def _read_split(
-    folder: Path, classes: list[str], skip_bad: bool, skipped: list[Path]
+    files: list[tuple[int, Path]], skip_bad: bool, skipped: list[Path], step: Step
 ) -> tuple[np.ndarray, np.ndarray]:
     texts, labels = [], []
-    for label, name in enumerate(classes):
-        for file in sorted(p for p in (folder / name).iterdir() if p.is_file()):
-            try:
-                texts.append(file.read_text(encoding="utf-8"))
-            except UnicodeDecodeError as exc:
-                if not skip_bad:
-                    raise DataError(
-                        f"{file} is not UTF-8 text (byte {exc.start}: {exc.reason}).",
-                        hint="Convert it to UTF-8, or set data.skip_bad_files: true to skip "
-                        "such files (they are counted and reported).",
-                    ) from None
-                skipped.append(file)
-                continue
-            labels.append(label)
+    for label, file in files:
+        step()
+        try:
+            texts.append(file.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            if not skip_bad:
+                raise DataError(
+                    f"{file} is not UTF-8 text (byte {exc.start}: {exc.reason}).",
+                    hint="Convert it to UTF-8, or set data.skip_bad_files: true to skip "
+                    "such files (they are counted and reported).",
+                ) from None
+            skipped.append(file)
+            continue
+        labels.append(label)
     x = np.empty(len(texts), dtype=object)
     x[:] = texts
     return x, np.asarray(labels, dtype=np.int64)

@@ -160,6 +160,7 @@ def _fit_folds(
     on_fold: Any,
     start: Path | None,
 ) -> None:
+    from dlrun.training.callbacks.printer import FoldProgress
     from dlrun.training.fit import fit_model
 
     count = len(portions)
@@ -173,15 +174,16 @@ def _fit_folds(
             record.folds.append(finished[portion.name])
             histories.append(read_columns(directory))
             continue
-        fit = fit_model(
-            config,
-            portion.prepared,
-            directory,
-            quiet if count > 1 else out,
-            objective,
-            extra_callbacks=hooks.fit_callbacks(count) if hooks else None,
-            start=best_model_file(fold_dir(start, portion, count)) if start else None,
-        )
+        with FoldProgress(out, index, count) as progress:
+            fit = fit_model(
+                config,
+                portion.prepared,
+                directory,
+                quiet if count > 1 else out,
+                objective,
+                extra_callbacks=[progress, *(hooks.fit_callbacks(count) if hooks else [])],
+                start=best_model_file(fold_dir(start, portion, count)) if start else None,
+            )
         if objective.name not in fit.history:
             raise metric_missing(objective.name, list(fit.history))
         fit_seconds = fit.seconds

@@ -63,7 +63,7 @@ def run_job(
             _reopen(run, final, out)
             if meta:
                 run.update_meta(**meta)
-        with run_lifecycle(run, out):
+        with run_lifecycle(run, out), out.reporting():
             summary = run_workflow(run, config, out, only=only, final=final, hooks=hooks, raw=raw)
             if finish is not None:
                 finish(summary)

@@ -14,7 +14,7 @@ image arrays: the model-facing representation is `images`. The fitted state also
 ones, so a corrupt file is named before training starts, not by a decoder error deep
 inside an epoch. Before that, `check_headers` reads only the files' headers, so an image
 that claims more pixels than `data.max_pixels` is refused before it is decoded, in
-training and in predict alike.
+training and in predict alike. Both show their progress (`dlrun.console.progress`).
 
 Example:
 
@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlrun.config.schema import DataSection
+from dlrun.console import progress
 from dlrun.data.inputs import InputSpec
 from dlrun.data.representations.base import (
     INTEGER,
@@ -223,10 +224,15 @@ def scan_files(
         .map(shape_of, num_parallel_calls=tf.data.AUTOTUNE)
         # A file that fails to read or decode drops out here; it is the index missing below.
         .ignore_errors()
-        .batch(4096)
+        # a batch is indices and shapes only: small ones cost little and move the progress
+        .batch(256)
     )
-    for index, shape in dataset.as_numpy_iterator():
-        found.shapes[index], good[index] = shape, True
+    with progress("scanning image files", len(files), "files") as step:
+        for index, shape in dataset.as_numpy_iterator():
+            found.shapes[index], good[index] = shape, True
+            # map keeps the files' order: the last index counts the bad files before it too
+            step(int(index[-1]) + 1 - step.done)
+        step(len(files) - step.done)  # bad files after the last good one
     bad = np.flatnonzero(~good)
     if len(bad) and not skip_bad:
         first = Path(files[bad[0]])
@@ -378,27 +384,29 @@ def check_headers(
     sizes when no `image_size` says what to resize them to. A file whose header dlrun
     cannot read is left to the decoder."""
     first: tuple[str, tuple[int, int]] | None = None
-    for file in files:
-        size = header_size(file)
-        if size is None:
-            continue
-        height, width = size
-        if height * width > max_pixels:
-            raise DataError(
-                f"{file}: its header says {height}x{width}, {height * width:,} pixels, more "
-                f"than data.max_pixels ({max_pixels:,}); decoding it would take "
-                f"about {height * width * 4 / 2**30:.1f} GB.",
-                hint=fix,
-            )
-        if first is None:
-            first = (file, size)
-        elif image_size is None and size != first[1]:
-            (h, w) = first[1]
-            raise DataError(
-                f"the images differ in size: {first[0]} is {h}x{w}, {file} is "
-                f"{height}x{width} (height x width), and data.image_size is not set.",
-                hint="Set data.image_size: [height, width]; every image is resized to it.",
-            )
+    with progress("reading image headers", len(files), "files") as step:
+        for file in files:
+            step()
+            size = header_size(file)
+            if size is None:
+                continue
+            height, width = size
+            if height * width > max_pixels:
+                raise DataError(
+                    f"{file}: its header says {height}x{width}, {height * width:,} pixels, more "
+                    f"than data.max_pixels ({max_pixels:,}); decoding it would take "
+                    f"about {height * width * 4 / 2**30:.1f} GB.",
+                    hint=fix,
+                )
+            if first is None:
+                first = (file, size)
+            elif image_size is None and size != first[1]:
+                (h, w) = first[1]
+                raise DataError(
+                    f"the images differ in size: {first[0]} is {h}x{w}, {file} is "
+                    f"{height}x{width} (height x width), and data.image_size is not set.",
+                    hint="Set data.image_size: [height, width]; every image is resized to it.",
+                )
 
 
 def header_size(path: str) -> tuple[int, int] | None:

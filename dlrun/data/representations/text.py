@@ -11,12 +11,13 @@ are the state saved with the run, from which `apply` rebuilds the same layer.
   dense texts x vocabulary matrix ever exists. tf-idf is count x idf, as Keras computes
   it (its sparse tf_idf output fails in Keras 3.15, so the counts are weighted here).
 
-New inputs for `predict` are a text file with one text per line.
+New inputs for `predict` are a text file with one text per line. Adapting and
+vectorizing show their progress a chunk of texts at a time (`dlrun.console.progress`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlrun.config.schema import DataSection
+from dlrun.console import Step, progress
 from dlrun.data.inputs import InputSpec
 from dlrun.data.representations.base import (
     INTEGER,
@@ -95,11 +97,11 @@ class RawText(Representation):
             "sequence_length": keys.sequence_length,
             "standardize": keys.standardize,
         }
-        import tensorflow as tf
 
         layer = vectorizer(state, "tf_idf" if keys.output == "tf_idf" else None)
-        texts = tf.data.Dataset.from_tensor_slices(_strings(train.x, 0, len(train.x)))
-        layer.adapt(texts.batch(_CHUNK))
+        # adapt takes any iterable of batches (Keras >= 3): the chunks count what it took
+        with progress("adapting the vectorizer", len(train.x), "texts") as step:
+            layer.adapt(_chunks(train.x, step))
         vocabulary = [str(t) for t in layer.get_vocabulary(include_special_tokens=False)]
         if not vocabulary:
             raise DataError("the training texts hold no tokens to build a vocabulary from.")
@@ -110,15 +112,15 @@ class RawText(Representation):
         return state
 
     def apply(self, x: Any, state: dict[str, Any]) -> Any:
-        starts = range(0, len(x), _CHUNK)
-        if state["output"] == "int":
-            layer = _in_graph(vectorizer(state))
-            parts = [np.asarray(layer(_strings(x, i, i + _CHUNK))) for i in starts]
-            width = state["sequence_length"]
-            return np.concatenate(parts).astype(np.int32) if parts else np.zeros((0, width))
-        mode = "multi_hot" if state["output"] == "multi_hot" else "count"
-        layer = _in_graph(vectorizer(state, mode, True), sparse=True)
-        rows = [_csr(layer(_strings(x, i, i + _CHUNK)[:, None])) for i in starts]
+        with progress("vectorizing", len(x), "texts") as step:
+            if state["output"] == "int":
+                layer = _in_graph(vectorizer(state))
+                parts = [np.asarray(layer(texts)) for texts in _chunks(x, step)]
+                width = state["sequence_length"]
+                return np.concatenate(parts).astype(np.int32) if parts else np.zeros((0, width))
+            mode = "multi_hot" if state["output"] == "multi_hot" else "count"
+            layer = _in_graph(vectorizer(state, mode, True), sparse=True)
+            rows = [_csr(layer(texts[:, None])) for texts in _chunks(x, step)]
         values = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
         weights = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
         lengths = np.concatenate([r[2] for r in rows]) if rows else np.zeros(0, np.int64)
@@ -155,6 +157,14 @@ def text_lines(lines: list[str]) -> np.ndarray:
     out = np.empty(len(lines), dtype=object)
     out[:] = lines
     return out
+
+
+def _chunks(x: Any, step: Step) -> Iterator[Any]:
+    """The texts `_CHUNK` at a time as string tensors; each chunk is counted done by `step`
+    when the next is asked for, that is once its consumer is through with it."""
+    for start in range(0, len(x), _CHUNK):
+        yield _strings(x, start, start + _CHUNK)
+        step(min(_CHUNK, len(x) - start))
 
 
 def _strings(x: Any, start: int, stop: int) -> Any:
