@@ -23,7 +23,7 @@ from dlrun.console import Output
 from dlrun.data.prepare import prepare_test
 from dlrun.data.representations import load_state
 from dlrun.data.sources import load_raw
-from dlrun.errors import ConfigError, RunError
+from dlrun.errors import ConfigError, RunError, UsageError
 from dlrun.runs.catalog import resolve_run
 from dlrun.runs.rundir import Run, default_runs_dir
 from dlrun.spec import load_config
@@ -55,9 +55,12 @@ def evaluate(
     from dlrun.workflow.baselines import judge_on_test, on_test
 
     out.info(f"loading data [bold]{escape(config.data.source)}[/]")
-    raw = load_raw(config.data)
-    test = prepare_test(raw, config, state)
-    metrics = evaluate_model(model, test, config, state["outputs"], threshold=saved_threshold(run))
+    with out.reporting():
+        raw = load_raw(config.data)
+        test = prepare_test(raw, config, state)
+        metrics = evaluate_model(
+            model, test, config, state["outputs"], threshold=saved_threshold(run)
+        )
     judged = judge_on_test(on_test(config, raw, test, state), config.resolved_objective(), metrics)
     name = "evaluation.json" if data_config is None else f"evaluation-{Path(data_config).stem}.json"
     run.write_json(
@@ -111,6 +114,13 @@ def load_final_model(run: Run, verbose: bool = False) -> Any:
                 hint="dlrun loads models in safe mode only: build the model from standard Keras "
                 "layers. If you trust the file, load it yourself with "
                 "keras.saving.load_model(path, safe_mode=False).",
+            ) from None
+        backend = keras.backend.backend()
+        if "sparse" in str(exc).lower() and backend != "tensorflow":
+            raise UsageError(
+                f"{path} takes sparse inputs (multi-hot token sets), which Keras's {backend} "
+                "backend cannot load.",
+                hint="Use --backend tensorflow or jax.",
             ) from None
         raise RunError(
             f"{path} is damaged: Keras cannot load it ({type(exc).__name__}: {reason}).",
