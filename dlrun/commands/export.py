@@ -18,6 +18,17 @@ multi-hot rows: Keras's export keeps no sparse input signature. A raw-text run's
 SavedModel takes strings: its vectorizer is exported with it, under the tensorflow backend
 only. ONNX has no string vectorizer, so a raw-text run is refused for ONNX.
 
+A CSV table run's SavedModel (also with a text column) takes the raw columns: its `serve`
+(and `serving_default`, which TF Serving calls) takes a dict of one string tensor per
+feature column, named as the CSV header, each cell as the CSV holds it, and applies the
+run's preprocessing as Keras layers built from `preprocessing.json`
+(`dlrun.data.serving`); `serve_vectors` takes rows preprocessed already, as before. The
+signatures (TF Serving's) name a column that is no Python identifier otherwise ('floor
+type' as floor_type; `serving.signature_names`). It is
+checked on the first rows of the run's CSV and on rows that miss values and hold unseen
+categories, against `dlrun predict`'s path (the state applied in numpy, then the Keras
+model). Tensorflow backend only; its ONNX export takes preprocessed rows.
+
 Example:
 
 ```python
@@ -41,6 +52,7 @@ import numpy as np
 
 from dlrun.commands.evaluate import load_final_model
 from dlrun.console import Output, literal, printable
+from dlrun.data import serving
 from dlrun.errors import DlrunError, UsageError
 from dlrun.runs.catalog import resolve_run
 from dlrun.runs.rundir import Run, temporary_prefix
@@ -57,6 +69,7 @@ ONNX_CONVERTERS = {"tensorflow": ("tf2onnx",), "jax": ("jax2onnx",), "torch": ()
 ONNX_INPUT = "inputs"
 SAMPLES = 8
 TOLERANCE = 1e-5
+EXAMPLE_COLUMNS = 4  # columns of a table's "Serve it" example: a wide table's would not fit
 
 
 def export(
@@ -83,8 +96,11 @@ def export(
     has_state = (run.path / "preprocessing.json").is_file()
     state: dict[str, Any] = load_state(run) if has_state else {}
     strings = state.get("kind") == "text"
+    columns = fmt == "saved_model" and state.get("kind") in serving.KINDS
     backend = import_keras(out.verbose).backend.backend()
-    check_supported(fmt, backend, strings=strings, sparse=_takes_sparse_input(model_file))
+    check_supported(
+        fmt, backend, strings=strings, sparse=_takes_sparse_input(model_file), columns=columns
+    )
     # Not mkdtemp: its 0700 would become the export's own mode, not what the umask says.
     staging = target.parent / f"{temporary_prefix(target.name)}{secrets.token_hex(4)}"
     try:  # before the model loads: a place that takes no file is refused before the work
@@ -99,7 +115,11 @@ def export(
         model = load_final_model(run, out.verbose)
         what = "an ONNX file" if fmt == "onnx" else "a SavedModel"
         out.info(f"exporting [bold]{literal(run.id)}[/] as {what} ({backend} backend)")
-        if fmt == "onnx":
+        if columns:
+            rows = table_rows(run, state)
+            export_table_model(model, state, staging / "saved_model", rows)
+            difference = verify_table_model(model, state, staging / "saved_model", rows)
+        elif fmt == "onnx":
             export_onnx(model, staging / "model.onnx", backend, out.verbose)
             difference = verify_onnx(model, staging / "model.onnx", backend)
         elif strings:
@@ -132,24 +152,40 @@ def export(
             f"Serve it: onnxruntime.InferenceSession('{printable(target / 'model.onnx')}')"
             f".run(None, {{'{ONNX_INPUT}': x}})[0]"
         )
+    elif columns:
+        artifact = (
+            f"  saved_model/  reloaded with tf.saved_model.load: serve (raw CSV columns) and "
+            f"serve_vectors agree with dlrun predict on {len(rows)} rows (max difference "
+            f"{difference:.2g})\n"
+        )
+        serve = (
+            f"Serve it: tf.saved_model.load('{printable(target / 'saved_model')}')"
+            f".serve({_columns_example(state, rows[0])})\n  one string tensor per feature "
+            f"column ({len(serving.column_names(state))}), each cell as in the CSV (empty or "
+            "NA: missing); serve_vectors(x) takes rows preprocessed as preprocessing.json says"
+            + _renamed(state)
+        )
     else:
         artifact = (
             f"  saved_model/  reloaded with tf.saved_model.load: outputs agree on {SAMPLES} "
             f"samples (max difference {difference:.2g})\n"
         )
         serve = f"Serve it: tf.saved_model.load('{printable(target / 'saved_model')}').serve(x)"
+    if not columns:  # what x is
+        serve += (" with x dense multi-hot rows (float32)" if sparse else _images(model, state)) + (
+            " with x a string tensor of raw texts, shape (n,)" if strings else ""
+        )
+    applied = "what serve applies" if columns else "apply to raw inputs first (dlrun predict does)"
     out.info(
-        artifact + "  model.keras   the Keras model\n"
-        "  preprocessing.json  apply to raw inputs first (dlrun predict does)\n"
-        + serve
-        + (" with x dense multi-hot rows (float32)" if sparse else _images(model, state))
-        + (" with x a string tensor of raw texts, shape (n,)" if strings else ""),
+        artifact + f"  model.keras   the Keras model\n  preprocessing.json  {applied}\n" + serve,
         markup=False,
     )
     return target
 
 
-def check_supported(fmt: str, backend: str, *, strings: bool, sparse: bool) -> None:
+def check_supported(
+    fmt: str, backend: str, *, strings: bool, sparse: bool, columns: bool = False
+) -> None:
     """Refuse, before the model loads, an export this backend or format cannot write.
 
     Args:
@@ -157,6 +193,8 @@ def check_supported(fmt: str, backend: str, *, strings: bool, sparse: bool) -> N
         backend: the Keras backend this process runs (`keras.backend.backend()`).
         strings: the run takes raw texts (its vectorizer is part of the export).
         sparse: the saved model's input is sparse.
+        columns: a SavedModel taking raw CSV columns (the table's preprocessing is part
+            of the export).
 
     Example:
 
@@ -178,6 +216,17 @@ def check_supported(fmt: str, backend: str, *, strings: bool, sparse: bool) -> N
             f"a raw-text run's SavedModel (its vectorizer, then the model) is written under "
             f"the tensorflow backend only; this process runs {backend}.",
             hint="Export it with KERAS_BACKEND=tensorflow.",
+        )
+    if columns and backend != "tensorflow":
+        # Keras builds Normalization's statistics with the backend's ops: under JAX (no
+        # x64) they are float32, which rounds a mean of 2000 (a year) by up to 6e-5, where
+        # dlrun standardizes in float64.
+        raise UsageError(
+            f"a CSV table run's SavedModel (its preprocessing as Keras layers, then the "
+            f"model) is written under the tensorflow backend only; this process runs "
+            f"{backend}.",
+            hint="Export it with KERAS_BACKEND=tensorflow, or use --format onnx, which takes "
+            "preprocessed rows.",
         )
     if sparse and backend == "torch":  # Keras refuses to load it: torch has no sparse tensors
         raise UsageError(
@@ -421,3 +470,110 @@ def verify_text_model(model: Any, state: dict[str, Any], path: Path) -> float:
     reloaded = tf.saved_model.load(str(path))  # held: its variables die with it
     got = np.asarray(reloaded.serve(tf.constant(texts)))
     return _agreement("string SavedModel", got, expected)
+
+
+def table_rows(run: Run, state: dict[str, Any]) -> np.ndarray:
+    """Raw rows to check a table's SavedModel on: the first SAMPLES of the run's CSV, as
+    `dlrun predict` reads them (none when the file is gone or holds what predict refuses),
+    then SAMPLES made from the state (`serving.sample_rows`: missing cells, unseen
+    categories)."""
+    from dlrun.commands.predict import read_input_chunks
+    from dlrun.data.representations import representation_of
+    from dlrun.spec import load_config
+
+    made = serving.sample_rows(state, SAMPLES)
+    try:
+        config = load_config(run.path / "config.yaml", inputs=False).config
+        path = Path(config.data.path)
+        rows = next(read_input_chunks(path, state, config, SAMPLES))
+        representation_of(state).misfits(rows, state, 0, path)  # text or inf in a number
+    except (DlrunError, OSError, UnicodeDecodeError):
+        return made
+    return np.concatenate([rows, made])
+
+
+def _column_tensors(state: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """Raw rows as the table SavedModel's `serve` takes them: one string tensor per column."""
+    import tensorflow as tf
+
+    return {
+        name: tf.constant([str(v) for v in rows[:, j]], tf.string)
+        for j, name in enumerate(serving.column_names(state))
+    }
+
+
+def export_table_model(model: Any, state: dict[str, Any], path: Path, rows: np.ndarray) -> None:
+    """A SavedModel whose `serve` takes a dict of raw CSV columns: the run's preprocessing
+    as Keras layers, then the model in inference mode; `serve_vectors` takes preprocessed
+    rows. `rows` (raw, as `table_rows` gives) build the layers before they are tracked."""
+    import keras
+    import tensorflow as tf
+
+    preprocess = serving.TableColumns(state)
+    preprocess(_column_tensors(state, rows[:1]))  # the archive tracks built layers only
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for layer in preprocess.layers():
+        archive.track(layer)
+    # `serve` first: the first endpoint is also `serving_default`, which TF Serving calls.
+    archive.add_endpoint(
+        "serve",
+        lambda columns: model(preprocess(columns), training=False),
+        input_signature=[serving.input_signature(state)],
+    )
+    spec = model.inputs[0]  # dense, also for a sparse input: Keras keeps no sparse signature
+    archive.add_endpoint(
+        "serve_vectors",
+        lambda inputs: model(inputs, training=False),
+        input_signature=[tf.TensorSpec(spec.shape, spec.dtype)],
+    )
+    archive.write_out(str(path), verbose=False)
+
+
+def verify_table_model(model: Any, state: dict[str, Any], path: Path, rows: np.ndarray) -> float:
+    """Reload the table SavedModel; `serve` on the raw `rows`, and `serve_vectors` on them
+    preprocessed, must agree with `dlrun predict`'s path: the state applied in numpy, then
+    the Keras model."""
+    import keras
+    import tensorflow as tf
+
+    from dlrun.data.representations import representation_of
+
+    x = representation_of(state).apply(rows, state)
+    dense = x if isinstance(x, np.ndarray) else x.to_dense()
+    expected = keras.ops.convert_to_numpy(model(dense, training=False))
+    reloaded = tf.saved_model.load(str(path))  # held: its variables die with it
+    try:
+        served = np.asarray(reloaded.serve(_column_tensors(state, rows)))
+    except tf.errors.OpError as exc:  # a number Python reads but TensorFlow does not: 1_000
+        raise DlrunError(
+            f"the exported SavedModel's serve fails on rows dlrun predict takes "
+            f"({_first_line(exc)}); nothing was written."
+        ) from None
+    vectors = np.asarray(reloaded.serve_vectors(tf.constant(dense)))
+    return max(
+        _agreement("SavedModel's serve (raw CSV columns)", served, expected),
+        _agreement("SavedModel's serve_vectors", vectors, expected),
+    )
+
+
+def _columns_example(state: dict[str, Any], row: np.ndarray) -> str:
+    """`serve`'s argument for one raw row, as Python; the first EXAMPLE_COLUMNS columns
+    of a wider table, then `...`."""
+    names = serving.column_names(state)
+    shown = [
+        f"{name!r}: tf.constant([{str(value)!r}])"
+        for name, value in zip(names[:EXAMPLE_COLUMNS], row, strict=False)
+    ]
+    return "{" + ", ".join(shown) + (", ..." if len(names) > EXAMPLE_COLUMNS else "") + "}"
+
+
+def _renamed(state: dict[str, Any]) -> str:
+    """The table's columns that its signatures (TF Serving's) name otherwise, as a line of
+    the export's output; '' when every column keeps its name."""
+    renamed = [(c, n) for c, n in serving.signature_names(state).items() if c != n]
+    if not renamed:
+        return ""
+    shown = ", ".join(f"{column!r} as {name}" for column, name in renamed[:EXAMPLE_COLUMNS])
+    more = f" and {len(renamed) - EXAMPLE_COLUMNS} more" if len(renamed) > EXAMPLE_COLUMNS else ""
+    return f"\n  the signatures (TF Serving) name the inputs {shown}{more}"
