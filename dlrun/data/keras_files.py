@@ -33,7 +33,7 @@ from pydantic import Field
 
 from dlrun.config.schema import DataSection
 from dlrun.data.arrays import ArrayKeys
-from dlrun.data.splits import RawData, Sequences, Split, TokenLists
+from dlrun.data.splits import RawData, Rows, Sequences, Split, TokenLists
 from dlrun.errors import DataError
 from dlrun.tasks import Labels
 
@@ -433,18 +433,20 @@ def _shuffled(*arrays: np.ndarray, rng: np.random.RandomState | None = None) -> 
 
 def _encode(
     rows: Any, num_words: int | None, start_char: int = 1, oov_char: int = 2, index_from: int = 3
-) -> list[list[int]]:
-    """Keras's start/index_from/oov encoding, computed on one flat array (fast on IMDB)."""
+) -> Rows:
+    """Keras's start/index_from/oov encoding, computed on one flat array (fast on IMDB),
+    and kept flat (`Rows`)."""
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
     flat += index_from
     if not num_words:
         # Keras takes the largest index as the bound, so that word itself becomes oov.
         num_words = int(max(flat.max(initial=start_char), start_char))
-    values = np.where(flat < num_words, flat, oov_char).tolist()
+    values = np.where(flat < num_words, flat, oov_char)
     start = start_char if start_char < num_words else oov_char
-    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
-    return [[start, *values[a:b]] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    # each row gets the start id in front: one insert at every row's first position
+    values = np.insert(values, np.concatenate([[0], np.cumsum(lengths)[:-1]]), start)
+    return Rows(values, lengths + 1)
 
 
 def _imdb(arrays: dict[str, np.ndarray], num_words: int | None) -> Arrays:
