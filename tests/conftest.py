@@ -116,3 +116,26 @@ def one_paragraph(err: str) -> str:
     assert "Traceback" not in err
     assert err.count("error:") == 1, err
     return " ".join(err.split())
+
+
+def write_reviews_npz(base: Path) -> Path:
+    """A tiny file in Keras's imdb.npz format (lists of word ids; positive reviews use ids
+    50 and up): 200 training and 60 test reviews."""
+    import numpy as np
+
+    rng = np.random.RandomState(2)
+
+    def reviews(n: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.empty(n, dtype=object)
+        labels = rng.randint(0, 2, n)
+        for i, label in enumerate(labels):
+            words = rng.randint(1, 50, size=rng.randint(3, 15)) + (50 if label else 0)
+            rows[i] = [int(w) for w in words]
+        return rows, labels.astype(np.int64)
+
+    (x_train, y_train), (x_test, y_test) = reviews(200), reviews(60)
+    path = base / "imdb.npz"
+    np.savez(
+        path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, allow_pickle=True
+    )
+    return path

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import check_error
+from conftest import check_error, write_reviews_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 HAVE = {
@@ -138,21 +138,7 @@ RUNS = {
 def write_reviews(base: Path) -> Path:
     """A config on a tiny file in Keras's imdb.npz format (lists of word ids), trained as
     multi-hot: sparse batches (as tests/test_predict.py's token_run)."""
-    rng = np.random.RandomState(2)
-
-    def reviews(n: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.empty(n, dtype=object)
-        labels = rng.randint(0, 2, n)
-        for i, label in enumerate(labels):
-            words = rng.randint(1, 50, size=rng.randint(3, 15)) + (50 if label else 0)
-            rows[i] = [int(w) for w in words]
-        return rows, labels.astype(np.int64)
-
-    (x_train, y_train), (x_test, y_test) = reviews(200), reviews(60)
-    path = base / "imdb.npz"
-    np.savez(
-        path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, allow_pickle=True
-    )
+    path = write_reviews_npz(base)
     return write_yaml(
         base / "reviews.yaml",
         {
@@ -329,33 +315,26 @@ def test_multi_hot_data_trains_on(trained, backend: str) -> None:
 # 5. Data-parallel over two devices equals one device ---------------------------------------
 
 
-@needs_jax
-def test_jax_data_parallel_over_two_devices_equals_one_device(trained) -> None:
-    parallel = run_of(trained, "jax_data_parallel")
-    one = run_of(trained, "jax").run
-    assert "data_parallel over 2 devices: global batch 64 = 2 x 32" in parallel.out
+@pytest.mark.parametrize(
+    ("name", "single", "backend", "strategy"),
+    [
+        pytest.param("jax_data_parallel", "jax", "jax", "data_parallel", marks=needs_jax),
+        ("tf_mirrored", "tensorflow", "tensorflow", "mirrored"),
+    ],
+)
+def test_two_devices_equal_one_device(trained, name, single, backend, strategy) -> None:
+    parallel = run_of(trained, name)
+    one = run_of(trained, single).run
+    assert f"{strategy} over 2 devices: global batch 64 = 2 x 32" in parallel.out
     assert meta(parallel.run)["runtime"] == {
-        "backend": "jax",
-        "strategy": "data_parallel",
+        "backend": backend,
+        "strategy": strategy,
         "replicas": 2,
     }
-    # Measured: accuracies identical, losses within 3e-7 relative (the two devices sum
-    # their halves of a batch in another order).
+    # Measured on jax: accuracies identical, losses within 3e-7 relative (the two devices
+    # sum their halves of a batch in another order).
     assert_same_history(history(parallel.run), history(one), rel=1e-5)
     assert final_metrics(parallel.run)["accuracy"] == final_metrics(one)["accuracy"]
-
-
-def test_tensorflow_mirrored_over_two_devices_equals_one_device(trained) -> None:
-    mirrored = run_of(trained, "tf_mirrored")
-    one = run_of(trained, "tensorflow").run
-    assert "mirrored over 2 devices: global batch 64 = 2 x 32" in mirrored.out
-    assert meta(mirrored.run)["runtime"] == {
-        "backend": "tensorflow",
-        "strategy": "mirrored",
-        "replicas": 2,
-    }
-    assert_same_history(history(mirrored.run), history(one), rel=1e-5)
-    assert final_metrics(mirrored.run)["accuracy"] == final_metrics(one)["accuracy"]
 
 
 # 6. Two JAX processes --------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_reviews_npz
 
 from dlrun.cli import run as dlrun
 from dlrun.data.prepare import apply_state
@@ -91,21 +92,7 @@ def npz_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def token_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny file in Keras's imdb.npz format: lists of word ids, trained as multi-hot."""
     base = tmp_path_factory.mktemp("tokens")
-    rng = np.random.RandomState(2)
-
-    def reviews(n: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.empty(n, dtype=object)
-        labels = rng.randint(0, 2, n)
-        for i, label in enumerate(labels):
-            words = rng.randint(1, 50, size=rng.randint(3, 15)) + (50 if label else 0)
-            rows[i] = [int(w) for w in words]
-        return rows, labels.astype(np.int64)
-
-    (x_train, y_train), (x_test, y_test) = reviews(200), reviews(60)
-    path = base / "imdb.npz"
-    np.savez(
-        path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, allow_pickle=True
-    )
+    path = write_reviews_npz(base)
     return train(
         base,
         f"name: reviews\ntask: binary\n"

@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +149,7 @@ def test_fold_progress_counts_epochs_and_says_which_fold(monkeypatch) -> None:
     printed = {}
     for folds in (4, 1):
         out, stdout, stderr = log_output()
-        with FoldProgress(out, fold=min(2, folds), folds=folds) as fold:
+        with closing(FoldProgress(out, fold=min(2, folds), folds=folds)) as fold:
             model.fit(x, x[:, :1], epochs=3, verbose=0, callbacks=[fold])
         printed[folds] = stderr.getvalue().splitlines()
         assert stdout.getvalue() == ""
@@ -164,7 +165,7 @@ def test_fold_progress_counts_epochs_and_says_which_fold(monkeypatch) -> None:
 def test_fold_progress_ends_its_bar_when_the_fit_raises(monkeypatch) -> None:
     """Keras calls no on_train_end after an error; the with-block ends the step."""
     out, _ = terminal_output(monkeypatch)
-    with pytest.raises(KeyboardInterrupt), FoldProgress(out, fold=1, folds=3) as fold:
+    with pytest.raises(KeyboardInterrupt), closing(FoldProgress(out, fold=1, folds=3)) as fold:
         fold.set_params({"epochs": 5})
         fold.on_train_begin()
         fold.on_epoch_end(0)

@@ -44,7 +44,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from dlrun.errors import ConfigError
 from dlrun.objective import Objective
-from dlrun.runtime import BACKENDS
+from dlrun.runtime import BACKENDS, HEARTBEAT_SECONDS
 from dlrun.tasks import Labels, head_for
 
 Task = Literal["binary", "multiclass", "multilabel", "regression"]
@@ -783,7 +783,7 @@ class DistributeConfig(Section):
         "sees). On a CPU without accelerators, the CPU is split into this many devices.",
     )
     heartbeat_seconds: int = Field(
-        100,
+        HEARTBEAT_SECONDS,
         ge=1,
         description="With several processes: how long a silent one is waited for before the "
         "others stop with an error (JAX's coordination service; its default is 100).",

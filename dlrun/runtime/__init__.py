@@ -40,6 +40,7 @@ DEFAULT_BACKEND = "tensorflow"
 ENV_COORDINATOR = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
 ENV_PROCESSES = "KERAS_DISTRIBUTION_NUM_PROCESSES"
 ENV_PROCESS_ID = "KERAS_DISTRIBUTION_PROCESS_ID"
+HEARTBEAT_SECONDS = 100  # JAX's own default
 
 __all__ = ["BACKENDS", "Backend", "Distribution", "Runtime", "Shard", "current", "pick_backend"]
 
@@ -89,7 +90,7 @@ class Runtime:
     processes: int = 1
     process_id: int = 0
     coordinator: str | None = None
-    heartbeat_seconds: int = 100
+    heartbeat_seconds: int = HEARTBEAT_SECONDS
     distribution: Distribution | None = field(default=None, init=False)
     _keras: ModuleType | None = field(default=None, init=False, repr=False)
 
@@ -118,7 +119,7 @@ class Runtime:
             processes=processes,
             process_id=process_id,
             coordinator=coordinator,
-            heartbeat_seconds=dist.heartbeat_seconds if dist is not None else 100,
+            heartbeat_seconds=dist.heartbeat_seconds if dist is not None else HEARTBEAT_SECONDS,
         )
 
     @property

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -174,7 +175,7 @@ def _fit_folds(
             record.folds.append(finished[portion.name])
             histories.append(read_columns(directory))
             continue
-        with FoldProgress(out, index, count) as progress:
+        with closing(FoldProgress(out, index, count)) as progress:
             fit = fit_model(
                 config,
                 portion.prepared,

@@ -21,7 +21,6 @@ with FoldProgress(out, fold=2, folds=4) as progress:
 from __future__ import annotations
 
 import time
-from types import TracebackType
 from typing import Any
 
 import keras
@@ -58,8 +57,9 @@ class FoldProgress(keras.callbacks.Callback):
     epoch lines, and this says which fold and epoch the stage is at meanwhile. With one
     fold (holdout) it shows nothing: the EpochPrinter prints each epoch.
 
-    A context manager around the fit: Keras calls no `on_train_end` when the fit raises,
-    and the step must end all the same (a terminal's bar would stay drawn).
+    Wrap the fit in `contextlib.closing(FoldProgress(...))`: Keras calls no `on_train_end`
+    when the fit raises, and the step must end all the same (a terminal's bar would stay
+    drawn).
     """
 
     def __init__(self, out: Output, fold: int, folds: int) -> None:
@@ -79,17 +79,9 @@ class FoldProgress(keras.callbacks.Callback):
         self.step(epoch + 1 - self.step.done)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self.step.close()
+        self.close()
 
-    def __enter__(self) -> FoldProgress:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.step.close()
 
 
