@@ -29,7 +29,7 @@ from dlrun.config import dump_yaml
 from dlrun.config.loader import set_path
 from dlrun.console import Output
 from dlrun.errors import EXIT_INTERRUPTED, ConfigError, DlrunError, UsageError
-from dlrun.runs.lifecycle import sigterm_as_interrupt
+from dlrun.runs.lifecycle import signals_interrupt
 from dlrun.runs.rundir import argv, remove_leftovers
 from dlrun.spec import load_config, validate
 from dlrun.sweep.pool import run_workers, sweep_lock
@@ -160,7 +160,7 @@ def sweep(
         )
         interrupted = False
         if has_work(study, budget):
-            with sigterm_as_interrupt():
+            with signals_interrupt():
                 interrupted = run_workers(
                     spec, study, jobs, sweep_dir, out, objective.name, local=local
                 )

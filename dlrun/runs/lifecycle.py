@@ -29,27 +29,44 @@ class Interrupted(DlrunError):
     exit_code = EXIT_INTERRUPTED
 
 
+_STOP = threading.Event()
+
+
+def stop_requested() -> bool:
+    """True once Ctrl-C or SIGTERM arrived inside `signals_interrupt`.
+
+    The KeyboardInterrupt a signal raises can be lost: raised inside a `__del__` (a zip
+    file numpy closes during garbage collection), Python prints "Exception ignored" and
+    goes on, and the fit would then run to its end. A check at each epoch's end stops it.
+    """
+    return _STOP.is_set()
+
+
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """`kill` (SIGTERM) stops the command like Ctrl-C: the work is marked and kept."""
+def signals_interrupt() -> Iterator[None]:
+    """Ctrl-C and `kill` (SIGTERM) stop the command resumably, and are remembered."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum: int, frame: Any) -> None:
+        _STOP.set()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _STOP.clear()
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _STOP.clear()
 
 
 @contextmanager
 def run_lifecycle(run: Run, out: Output) -> Iterator[None]:
     try:
-        with sigterm_as_interrupt():
+        with signals_interrupt():
             yield
     except KeyboardInterrupt:
         run.set_status("interrupted", error="interrupted (Ctrl-C or SIGTERM)")

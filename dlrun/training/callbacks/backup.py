@@ -7,7 +7,8 @@ dropout nor anything that proves which epoch the weights belong to. This backup 
 dropout and other random layers) to temporary names, moves them into place, and only then
 points `state.json` at them: a kill at any moment leaves the previous complete backup.
 It must be the last callback of an epoch, so that everything it vouches for (history
-row, checkpoint) is already written.
+row, checkpoint) is already written. An interrupt that was swallowed during the epoch
+(see `stop_requested`) stops the fit here, with this epoch backed up.
 
 Args:
     directory: the stage's `backup/` directory.
@@ -30,6 +31,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from dlrun.runs.lifecycle import stop_requested
 from dlrun.runs.rundir import write_json
 
 STATE = "state.json"
@@ -59,6 +61,8 @@ class Backup(keras.callbacks.Callback):
         for old in self.directory.iterdir():
             if old.name not in (STATE, weights.name, rng.name):
                 old.unlink()
+        if stop_requested():
+            raise KeyboardInterrupt  # the signal's own was swallowed; this epoch is kept
 
 
 def random_state(model: Any) -> list[Any]:
