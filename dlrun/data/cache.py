@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from dlrun.config.schema import DataSection
+from dlrun.data.representations.token_windows import TokenWindows
 from dlrun.data.splits import RawData, Sequences, Split, TokenLists
 from dlrun.data.timeseries import Windows
 from dlrun.errors import DataWarning
@@ -53,7 +54,12 @@ from dlrun.errors import DataWarning
 # bumped whenever what a source returns changes shape, so old entries are never read
 FORMAT = 2
 # the containers an entry may hold, saved field by field
-CONTAINERS: dict[str, type] = {"TokenLists": TokenLists, "Sequences": Sequences, "Windows": Windows}
+CONTAINERS: dict[str, type] = {
+    "TokenLists": TokenLists,
+    "Sequences": Sequences,
+    "Windows": Windows,
+    "TokenWindows": TokenWindows,
+}
 _NOT_IN_KEY = {"validation", "limit", "labels", "cache"}
 
 

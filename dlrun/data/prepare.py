@@ -107,7 +107,9 @@ def fit_state(raw: RawData, train: Split, config: ConfigBase) -> dict[str, Any]:
     state.update(REPRESENTATIONS[raw.kind].fit(train, raw, config.data))
     # Classes are counted over the whole training split: the validation carve-out or
     # data.limit may leave out the highest label, and the head would be too narrow.
-    state["outputs"] = _outputs(raw.train.y, config.task, raw.class_names)
+    # A representation that fits the classes itself (a vocabulary) has set them.
+    if "outputs" not in state:
+        state["outputs"] = _outputs(raw.train.y, config.task, raw.class_names)
     state["class_names"] = raw.class_names
     scale = target_scale(train.y, raw.kind, config)
     if scale is not None:
@@ -228,14 +230,15 @@ def prepare_labels(y: np.ndarray, task: str, outputs: int) -> np.ndarray:
                 ),
             )
         return y.astype(np.float32)
-    if task == "multiclass":
+    if task in ("multiclass", "language_model"):
         if y.ndim != 1 or not _integers(y):
-            raise DataError("task 'multiclass' needs one integer class label per sample.")
+            raise DataError(f"task '{task}' needs one integer class label per sample.")
         if y.min() < 0 or y.max() >= outputs:
             raise DataError(
                 f"a label is outside the {outputs} classes seen in training (found {int(y.max())})."
             )
-        return y.astype(np.int64)
+        # token ids, one per window: int32 halves millions of them
+        return y.astype(np.int64 if task == "multiclass" else np.int32)
     return y.astype(np.float32)
 
 
@@ -257,9 +260,13 @@ def transform(split: Split, state: dict[str, Any], task: str) -> Split:
     """Apply fitted preprocessing to the inputs and encode the targets for `task`; with
     standardized targets, every sample weighs 1 / the loss's scale (`target_scale`)."""
     scale = state.get("target_scale")
+    x = apply_state(split.x, state)
+    # windows over a text are their own targets (the next token), whose vocabulary ids
+    # exist only once the fitted vocabulary is applied
+    y = x.targets() if hasattr(x, "targets") else split.y
     return Split(
-        apply_state(split.x, state),
-        prepare_labels(split.y, task, state["outputs"]),
+        x,
+        prepare_labels(y, task, state["outputs"]),
         None if scale is None else 1 / scale["loss_scale"],
     )
 

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from dlrun.config.schema import DataSection
 from dlrun.data.cache import cached
+from dlrun.data.corpus import TextFileConfig, text_file_source
 from dlrun.data.images_dir import ImageDirConfig, image_dir_source
 from dlrun.data.keras_files import KERAS_DATASETS, KerasArraysConfig, KerasTextConfig, keras_source
 from dlrun.data.npz import NpzConfig, npz_source
@@ -70,6 +71,7 @@ SOURCES: dict[str, Source] = {
     "text_dir": Source(TextDirConfig, _BY_CONFIG, text_dir_source),
     "timeseries": Source(TimeseriesConfig, "series", series_source),
     "image_dir": Source(ImageDirConfig, "images", image_dir_source),
+    "text_file": Source(TextFileConfig, "token_windows", text_file_source),
 }
 
 

@@ -29,6 +29,7 @@ Kind = Literal[
     "table_text",
     "series",
     "image_files",
+    "token_windows",
 ]
 
 # Keras's IMDB and Reuters: 0 pads, 1 starts a sequence, 2 stands for a word out of the

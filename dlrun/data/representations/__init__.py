@@ -38,6 +38,7 @@ from dlrun.data.representations.series import SeriesWindows
 from dlrun.data.representations.table import Table
 from dlrun.data.representations.table_text import TableText
 from dlrun.data.representations.text import RawText
+from dlrun.data.representations.token_windows import NextTokenWindows
 from dlrun.errors import RunError
 from dlrun.runs.rundir import Run
 
@@ -53,6 +54,7 @@ REPRESENTATIONS: dict[str, Representation] = {
         TableText(),
         SeriesWindows(),
         ImageFiles(),
+        NextTokenWindows(),
     )
 }
 # preprocessing.json of runs saved before multi_hot had its name
