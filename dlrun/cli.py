@@ -265,6 +265,83 @@ def evaluate(
     run_evaluate(run, data_config=data, runs_dir=runs_dir, out=_output(quiet, verbose))
 
 
+def _temperatures(value: str) -> list[float]:
+    try:
+        temperatures = [float(t) for t in value.split(",") if t.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a list of numbers like 0.2,0.5,1.0") from None
+    if not temperatures or any(not 0 < t <= 10 for t in temperatures):
+        raise typer.BadParameter("temperatures are numbers above 0 (and at most 10), e.g. 0.5")
+    return temperatures
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dlrun generate last -n 64 --seed 1 -o samples/\n\n"
+        '  dlrun generate runs/20261207-101500-imdb-lm-a1b2c3 --prompt "this movie was" '
+        "--length 400 --temperature 0.2,0.5,1.0 --seed 1"
+    )
+)
+def generate(
+    run: RunArg,
+    count: Annotated[
+        int, typer.Option("-n", "--count", min=1, max=10_000, help="Images to make (vae, gan).")
+    ] = 64,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="The same seed makes the same samples (default: a new one).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory for samples.png and samples.npy (vae, gan).",
+            show_default="RUN/generated",
+        ),
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="Text a language model continues.", show_default=False),
+    ] = None,
+    length: Annotated[
+        int, typer.Option("--length", min=1, max=100_000, help="Tokens to add to the prompt.")
+    ] = 400,
+    temperature: Annotated[
+        str,
+        typer.Option(
+            "--temperature", help="Sampling temperatures, comma separated: one sample each."
+        ),
+    ] = "0.2,0.5,1.0",
+    backend: BackendOption = None,
+    runs_dir: RunsDir = Path("runs"),
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Make new samples with a generative run: images (vae, gan) or text (language_model)."""
+    temperatures = _temperatures(temperature)
+    _use_backend(backend)
+    from dlrun.commands.generate import generate as run_generate
+
+    run_generate(
+        _run_arg(run, runs_dir, "final"),
+        runs_dir=runs_dir,
+        out=_output(quiet, verbose),
+        count=count,
+        seed=seed,
+        output=output,
+        prompt=prompt,
+        length=length,
+        temperatures=temperatures,
+    )
+
+
 @app.command(
     epilog=(
         "[bold]Examples[/]\n\n"

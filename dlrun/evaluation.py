@@ -17,6 +17,7 @@ import numpy as np
 
 from dlrun.config.schema import ConfigBase
 from dlrun.console import progress
+from dlrun.contracts import contract_for
 from dlrun.data.pipeline import make_dataset
 from dlrun.data.splits import Split
 from dlrun.runs.rundir import write_text
@@ -81,6 +82,16 @@ def evaluate_model(
     it is reported with the accuracy at it (Keras's own accuracy stays at 0.5).
     """
     model = current().local(model)  # once: predictions and scores both use it
+    contract = contract_for(config.task)
+    if not contract.scores_predictions:
+        import keras
+
+        dataset = make_dataset(split, config.train.batch_size, batch=contract.batch)
+        with progress("evaluating", _batch_count(dataset), "batches") as step:
+            counter = keras.callbacks.LambdaCallback(
+                on_test_batch_end=lambda batch, logs: step(batch + 1 - step.done)
+            )
+            return {**contract.evaluate(model, dataset, [counter]), "samples": len(split)}
     one_hot = one_hot_width(config, outputs)
     predicted = predict_batches(
         model, make_dataset(split, config.train.batch_size, one_hot=one_hot), "evaluating"

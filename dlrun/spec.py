@@ -19,13 +19,15 @@ loaded.config.model.describe()   # 'mlp 16-16'
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from dlrun.config import loader
 from dlrun.config.loader import LoadedConfig
 from dlrun.config.schema import ConfigBase, KeyPath, KeyTag, tagged_union
+from dlrun.contracts import TASKS, contract_for
+from dlrun.contracts import kind_problems as contract_kind_problems
 from dlrun.data.sources import SOURCES
 from dlrun.models import MODELS, kind_tag
 
@@ -42,6 +44,9 @@ DataUnion = tagged_union({name: source.config for name, source in SOURCES.items(
 class DlrunConfig(ConfigBase):
     """A whole experiment."""
 
+    # the tasks of the training contracts (each says what a batch is, how the model is
+    # compiled, scored and drawn)
+    task: Literal[tuple(TASKS)]  # type: ignore[valid-type]
     data: DataUnion = Field(description="Where the data comes from; the keys follow data.source.")
     model: ModelUnion = Field(
         default_factory=MODELS[DEFAULT_KIND].config,
@@ -49,7 +54,20 @@ class DlrunConfig(ConfigBase):
     )
 
     def kind_problems(self) -> list[str]:
-        return self._input_kind_problems() + self._word_vector_problems()
+        contract = contract_kind_problems(self.task, kind_tag(self.model.kind))
+        if contract:
+            return contract
+        return [
+            *contract_for(self.task).problems(self),
+            *self._input_kind_problems(),
+            *self._word_vector_problems(),
+        ]
+
+    def default_metric(self) -> str:
+        return contract_for(self.task).default_metric(self)
+
+    def task_metrics(self) -> list[str]:
+        return contract_for(self.task).metrics(self)
 
     def _word_vector_problems(self) -> list[str]:
         embedding = getattr(self.model, "embedding", None)

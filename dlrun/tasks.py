@@ -35,6 +35,8 @@ _ACTIVATION = {
     "multilabel": "sigmoid",
     "regression": "linear",
 }
+# The tasks of this table; the generative ones have training contracts of their own.
+HEAD_TASKS = tuple(_ACTIVATION)
 _LOSSES = {
     "binary": ("binary_crossentropy", "binary_focal_crossentropy", "hinge"),
     "multiclass": ("sparse_categorical_crossentropy", "categorical_crossentropy"),

@@ -174,7 +174,8 @@ def test_missing_required_key(cli, write_config) -> None:
     err = check_error(cli, path)
     assert err == (
         f"error: missing key 'task' (in {path}): add it to the config "
-        "(one of: binary, multiclass, multilabel, regression).\n"
+        "(one of: binary, multiclass, multilabel, regression, autoencoder, gan, "
+        "language_model).\n"
     )
 
 

@@ -26,9 +26,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("dlrun.commands",),
     ("dlrun.sweep",),
     ("dlrun.workflow",),
-    ("dlrun.training", "dlrun.evaluation"),
+    ("dlrun.training", "dlrun.evaluation", "dlrun.generative"),
     ("dlrun.report",),
-    ("dlrun.spec",),
+    # training contracts: the spec builds `task` from them; they reach models and data
+    ("dlrun.spec", "dlrun.contracts"),
     ("dlrun.models",),
     ("dlrun.data",),
     ("dlrun.runs",),

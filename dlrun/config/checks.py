@@ -38,6 +38,7 @@ from dlrun.config.schema import (
 )
 from dlrun.runtime import BACKENDS, DEFAULT_BACKEND
 from dlrun.tasks import (
+    CLASSIFICATION,
     Labels,
     class_index,
     head_for,
@@ -51,9 +52,7 @@ from dlrun.tasks import (
 def cross_field_problems(config: ConfigBase) -> list[str]:
     """What is wrong between keys, judged from the config alone (no file is read)."""
     return [
-        *head_problems(
-            config.task, config.model.output_activation, config.train.loss, config.data.labels
-        ),
+        *_head_problems(config),
         *_validation_problems(config),
         *_labels_problems(config),
         *_target_scale_problems(config),
@@ -66,6 +65,17 @@ def cross_field_problems(config: ConfigBase) -> list[str]:
         *_objective_problems(config),
         *_runtime_problems(config),
     ]
+
+
+def _head_problems(config: ConfigBase) -> list[str]:
+    if not config.has_head:
+        # the training contract judges the loss and metrics of its own task (kind_problems)
+        return [
+            f"model.output_activation: a {config.task} model makes its own outputs. Remove it."
+        ] * (config.model.output_activation != "auto")
+    return head_problems(
+        config.task, config.model.output_activation, config.train.loss, config.data.labels
+    )
 
 
 def input_problems(config: ConfigBase) -> list[str]:
@@ -89,7 +99,7 @@ def input_problems(config: ConfigBase) -> list[str]:
             if dumped not in seen:
                 seen.add(dumped)
                 problems += [f"workflow stage '{stage.name}': {p}" for p in model.input_problems()]
-    if problems or "task" in _swept(config):
+    if problems or "task" in _swept(config) or not config.has_head:
         return problems
     labels = config.data.peek_labels()
     if labels is None:
@@ -110,6 +120,9 @@ def logged_metrics(config: ConfigBase) -> list[str]:
     """What fit logs each epoch for this config: validation names first, then training.
     A metric `_metrics_problems` refuses is left out."""
     metrics = config.train.metrics
+    if not config.has_head:
+        logged = ["loss", *config.task_metrics()]
+        return [*(f"val_{m}" for m in logged), *logged]
     if metrics is not None:
         task, labels = config.task, config.data.labels
         metrics = [m for m in metrics if not metric_problems([m], task, labels)]
@@ -322,6 +335,11 @@ def _metrics_problems(config: ConfigBase) -> list[str]:
     task's labels do not fit); a swept task is judged by each trial instead."""
     if config.train.metrics is None or "task" in _swept(config):
         return []
+    if not config.has_head:
+        return [
+            f"train.metrics: a {config.task} model logs its own metrics "
+            f"({', '.join(config.task_metrics()) or 'its loss'}). Remove train.metrics."
+        ]
     return metric_problems(config.train.metrics, config.task, config.data.labels)
 
 
@@ -331,7 +349,7 @@ def _class_weight_problems(config: ConfigBase) -> list[str]:
     why = {
         "regression": "a regression target has no classes",
         "multilabel": "a multilabel sample has several classes at once",
-    }[config.task]
+    }.get(config.task, f"a {config.task} model has no class labels to weigh")
     return [
         f"train.class_weight applies to binary and multiclass tasks, not '{config.task}': "
         f"{why}. Remove it."
@@ -453,8 +471,8 @@ def _workflow_problems(config: ConfigBase) -> list[str]:
         )
     if workflow.stages == []:
         problems.append("workflow.stages is empty; list at least one stage.")
-    classification = config.task != "regression"
-    if workflow.baseline in ("majority", "shuffled") and not classification:
+    classification = config.task in CLASSIFICATION
+    if workflow.baseline in ("majority", "shuffled") and config.task == "regression":
         problems.append(
             f"workflow.baseline '{workflow.baseline}' is for classification; "
             "a regression task uses 'mean' (or 'auto')."

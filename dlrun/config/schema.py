@@ -45,9 +45,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from dlrun.errors import ConfigError
 from dlrun.objective import Objective
 from dlrun.runtime import BACKENDS, HEARTBEAT_SECONDS
-from dlrun.tasks import Labels, head_for
+from dlrun.tasks import HEAD_TASKS, Labels, head_for
 
-Task = Literal["binary", "multiclass", "multilabel", "regression"]
 # A key's place in a config: ("train", "optimizer", "name") is train.optimizer.name.
 KeyPath = tuple[str, ...]
 
@@ -801,7 +800,8 @@ class ConfigBase(Section):
         le=MAX_SEED,
         description="Seed for Python, NumPy, TensorFlow and data splits (0 to 2**32 - 1).",
     )
-    task: Task
+    # the values are the training contracts' (`dlrun.spec` narrows it to them)
+    task: str = Field(description="What is learned: binary, multiclass, regression, ...")
     data: DataSection
     model: ModelSection
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -833,9 +833,25 @@ class ConfigBase(Section):
         """The run's objective: `objective.metric`, or val_ + the task's first metric."""
         metric = self.objective.metric
         if metric is None:
-            metrics = head_for(self.task, loss=self.train.loss, metrics=self.train.metrics).metrics
-            metric = f"val_{metrics[0]}" if metrics else "val_loss"
+            metric = self.default_metric()
         return Objective.of(metric, self.objective.direction)
+
+    def default_metric(self) -> str:
+        """The objective without `objective.metric`: val_ + the task's first metric (the
+        assembled config class asks the task's training contract)."""
+        metrics = self.task_metrics()
+        return f"val_{metrics[0]}" if metrics else "val_loss"
+
+    def task_metrics(self) -> list[str]:
+        """What a fit logs besides the loss (the assembled config class asks the task's
+        training contract)."""
+        return head_for(self.task, loss=self.train.loss, metrics=self.train.metrics).metrics
+
+    @property
+    def has_head(self) -> bool:
+        """Whether the task is one of the book's table (`dlrun.tasks`): a last layer, loss
+        and metrics that follow it, and labels they are judged against."""
+        return self.task in HEAD_TASKS
 
     def kind_problems(self) -> list[str]:
         """Rules only the registries can judge (a model kind given an input it cannot take);

@@ -26,11 +26,14 @@ val_ds = make_dataset(prepared.validation, batch_size=512)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from dlrun.data.representations import REPRESENTATIONS
 from dlrun.data.splits import Split, representation_name
 from dlrun.runtime import Shard, current
+
+# What one batch is (a training contract's choice): (x, y), (x, x) or x alone.
+Batch = Literal["xy", "xx", "x"]
 
 
 def make_dataset(
@@ -39,13 +42,15 @@ def make_dataset(
     *,
     one_hot: int | None = None,
     shard: Shard | None = None,
+    batch: Batch = "xy",
 ) -> Any:
     """A batched `tf.data.Dataset` of (features, labels) in order; `one_hot=N` one-hot
-    encodes labels."""
+    encodes labels; `batch` is the training contract's form of a batch ("xx": the
+    features are the target too, "x": features alone)."""
     import tensorflow as tf
 
     indices = tf.data.Dataset.range(len(split)).batch(batch_size)
-    return _batches(_sharded(indices, shard), split, one_hot)
+    return _batches(_sharded(indices, shard), split, one_hot, batch)
 
 
 def kept_rows(rows: int, batch_size: int, shard: Shard | None) -> int:
@@ -64,6 +69,7 @@ def training_dataset(
     epochs: tuple[int, int],
     one_hot: int | None = None,
     shard: Shard | None = None,
+    batch: Batch = "xy",
 ) -> tuple[Any, int]:
     """Shuffled batches for epochs `first..last-1` (0-based) and the steps in one epoch.
 
@@ -89,7 +95,7 @@ def training_dataset(
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     indices = tf.data.Dataset.range(first, last).flat_map(epoch_order)
-    return _batches(_sharded(indices, shard), split, one_hot), steps
+    return _batches(_sharded(indices, shard), split, one_hot, batch), steps
 
 
 def _sharded(indices: Any, shard: Shard | None) -> Any:
@@ -107,7 +113,7 @@ def _sharded(indices: Any, shard: Shard | None) -> Any:
     return indices.map(cut).filter(lambda batch: tf.size(batch) > 0)
 
 
-def _batches(indices: Any, split: Split, one_hot: int | None) -> Any:
+def _batches(indices: Any, split: Split, one_hot: int | None, form: Batch = "xy") -> Any:
     """Batches of (features, labels), and the samples' loss weights when the split has
     them, gathered by each batch of indices; dense ones when this process's backend
     takes no sparse batches."""
@@ -133,6 +139,11 @@ def _batches(indices: Any, split: Split, one_hot: int | None) -> Any:
     weight = split.loss_weight
 
     def batch(index: Any) -> Any:
+        if form == "x":
+            return features(index)
+        if form == "xx":
+            x = features(index)
+            return x, x
         if weight is None:
             return features(index), tf.gather(labels, index)
         # Keras divides the weighted sum of the losses by the batch size, so a constant

@@ -10,7 +10,8 @@ with dlrun's rights: only use builders you trust).
 Representations a kind may accept (`dlrun.data.sources` names what each source gives):
 `features` (dense vectors), `table` (encoded CSV rows), `images` (height, width[,
 channels]), `multi_hot` (sparse token sets), `sequence` (ordered token ids, 0 = padding),
-`series` (float time-series windows: steps, features).
+`series` (float time-series windows: steps, features), `token_windows` (windows of a
+text's token ids, each with the next token as its target).
 
 Example:
 
@@ -35,7 +36,15 @@ from dlrun.models.rnn import RnnConfig, build_rnn
 from dlrun.models.user import PythonModelConfig, build_user_model
 from dlrun.tasks import Head
 
-REPRESENTATIONS = ("features", "table", "images", "multi_hot", "sequence", "series")
+REPRESENTATIONS = (
+    "features",
+    "table",
+    "images",
+    "multi_hot",
+    "sequence",
+    "series",
+    "token_windows",
+)
 
 
 class ModelKind(NamedTuple):
@@ -48,8 +57,8 @@ MODELS: dict[str, ModelKind] = {
     "mlp": ModelKind(MlpConfig, ("features", "table", "images", "multi_hot", "series"), build_mlp),
     "convnet": ModelKind(ConvnetConfig, ("images",), build_convnet),
     "embedding_bag": ModelKind(EmbeddingBagConfig, ("sequence",), build_embedding_bag),
-    "conv1d": ModelKind(Conv1dConfig, ("sequence", "series"), build_conv1d),
-    "rnn": ModelKind(RnnConfig, ("sequence", "series"), build_rnn),
+    "conv1d": ModelKind(Conv1dConfig, ("sequence", "series", "token_windows"), build_conv1d),
+    "rnn": ModelKind(RnnConfig, ("sequence", "series", "token_windows"), build_rnn),
     "pretrained": ModelKind(PretrainedConfig, ("images",), build_pretrained),
     "python": ModelKind(PythonModelConfig, REPRESENTATIONS, build_user_model),
 }

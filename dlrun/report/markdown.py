@@ -69,7 +69,13 @@ def write_report(run: Run | Path, *, status: str | None = None) -> Path:
         sections.append(_confusion(path, test))
     elif info.task == "regression" and (path / PREDICTIONS).is_file():
         sections.append(_regression(path))
-    sections += [_visuals(path), _config(path), _provenance(info), _files(path)]
+    sections += [
+        _generated(info),
+        _visuals(path),
+        _config(path),
+        _provenance(info),
+        _files(path),
+    ]
     report = path / REPORT
     write_text(report, "\n\n".join(s for s in sections if s).rstrip() + "\n")
     return report
@@ -225,6 +231,43 @@ def _learning_curves(info: RunInfo) -> str:
     for rel, title in named:
         lines += [f"**{title}**", "", f"![{title}]({rel})", ""]
     return "\n".join(lines).rstrip()
+
+
+# The pictures the generative contracts draw of the final model, in the order shown.
+GENERATED = {
+    "samples": "Samples from a fixed batch of latent points",
+    "reconstructions": "Test images (top) and their reconstructions (bottom)",
+    "latent_grid": "Images decoded from a grid of latent points",
+    "latent_scatter": "Test images in latent space",
+}
+
+
+def _generated(info: RunInfo) -> str:
+    """What a generative run's final model makes: its pictures, or its last samples of
+    text; a GAN's numbers come with the warning that they do not measure its samples."""
+    plots = info.summary.get("plots") if isinstance(info.summary.get("plots"), dict) else {}
+    lines = []
+    for key, title in GENERATED.items():
+        if isinstance(plots.get(key), str) and (info.path / plots[key]).is_file():
+            lines += [f"**{title}**", "", f"![{title}]({plots[key]})", ""]
+    if info.task == "gan":
+        lines.insert(
+            0,
+            "A GAN's losses and its discriminator's accuracy say how the two networks are "
+            "matched, not how good the samples are: judge them by the pictures.\n",
+        )
+    text = _last_text_samples(info.path)
+    if text:
+        lines += ["Samples after the last epoch (`samples.txt`):", "", "```", text, "```"]
+    return "\n".join(["## What the model makes", "", *lines]).rstrip() if lines else ""
+
+
+def _last_text_samples(path: Path) -> str:
+    """The last epoch's text samples of the run's last fit."""
+    found = sorted(path.glob("stages/**/samples.txt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        return ""
+    return found[-1].read_text(encoding="utf-8").strip().split("## epoch ")[-1].strip()
 
 
 def _visuals(path: Path) -> str:

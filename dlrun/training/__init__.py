@@ -9,9 +9,7 @@ from dlrun.training.fit import (
     Fit,
     compiled_model,
     fit_model,
-    keras_metrics,
     make_optimizer,
-    resolve_head,
 )
 from dlrun.training.stage import (
     SINGLE_STAGE,
@@ -33,10 +31,8 @@ __all__ = [
     "best_model_file",
     "compiled_model",
     "fit_model",
-    "keras_metrics",
     "make_optimizer",
     "mean_curves",
-    "resolve_head",
     "stage_curves",
     "train_stage",
 ]

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from dlrun.console import Output
+from dlrun.contracts import contract_for
 from dlrun.data.pipeline import kept_rows, make_dataset, training_dataset
 from dlrun.data.prepare import Prepared
 from dlrun.errors import FailedStageError, FatalError
@@ -35,7 +36,7 @@ from dlrun.objective import Objective
 from dlrun.runs.rundir import save_with
 from dlrun.runtime import current
 from dlrun.spec import DlrunConfig
-from dlrun.tasks import Head, class_index, head_for
+from dlrun.tasks import class_index
 from dlrun.tfenv import import_keras
 
 # Files of a fit directory that a restart from scratch removes (not tensorboard/: its
@@ -54,38 +55,34 @@ class Fit:
     params: int
 
 
-def resolve_head(config: DlrunConfig) -> Head:
-    return head_for(
-        config.task,
-        activation=config.model.output_activation,
-        loss=config.train.loss,
-        labels=config.data.labels,
-        metrics=config.train.metrics,
-    )
-
-
-def make_optimizer(config: DlrunConfig, steps_per_epoch: int = 1) -> Any:
+def make_optimizer(
+    config: DlrunConfig, steps_per_epoch: int = 1, rate: float | None = None
+) -> Any:
     """The configured Keras optimizer; `steps_per_epoch` turns a schedule's epochs into
-    the optimizer steps Keras counts (a model compiled but never fit can leave it)."""
+    the optimizer steps Keras counts (a model compiled but never fit can leave it).
+    `rate` replaces train.optimizer.learning_rate (a GAN's discriminator's own)."""
     keras = import_keras()
     opt = config.train.optimizer
-    kwargs: dict[str, Any] = {"learning_rate": learning_rate(config, steps_per_epoch)}
+    kwargs: dict[str, Any] = {"learning_rate": learning_rate(config, steps_per_epoch, rate)}
     for key in ("momentum", "weight_decay", "clipnorm"):
         if getattr(opt, key) is not None:
             kwargs[key] = getattr(opt, key)
     return keras.optimizers.get({"class_name": opt.name, "config": kwargs})
 
 
-def learning_rate(config: DlrunConfig, steps_per_epoch: int) -> Any:
-    """The optimizer's learning rate: a number, or a Keras schedule of the step."""
+def learning_rate(config: DlrunConfig, steps_per_epoch: int, rate: float | None = None) -> Any:
+    """The optimizer's learning rate (`rate`, else train.optimizer's): a number, or a
+    Keras schedule of the step."""
     keras = import_keras()
     opt = config.train.optimizer
+    if rate is None:
+        rate = opt.learning_rate
     schedule = opt.schedule
     if schedule is None or schedule.name == "reduce_on_plateau":
-        return opt.learning_rate
+        return rate
     if schedule.name == "exponential":
         return keras.optimizers.schedules.ExponentialDecay(
-            opt.learning_rate,
+            rate,
             decay_steps=(schedule.decay_epochs or 1) * steps_per_epoch,
             decay_rate=schedule.decay_rate,
             staircase=schedule.staircase,
@@ -97,14 +94,12 @@ def learning_rate(config: DlrunConfig, steps_per_epoch: int) -> Any:
         (schedule.decay_epochs or config.train.epochs - schedule.warmup_epochs) * steps_per_epoch,
     )
     if not warmup:
-        return keras.optimizers.schedules.CosineDecay(
-            opt.learning_rate, decay_steps=decay, alpha=schedule.alpha
-        )
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=decay, alpha=schedule.alpha)
     return keras.optimizers.schedules.CosineDecay(
         0.0,
         decay_steps=decay,
         alpha=schedule.alpha,
-        warmup_target=opt.learning_rate,
+        warmup_target=rate,
         warmup_steps=warmup,
     )
 
@@ -114,7 +109,7 @@ def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
     scope (a distribution's variables are laid out as they are made)."""
     runtime = current()
     keras = runtime.start()
-    head = resolve_head(config)
+    contract = contract_for(config.task)
     spec = prepared.input_spec
     if spec.sparse and not runtime.backend.sparse_inputs:
         spec = replace(spec, sparse=False)  # the pipeline makes its batches dense
@@ -126,27 +121,16 @@ def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
     steps = -(-len(prepared.train) // config.train.batch_size)  # training_dataset's steps
     try:
         with runtime.scope():
-            model = build_model(config.model, spec, prepared.outputs, head)
-            model.compile(
-                optimizer=make_optimizer(config, steps),
-                loss=head.loss,
-                metrics=keras_metrics(head),
-                steps_per_execution=steps_per_execution(wanted_steps(config), steps),
+            model = build_model(config.model, spec, prepared.outputs, contract.head(config))
+            contract.compile(
+                model,
+                config,
+                lambda rate=None: make_optimizer(config, steps, rate),
+                steps_per_execution(wanted_steps(config), steps),
             )
     finally:
         keras.config.set_dtype_policy(previous)
     return model
-
-
-def keras_metrics(head: Head) -> list[Any]:
-    """What compile takes for the head's metrics: Keras's names as they are (compile picks
-    the accuracy that fits the labels), and a fresh metric object for each metric with
-    parameters, named as the run logs it (`keras.metrics.AUC(curve="PR", name="auc_pr")`)."""
-    keras = import_keras()
-    return [
-        m if isinstance(m, str) else getattr(keras.metrics, m.keras)(name=m.name, **m.kwargs)
-        for m in head.compiled
-    ]
 
 
 def class_weights(config: DlrunConfig, prepared: Prepared) -> dict[int, float] | None:
@@ -275,6 +259,7 @@ def fit_model(
         model, initial = _model_from(backup, config, prepared, start)
         done = []
     one_hot = one_hot_width(config, prepared.outputs)
+    contract = contract_for(config.task)
     train_ds, steps = training_dataset(
         prepared.train,
         config.train.batch_size,
@@ -282,10 +267,15 @@ def fit_model(
         epochs=(initial, epochs),
         one_hot=one_hot,
         shard=runtime.shard,
+        batch=contract.batch,
     )
     val_ds = (
         make_dataset(
-            prepared.validation, config.train.batch_size, one_hot=one_hot, shard=runtime.shard
+            prepared.validation,
+            config.train.batch_size,
+            one_hot=one_hot,
+            shard=runtime.shard,
+            batch=contract.batch,
         )
         if prepared.validation is not None
         else None
@@ -297,10 +287,10 @@ def fit_model(
     # best_epoch and its checkpoint (final: keep_best) are the same epoch.
     checkpoint = (
         BestCheckpoint(directory / "checkpoint.keras", objective, done)
-        if config.train.checkpoint and has_validation
+        if config.train.checkpoint and has_validation and contract.chooses_epochs
         else None
     )
-    es = config.train.early_stopping
+    es = config.train.early_stopping if contract.chooses_epochs else None
     stopper = (
         ResumableEarlyStopping(
             checkpoint.path
@@ -341,6 +331,7 @@ def fit_model(
         callbacks.append(stopper)
     if config.train.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(directory / "tensorboard")))
+    callbacks.extend(contract.epoch_callbacks(directory, prepared, config))
     callbacks.extend(extra_callbacks or [])
     # Last: a backup vouches for everything the epoch wrote before it (history row,
     # checkpoint), so a kill between the two reruns that epoch instead of losing it.
@@ -362,7 +353,8 @@ def fit_model(
     seconds = time.perf_counter() - started
     history = history_writer.columns()
     # TerminateOnNaN stops at the bad batch, but the epoch's mean loss is often inf, not NaN.
-    if any(not math.isfinite(v) for v in history.get("loss", [])):
+    losses = [k for k in history if k.endswith("loss") and not k.startswith("val_")]
+    if any(not math.isfinite(v) for k in losses for v in history[k]):
         raise FailedStageError(
             "the loss became NaN or infinite (training diverged); lower "
             "train.optimizer.learning_rate, or normalize the inputs and targets"

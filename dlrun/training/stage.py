@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dlrun.console import QUIET, Output
+from dlrun.contracts import contract_for
 from dlrun.data.portions import Portion
 from dlrun.errors import ConfigError, DlrunError, FailedStageError
 from dlrun.objective import Objective
@@ -213,27 +214,33 @@ def _fit_folds(
                 on_fold(record)
             if hooks is not None and hooks.fold_done(index, _score(histories, objective)[0]):
                 break
-    _score_stage(record, histories, objective)
+    _score_stage(record, histories, objective, contract_for(config.task).chooses_epochs)
     if hooks is not None:
         record.pruned_at = hooks.pruned_at
     record.seconds = round(seconds, 2)
     record.status = "completed"
 
 
-def _score(histories: list[Curves], objective: Objective) -> tuple[float, int, Curves]:
-    """(score, common best epoch, mean curves) over the folds so far."""
+def _score(
+    histories: list[Curves], objective: Objective, chooses_epochs: bool = True
+) -> tuple[float, int, Curves]:
+    """(score, common best epoch, mean curves) over the folds so far; the last epoch
+    when the contract's metrics do not rank epochs (a GAN's)."""
     curves = mean_curves(histories)
-    best = objective.best_epoch(curves.get(objective.name, []))
+    values = curves.get(objective.name, [])
+    best = objective.best_epoch(values) if chooses_epochs else len(values) or None
     if best is None:
         raise FailedStageError(f"{objective.name} was NaN at every epoch")
     values = [h[objective.name][best - 1] for h in histories]
     return float(np.mean(values)), best, curves
 
 
-def _score_stage(record: StageRecord, histories: list[Curves], objective: Objective) -> None:
-    score, best, curves = _score(histories, objective)
+def _score_stage(
+    record: StageRecord, histories: list[Curves], objective: Objective, chooses_epochs: bool
+) -> None:
+    score, best, curves = _score(histories, objective, chooses_epochs)
     record.curves, record.best_epoch, record.score = curves, best, score
-    record.epochs_run = len(curves.get("loss", []))
+    record.epochs_run = len(curves.get(objective.name, []))
     if record.folds:
         for fold, history in zip(record.folds, histories, strict=False):
             fold.at_best_epoch = float(history[objective.name][best - 1])

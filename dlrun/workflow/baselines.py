@@ -10,6 +10,8 @@ how well can you do on data you have not seen, knowing only the training labels?
   validation labels against a random permutation of themselves, averaged over
   `SHUFFLES` seeded permutations (its expectation is sum_k p_k^2).
 - mean of train: predict the training mean for every sample; MAE and MSE.
+- mean training image (autoencoders): reconstruct every image as the training mean.
+- unigram (language models): the next token drawn from the training tokens' frequencies.
 
 A series (windows of `dlrun.data.timeseries`) has its own, on the validation windows,
 in the target's units and normalized (divided by the training rows' standard
@@ -38,12 +40,15 @@ import numpy as np
 
 from dlrun.config.schema import ConfigBase, DataSection
 from dlrun.data.portions import Portion, final_training
-from dlrun.data.prepare import limited_test
+from dlrun.data.prepare import apply_state, limited_test
+from dlrun.data.representations.token_windows import unigram_perplexity
 from dlrun.data.splits import RawData, Split
 from dlrun.data.timeseries import Windows
 from dlrun.objective import Objective
 
 SHUFFLES = 100
+# Keras's clip of probabilities in binary crossentropy.
+EPSILON = 1e-7
 # Share of the validation targets outside the training targets' range above which a
 # series is said to trend (CO2: most of them; Jena: next to none).
 TRENDING = 0.05
@@ -95,6 +100,19 @@ def seasonal_naive(windows: Windows, season: int, target_std: float) -> Metrics:
     return _errors(errors[~np.isnan(errors)], target_std)
 
 
+def mean_image(train_x: np.ndarray, eval_x: np.ndarray) -> Metrics:
+    """Binary crossentropy of reconstructing every image as the mean training image:
+    per pixel (`loss`, as an autoencoder compiled with binary crossentropy logs it) and
+    summed over each image's pixels (`reconstruction_loss`, as a VAE logs it)."""
+    mean = np.clip(np.asarray(train_x, dtype=np.float64).mean(axis=0), EPSILON, 1 - EPSILON)
+    x = np.asarray(eval_x, dtype=np.float64)
+    per_pixel = -(x * np.log(mean) + (1 - x) * np.log(1 - mean))
+    return {
+        "loss": float(per_pixel.mean()),
+        "reconstruction_loss": float(per_pixel.reshape(len(x), -1).sum(axis=1).mean()),
+    }
+
+
 def _errors(errors: np.ndarray, target_std: float) -> Metrics:
     mae, mse = float(np.abs(errors).mean()), float((errors**2).mean())
     return {
@@ -116,6 +134,8 @@ class Scored:
     train_x: Any = None
     eval_x: Any = None
     state: dict[str, Any] | None = None
+    # train_x as the source gave it (the test's baselines), not prepared by `state`
+    raw_train: bool = False
 
     @classmethod
     def of(cls, portion: Portion | Pair) -> Scored:
@@ -165,6 +185,36 @@ def _persistence(portion: Scored) -> Metrics | None:
     return metrics
 
 
+def _mean_image(scored: Scored) -> Metrics | None:
+    if scored.train_x is None or scored.eval_x is None:
+        return None
+    train = np.asarray(scored.train_x)
+    if scored.raw_train:
+        # the images' preparation is linear, so the prepared mean is the mean prepared
+        train = apply_state(train.mean(axis=0, keepdims=True), scored.state or {})
+    return mean_image(train, np.asarray(scored.eval_x))
+
+
+def _unigram(scored: Scored) -> Metrics | None:
+    """The next token drawn from the training tokens' frequencies: its perplexity, the
+    crossentropy (`loss`) that gives it, and the accuracy of always naming the most
+    frequent token."""
+    if scored.train_x is None or scored.eval_x is None or not scored.state:
+        return None
+    train = scored.train_x
+    if scored.raw_train:
+        train = apply_state(train, scored.state)
+    # the windows' targets as vocabulary ids: the raw ones index the text's own tokens
+    train_y, eval_y = train.targets(), scored.eval_x.targets()
+    perplexity = unigram_perplexity(train_y, eval_y, int(scored.state["outputs"]))
+    most = np.bincount(train_y).argmax()
+    return {
+        "perplexity": perplexity,
+        "loss": float(np.log(perplexity)),
+        "accuracy": float((eval_y == most).mean()),
+    }
+
+
 def _seasonal(portion: Scored) -> Metrics | None:
     found = _series(portion)
     if found is None or not found[2].get("season"):
@@ -187,6 +237,8 @@ BASELINES = {
         ("binary", "multiclass", "multilabel"),
     ),
     "mean": Baseline("mean", "mean of train", _on_labels(mean_of_train), ("regression",)),
+    "mean_image": Baseline("mean_image", "mean training image", _mean_image, ("autoencoder",)),
+    "unigram": Baseline("unigram", "unigram frequencies", _unigram, ("language_model",)),
     "persistence": Baseline(
         "persistence", "persistence", _persistence, ("regression",), series=True
     ),
@@ -250,7 +302,8 @@ def on_test(config: ConfigBase, raw: RawData, test: Split, state: dict[str, Any]
     choice = config.workflow.baseline if config.workflow is not None else "auto"
     train = final_training(raw, config.data.limit)
     target = limited_test(raw, config).y
-    return compute_baselines(config.task, choice, [Scored(train.y, target, train.x, test.x, state)])
+    scored = Scored(train.y, target, train.x, test.x, state, raw_train=True)
+    return compute_baselines(config.task, choice, [scored])
 
 
 def judge_on_test(

@@ -73,6 +73,7 @@ import numpy as np
 from rich.markup import escape
 
 from dlrun.console import Output
+from dlrun.contracts import contract_for
 from dlrun.data.pipeline import make_dataset
 from dlrun.data.portions import Portion, final_training, make_portions, prepare_portion
 from dlrun.data.prepare import prepare_test
@@ -91,9 +92,7 @@ from dlrun.training import (
     StageHooks,
     best_model_file,
     fit_model,
-    keras_metrics,
     make_optimizer,
-    resolve_head,
     stage_curves,
     train_stage,
 )
@@ -539,6 +538,8 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         predictions_to=flow.run.path / PREDICTIONS,
         threshold=threshold.value if threshold is not None else None,
     )
+    drawn = contract_for(config.task).draw(model, state, test, flow.run.path)
+    flow.summary["plots"].update(drawn)
     judged = judge_on_test(on_test(config, flow.raw, test, state), flow.objective, metrics)
     if judged is not None:
         result["baseline"] = judged
@@ -614,8 +615,7 @@ def _average(members: list[Any], prepared: Any, config: DlrunConfig, keras: Any)
         member.name = f"member_{i}"  # nested models need unique names
     outputs = keras.layers.Average(name="average")([member(inputs) for member in members])
     model = keras.Model(inputs, outputs, name="ensemble")
-    head = resolve_head(config)
-    model.compile(optimizer=make_optimizer(config), loss=head.loss, metrics=keras_metrics(head))
+    contract_for(config.task).compile(model, config, lambda: make_optimizer(config), 1)
     # Built now, the saved optimizer matches the one Keras builds when the model is loaded.
     model.optimizer.build(model.trainable_variables)
     return model
