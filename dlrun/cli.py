@@ -649,6 +649,210 @@ def export(
 @app.command(
     epilog=(
         "[bold]Examples[/]\n\n"
+        "  dlrun dream sky.jpg\n\n"
+        "  dlrun dream sky.jpg --layers mixed4=1.0,mixed5=1.5 --octaves 4 -o sky-deep.png\n\n"
+        "  dlrun dream sky.jpg --weights ~/models/inception_v3_notop.h5\n\n"
+        "  dlrun dream digit.png --base run:last --layers conv_1=1.0 --octaves 1\n\n"
+        "Runs under TensorFlow (tf.GradientTape), whatever $KERAS_BACKEND. Writes "
+        "IMAGE-dream.png beside IMAGE (or -o), the image's size, and the settings that made "
+        "it in a .json of the same name; an existing file is refused unless --force."
+    )
+)
+def dream(
+    image: Annotated[Path, typer.Argument(help="The image to dream on.", show_default=False)],
+    base: Annotated[
+        str,
+        typer.Option(
+            "--base",
+            help="A keras.applications model (inception_v3, vgg19, ...) or run:<run id or "
+            "path> (a run's convnet; then --layers is needed).",
+        ),
+    ] = "inception_v3",
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            help="The application's weights: imagenet (Keras downloads them to "
+            "$KERAS_HOME/models/) or a local weights file.  \\[default: imagenet]",
+            show_default=False,
+        ),
+    ] = None,
+    layers: Annotated[
+        str | None,
+        typer.Option(
+            "--layers",
+            help="Layers to excite and their weights, LAYER=WEIGHT,... (default for "
+            "inception_v3: mixed4=1.0,mixed5=1.5,mixed6=2.0,mixed7=2.5).",
+            show_default=False,
+        ),
+    ] = None,
+    octaves: Annotated[
+        int, typer.Option("--octaves", min=1, help="Scales the image is processed at.")
+    ] = 3,
+    octave_scale: Annotated[
+        float, typer.Option("--octave-scale", min=1.0, help="Size ratio between octaves.")
+    ] = 1.4,
+    steps: Annotated[
+        int, typer.Option("--steps", min=1, help="Gradient ascent steps per octave.")
+    ] = 20,
+    step_size: Annotated[
+        float,
+        typer.Option("--step-size", min=0.0, help="Ascent step, in pixels scaled to [-1, 1]."),
+    ] = 0.01,
+    max_loss: Annotated[
+        float,
+        typer.Option("--max-loss", help="An octave's ascent stops once its loss passes this."),
+    ] = 15.0,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="The PNG to write (default: IMAGE-dream.png)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the PNG and its .json if they exist.")
+    ] = False,
+    runs_dir: RunsDir = Path("runs"),
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """DeepDream (book ch. 8): gradient ascent on an image to excite a convnet's layers."""
+    from dlrun.commands.dream import dream as run_dream
+    from dlrun.generative.dream import DreamSettings
+
+    run_dream(
+        image,
+        base=base,
+        weights=weights,
+        layers=layers,
+        settings=DreamSettings(
+            octaves=octaves,
+            octave_scale=octave_scale,
+            steps=steps,
+            step_size=step_size,
+            max_loss=max_loss,
+        ),
+        output=output,
+        force=force,
+        runs_dir=runs_dir,
+        out=_output(quiet, verbose),
+    )
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dlrun style photo.jpg starry-night.jpg\n\n"
+        "  dlrun style photo.jpg starry-night.jpg --iterations 1000 --style-weight 1e-5\n\n"
+        "  dlrun style photo.jpg mosaic.png --style-layers block1_conv1,block2_conv1 "
+        "-o photo-mosaic.png\n\n"
+        "  dlrun style digit.png stripes.png --base run:last --content-layer conv_1 "
+        "--style-layers conv_0,conv_1\n\n"
+        "Runs under TensorFlow (tf.GradientTape), whatever $KERAS_BACKEND. Writes "
+        "CONTENT-style.png beside CONTENT (or -o), the content image's size (the style image "
+        "is resized to it), and the settings and losses in a .json of the same name; an "
+        "existing file is refused unless --force."
+    )
+)
+def style(
+    content: Annotated[
+        Path, typer.Argument(help="The image whose content is kept.", show_default=False)
+    ],
+    style_image: Annotated[
+        Path, typer.Argument(help="The image whose style is taken.", show_default=False)
+    ],
+    base: Annotated[
+        str,
+        typer.Option(
+            "--base",
+            help="A keras.applications model (vgg19, vgg16, ...) or run:<run id or path> (a "
+            "run's convnet; then --content-layer and --style-layers are needed).",
+        ),
+    ] = "vgg19",
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            help="The application's weights: imagenet (Keras downloads them to "
+            "$KERAS_HOME/models/) or a local weights file.  \\[default: imagenet]",
+            show_default=False,
+        ),
+    ] = None,
+    content_layer: Annotated[
+        str | None,
+        typer.Option(
+            "--content-layer",
+            help="The layer whose feature maps keep the content (default for vgg19: block5_conv2).",
+            show_default=False,
+        ),
+    ] = None,
+    style_layers: Annotated[
+        str | None,
+        typer.Option(
+            "--style-layers",
+            help="Comma-separated layers whose Gram matrices carry the style (default for "
+            "vgg19: block1_conv1,...,block5_conv1).",
+            show_default=False,
+        ),
+    ] = None,
+    content_weight: Annotated[
+        float, typer.Option("--content-weight", min=0.0, help="Weight of the content loss.")
+    ] = 2.5e-8,
+    style_weight: Annotated[
+        float, typer.Option("--style-weight", min=0.0, help="Weight of the style loss.")
+    ] = 1e-6,
+    tv_weight: Annotated[
+        float,
+        typer.Option("--tv-weight", min=0.0, help="Weight of the total variation loss."),
+    ] = 1e-6,
+    iterations: Annotated[int, typer.Option("--iterations", min=1, help="SGD steps.")] = 100,
+    learning_rate: Annotated[
+        float,
+        typer.Option(
+            "--learning-rate",
+            min=0.0,
+            help="SGD's first learning rate, in pixel values 0..255; times 0.96 every 100 "
+            "iterations.",
+        ),
+    ] = 100.0,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="The PNG to write (default: CONTENT-style.png)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the PNG and its .json if they exist.")
+    ] = False,
+    runs_dir: RunsDir = Path("runs"),
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Neural style transfer (book ch. 8): CONTENT repainted in the style of STYLE."""
+    from dlrun.commands.style import style as run_style
+    from dlrun.generative.style import StyleSettings
+
+    run_style(
+        content,
+        style_image,
+        base=base,
+        weights=weights,
+        content_layer=content_layer,
+        style_layers=style_layers,
+        settings=StyleSettings(
+            content_layer="",
+            content_weight=content_weight,
+            style_weight=style_weight,
+            tv_weight=tv_weight,
+            iterations=iterations,
+            learning_rate=learning_rate,
+        ),
+        output=output,
+        force=force,
+        runs_dir=runs_dir,
+        out=_output(quiet, verbose),
+    )
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
         "  dlrun sweep configs/imdb.yaml --trials 30 --jobs 2\n\n"
         "  dlrun sweep configs/imdb.yaml --resume\n\n"
         "  dlrun sweep configs/imdb.yaml --storage postgresql://user@host/db --trials 100\n\n"

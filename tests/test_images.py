@@ -336,15 +336,15 @@ def test_offline_imagenet_weights_name_the_file(tmp_path, monkeypatch, keras) ->
 
 
 def test_preprocess_input_becomes_one_fixed_affine_layer(keras) -> None:
-    from dlrun.models.pretrained import _preprocess_weights
+    from dlrun.models.pretrained import preprocess_weights
 
     pixels = np.random.RandomState(0).uniform(0, 1, (5, 3)).astype(np.float32)
     for name in ("VGG16", "MobileNetV2", "DenseNet121", "EfficientNetB0"):
-        kernel, bias = _preprocess_weights(name, 3)
+        kernel, bias = preprocess_weights(name, 3)
         module = sys.modules[getattr(keras.applications, name).__module__]
         expected = module.preprocess_input(pixels.reshape(5, 1, 1, 3) * 255).reshape(5, 3)
         np.testing.assert_allclose(pixels @ kernel + bias, expected, rtol=1e-4, atol=1e-3)
-    kernel, bias = _preprocess_weights("MobileNetV2", 1)  # gray into R, G and B: [-1, 1]
+    kernel, bias = preprocess_weights("MobileNetV2", 1)  # gray into R, G and B: [-1, 1]
     np.testing.assert_allclose(kernel, [[2.0, 2.0, 2.0]], rtol=1e-5)
     np.testing.assert_allclose(bias, [-1.0, -1.0, -1.0], rtol=1e-5)
 

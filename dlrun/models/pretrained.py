@@ -248,7 +248,7 @@ def build_pretrained(config: PretrainedConfig, spec: InputSpec, outputs: int, he
         base = _application(keras, config, spec)
         preprocess = keras.layers.Dense(3, trainable=False, name="preprocess_input")
         x = preprocess(x)
-        preprocess.set_weights(_preprocess_weights(config.base, spec.shape[-1]))
+        preprocess.set_weights(preprocess_weights(config.base, spec.shape[-1]))
     _freeze(base, config)
     x = base(x)
     if len(x.shape) == 4:
@@ -300,7 +300,7 @@ def _application(keras: Any, config: PretrainedConfig, spec: InputSpec) -> Any:
     # checks of the input size and the options
     from_file = config.weights not in (None, "imagenet")
     try:
-        with _offline_hint(config.base):
+        with offline_hint(config.base):
             base = build(weights=None if from_file else config.weights, name="base", **kwargs)
     except ValueError as exc:
         raise ConfigError(
@@ -322,8 +322,9 @@ def _application(keras: Any, config: PretrainedConfig, spec: InputSpec) -> Any:
 
 
 @contextmanager
-def _offline_hint(name: str) -> Iterator[None]:
-    """Turn a failed weights download into an error naming the file and where it goes."""
+def offline_hint(name: str, local: str = "set model.weights to") -> Iterator[None]:
+    """Turn a failed weights download into an error naming the file and where it goes;
+    `local` says how the command takes a local copy instead."""
     from unittest import mock
 
     from keras.src.utils import file_utils
@@ -348,12 +349,12 @@ def _offline_hint(name: str) -> Iterator[None]:
                 f"could not get {name}'s imagenet weights, {asked[-1]} "
                 f"({type(exc).__name__}: {str(exc).strip().splitlines()[0]}).",
                 hint=f"Keras downloads them on first use, which needs the network. Offline, "
-                f"put {asked[-1]} in {folder}/ ($KERAS_HOME/models/), or set model.weights "
-                "to a local copy of it.",
+                f"put {asked[-1]} in {folder}/ ($KERAS_HOME/models/), or {local} "
+                "a local copy of it.",
             ) from None
 
 
-def _preprocess_weights(name: str, channels: int) -> list[np.ndarray]:
+def preprocess_weights(name: str, channels: int) -> list[np.ndarray]:
     """Kernel and bias of the Dense layer that maps images in [0, 1] with `channels`
     channels to what `name`'s preprocess_input makes of the same images in 0..255.
 
