@@ -22,8 +22,7 @@ def test_each_process_gets_its_own_contiguous_part_of_every_batch() -> None:
     devices, and the processes' parts together are exactly the kept rows, each once."""
     split = Split(np.arange(23, dtype=np.float32)[:, None], np.arange(23))
     parts = [
-        _labels(make_dataset(split, 8, shard=Shard(multiple=4, index=i, count=2)))
-        for i in range(2)
+        _labels(make_dataset(split, 8, shard=Shard(multiple=4, index=i, count=2))) for i in range(2)
     ]
     assert [len(b) for b in parts[0]] == [4, 4, 2]  # 8, 8, then 7 cut to 4
     assert [list(b) for b in parts[1]] == [[4, 5, 6, 7], [12, 13, 14, 15], [18, 19]]

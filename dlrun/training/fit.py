@@ -55,9 +55,7 @@ class Fit:
     params: int
 
 
-def make_optimizer(
-    config: DlrunConfig, steps_per_epoch: int = 1, rate: float | None = None
-) -> Any:
+def make_optimizer(config: DlrunConfig, steps_per_epoch: int = 1, rate: float | None = None) -> Any:
     """The configured Keras optimizer; `steps_per_epoch` turns a schedule's epochs into
     the optimizer steps Keras counts (a model compiled but never fit can leave it).
     `rate` replaces train.optimizer.learning_rate (a GAN's discriminator's own)."""
