@@ -25,7 +25,7 @@ import ctypes
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
@@ -113,10 +113,24 @@ def import_keras(verbose: bool = False) -> ModuleType:
     return current().start(verbose)
 
 
+# Run once Keras is imported: dlrun's own Keras classes (a VAE, a GAN) are made and
+# registered for safe-mode loading then, so that `dlrun check` never imports Keras.
+_AFTER_IMPORT: list[Callable[[], None]] = []
+
+
+def after_keras_import(hook: Callable[[], None]) -> None:
+    """Call `hook` once Keras is imported: now, if it is already."""
+    if "keras" in sys.modules:
+        hook()
+    else:
+        _AFTER_IMPORT.append(hook)
+
+
 def load_keras(verbose: bool = False) -> ModuleType:
     """Import TensorFlow (for tf.data, whatever the backend) then Keras on $KERAS_BACKEND;
     quiet unless `verbose`. `dlrun.runtime.Runtime.start` sets the backend first."""
     if "keras" in sys.modules and "tensorflow" in sys.modules:
+        _run_hooks()
         return sys.modules["keras"]
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     cap_malloc_arenas()
@@ -132,4 +146,10 @@ def load_keras(verbose: bool = False) -> ModuleType:
         warnings.filterwarnings("ignore", module="keras")
     else:
         import keras
+    _run_hooks()
     return keras
+
+
+def _run_hooks() -> None:
+    while _AFTER_IMPORT:
+        _AFTER_IMPORT.pop(0)()

@@ -54,7 +54,9 @@ class Autoencoder(Contract):
         return ["reconstruction_loss", "kl_loss"] if config.model.kind == "vae" else []
 
     def default_metric(self, config: Any) -> str:
-        return "val_loss"
+        # a VAE's loss adds the KL divergence, which the mean-image baseline has no
+        # counterpart of: its reconstruction is what compares
+        return "val_reconstruction_loss" if config.model.kind == "vae" else "val_loss"
 
     def problems(self, config: Any) -> list[str]:
         problems = []
@@ -76,12 +78,16 @@ class Autoencoder(Contract):
         loss = None if config.model.kind == "vae" else "binary_crossentropy"
         model.compile(optimizer=optimizers(), loss=loss, steps_per_execution=steps_per_execution)
 
-    def draw(self, model: Any, state: Any, test: Any, directory: Path) -> dict[str, str]:
-        x = np.asarray(test.x[:SHOWN] if len(test) >= SHOWN else test.x)
+    def draw(
+        self, model: Any, state: Any, test: Any, directory: Path, config: Any
+    ) -> dict[str, str]:
+        x = np.asarray(test.x[:SHOWN])
+        if x.ndim < 3:
+            return {}  # vectors, not images: there is nothing to look at
         shown = np.asarray(model.predict(x, verbose=0))
         save_grid(directory / "reconstructions.png", np.concatenate([x, shown]), len(x))
         drawn = {"reconstructions": "reconstructions.png"}
-        if model_latent_dim(model) == 2:
+        if config.model.latent_grid is not False and model_latent_dim(model) == 2:
             latent_grid(decoder_of(model), directory / "latent_grid.png")
             points = encode(model, np.asarray(test.x))
             labels = np.asarray(test.y) if np.asarray(test.y).ndim == 1 else None

@@ -92,7 +92,9 @@ class Contract:
         """Keras callbacks that show the model's work each epoch (samples)."""
         return []
 
-    def draw(self, model: Any, state: Any, test: Any, directory: Path) -> dict[str, str]:
+    def draw(
+        self, model: Any, state: Any, test: Any, directory: Path, config: Any
+    ) -> dict[str, str]:
         """The final model's pictures of the test split in `directory`: {what: file
         name}; `state` is the fitted preprocessing."""
         return {}

@@ -91,7 +91,9 @@ class Gan(Contract):
             )
         ]
 
-    def draw(self, model: Any, state: Any, test: Any, directory: Path) -> dict[str, str]:
+    def draw(
+        self, model: Any, state: Any, test: Any, directory: Path, config: Any
+    ) -> dict[str, str]:
         save_grid(directory / "samples.png", generate(model, SAMPLES, SAMPLE_SEED))
         return {"samples": "samples.png"}
 

@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 
 from dlrun.config.schema import ModelSection
 from dlrun.data.inputs import InputSpec
+from dlrun.models import dcgan, transformer, vae
+from dlrun.models.autoencoder import AutoencoderConfig, build_autoencoder
 from dlrun.models.conv1d import Conv1dConfig, build_conv1d
 from dlrun.models.convnet import ConvnetConfig, build_convnet
 from dlrun.models.embedding_bag import EmbeddingBagConfig, build_embedding_bag
@@ -35,6 +37,7 @@ from dlrun.models.pretrained import PretrainedConfig, build_pretrained
 from dlrun.models.rnn import RnnConfig, build_rnn
 from dlrun.models.user import PythonModelConfig, build_user_model
 from dlrun.tasks import Head
+from dlrun.tfenv import after_keras_import
 
 REPRESENTATIONS = (
     "features",
@@ -60,8 +63,19 @@ MODELS: dict[str, ModelKind] = {
     "conv1d": ModelKind(Conv1dConfig, ("sequence", "series", "token_windows"), build_conv1d),
     "rnn": ModelKind(RnnConfig, ("sequence", "series", "token_windows"), build_rnn),
     "pretrained": ModelKind(PretrainedConfig, ("images",), build_pretrained),
+    "transformer": ModelKind(
+        transformer.TransformerConfig, ("sequence", "token_windows"), transformer.build_transformer
+    ),
+    "autoencoder": ModelKind(AutoencoderConfig, ("images", "features"), build_autoencoder),
+    "vae": ModelKind(vae.VaeConfig, ("images", "features"), vae.build_vae),
+    "dcgan": ModelKind(dcgan.DcganConfig, ("images",), dcgan.build_dcgan),
     "python": ModelKind(PythonModelConfig, REPRESENTATIONS, build_user_model),
 }
+
+
+# A saved VAE, GAN or transformer loads in safe mode in any process that imported Keras.
+for _kind in (vae, dcgan, transformer):
+    after_keras_import(_kind.register)
 
 
 def kind_tag(kind: str) -> str:

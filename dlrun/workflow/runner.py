@@ -182,7 +182,7 @@ def run_workflow(
     if not final and not flow.kfold:
         # No final model: the stage's checkpoint is the model, and this is its preprocessing.
         run.write_json("preprocessing.json", portions[0].prepared.state)
-    _print_data(out, portions)
+    _print_data(out, config, portions)
     summary["workflow"]["protocol"] = _protocol(config, portions)
     summary["baseline"] = _baseline(flow)
     if not previous:  # a resumed run's summary is rewritten only once its stages are back in
@@ -273,15 +273,20 @@ def _protocol(config: DlrunConfig, portions: list[Portion]) -> dict[str, Any]:
     return {"kind": "holdout", "train": train, "validation": validation}
 
 
-def _print_data(out: Output, portions: list[Portion]) -> None:
+def _print_data(out: Output, config: DlrunConfig, portions: list[Portion]) -> None:
     prepared = portions[0].prepared
     spec = prepared.input_spec
     kind = f"{len(portions)} folds of " if len(portions) > 1 else ""
     validation = len(portions[0].val_y)
+    # a generative model makes its own outputs (an image, a sample), no head of N
+    outputs = (
+        f", {prepared.outputs} output{'s' if prepared.outputs > 1 else ''}"
+        if contract_for(config.task).head(config) is not None
+        else ""
+    )
     out.info(
         f"data: {kind}{len(portions[0].train_y)} train, {validation} validation; "
-        f"input {spec.shape}{' sparse' if spec.sparse else ''}, "
-        f"{prepared.outputs} output{'s' if prepared.outputs > 1 else ''}"
+        f"input {spec.shape}{' sparse' if spec.sparse else ''}{outputs}"
     )
 
 
@@ -538,7 +543,7 @@ def _final(flow: Workflow, stages: list[Stage], keras: Any) -> dict[str, Any]:
         predictions_to=flow.run.path / PREDICTIONS,
         threshold=threshold.value if threshold is not None else None,
     )
-    drawn = contract_for(config.task).draw(model, state, test, flow.run.path)
+    drawn = contract_for(config.task).draw(model, state, test, flow.run.path, config)
     flow.summary["plots"].update(drawn)
     judged = judge_on_test(on_test(config, flow.raw, test, state), flow.objective, metrics)
     if judged is not None:

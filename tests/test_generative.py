@@ -1,0 +1,217 @@
+"""The generative tasks end to end: `task: autoencoder` (autoencoder, vae), `task: gan`
+(dcgan) and `task: language_model`, trained by `dlrun train`, scored once on test against
+their baselines, drawn, generated from with `dlrun generate`, and refused by `dlrun check`
+where they cannot train.
+
+Images are scikit-learn's 8x8 digits (pixels 0..16, scaled to [0, 1]); the text is a small
+corpus written by the test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import check_error
+from PIL import Image
+
+from dlrun.runs.rundir import read_history
+
+DIGITS = {"source": "sklearn.digits", "limit": 400, "validation": {"fraction": 0.2}}
+VAE = {
+    "name": "vae",
+    "seed": 3,
+    "task": "autoencoder",
+    "data": DIGITS,
+    "model": {"kind": "vae", "latent_dim": 2, "filters": [8, 16]},
+    "train": {"batch_size": 32, "epochs": 2, "optimizer": {"name": "adam"}},
+}
+GAN = {
+    "name": "gan",
+    "seed": 3,
+    "task": "gan",
+    "data": DIGITS,
+    "model": {
+        "kind": "dcgan",
+        "latent_dim": 8,
+        "generator_filters": [16, 8],
+        "discriminator_filters": [8, 16],
+    },
+    "train": {"batch_size": 32, "epochs": 2, "optimizer": {"name": "adam"}},
+}
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "the",
+    "mat",
+    "and",
+    "the",
+    "dog",
+    "sat",
+    "on",
+    "the",
+    "log",
+    "while",
+    "the",
+    "bird",
+    "sang",
+]
+
+
+def corpus(path: Path, words: int = 3000) -> Path:
+    rng = np.random.default_rng(0)
+    path.write_text(" ".join(rng.choice(WORDS, size=words)), encoding="utf-8")
+    return path
+
+
+def language_model(path: Path) -> dict:
+    return {
+        "name": "lm",
+        "seed": 3,
+        "task": "language_model",
+        "data": {"source": "text_file", "path": str(path), "sequence_length": 12, "step": 3},
+        "model": {"kind": "rnn", "cell": "lstm", "units": [32]},
+        "train": {"batch_size": 64, "epochs": 2, "optimizer": {"name": "adam"}},
+    }
+
+
+def only_run(runs_dir: Path) -> Path:
+    (run,) = runs_dir.iterdir()
+    return run
+
+
+def test_a_vae_trains_beats_the_mean_image_and_draws_its_latent_space(
+    cli, runs_dir, write_config
+) -> None:
+    # 20 epochs of 800 digits: a VAE's KL term first holds it at the mean image
+    train = {**VAE["train"], "epochs": 20, "optimizer": {"name": "adam", "learning_rate": 0.003}}
+    config = write_config({**VAE, "data": {**DIGITS, "limit": 1000}, "train": train})
+    code, out, err = cli("train", config, "-q")
+    assert code == 0, (out, err)
+    run = only_run(runs_dir)
+    history = read_history(run / "stages" / "train" / "history.csv")
+    for key in ("loss", "reconstruction_loss", "kl_loss", "val_loss", "val_reconstruction_loss"):
+        assert all(np.isfinite(row[key]) for row in history), key
+    assert history[-1]["reconstruction_loss"] < history[0]["reconstruction_loss"]
+    summary = json.loads((run / "summary.json").read_text())
+    final = summary["final"]
+    # scored by the model's own losses, through evaluate, against the mean image
+    assert {"loss", "reconstruction_loss", "kl_loss"} <= set(final["test"])
+    judged = final["baseline"]
+    assert judged["reference"]["name"] == "mean_image"
+    assert judged["reference"]["metric"] == "reconstruction_loss"
+    assert judged["beaten"], judged["verdict"]
+    for name in ("reconstructions", "latent_grid", "latent_scatter"):
+        assert summary["plots"][name] == f"{name}.png"
+        assert (run / f"{name}.png").is_file()
+    # 15 x 15 decoded 8x8 digits, a gap of one pixel, twice the size
+    width, height = Image.open(run / "latent_grid.png").size
+    assert width == height == 2 * (15 * 9 - 1)
+    assert (
+        "![Images decoded from a grid of latent points](latent_grid.png)"
+        in (run / "report.md").read_text()
+    )
+
+
+def test_generate_is_deterministic_with_a_seed(cli, runs_dir, write_config, tmp_path) -> None:
+    code, out, err = cli("train", write_config(VAE), "-q")
+    assert code == 0, (out, err)
+    run = only_run(runs_dir)
+    made = []
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        code, out, err = cli("generate", run, "-n", 16, "--seed", seed, "-o", tmp_path / name)
+        assert code == 0, (out, err)
+        images = np.load(tmp_path / name / "samples.npy")
+        assert images.shape == (16, 8, 8, 1)
+        assert images.min() >= 0 and images.max() <= 1
+        assert (tmp_path / name / "samples.png").is_file()
+        made.append(images)
+    assert np.array_equal(made[0], made[1])
+    assert not np.array_equal(made[0], made[2])
+
+
+def test_a_gan_trains_both_networks_and_draws_samples_each_epoch(
+    cli, runs_dir, write_config, tmp_path
+) -> None:
+    code, out, err = cli("train", write_config(GAN), "-q")
+    assert code == 0, (out, err)
+    run = only_run(runs_dir)
+    stage = run / "stages" / "train"
+    history = read_history(stage / "history.csv")
+    assert len(history) == 2
+    for key in ("d_loss", "g_loss", "val_d_loss", "val_g_loss", "val_real_accuracy"):
+        assert all(np.isfinite(row[key]) for row in history), key
+    assert "val_accuracy" not in history[0]  # no classifier accuracy
+    assert (stage / "samples" / "epoch-001.png").is_file()
+    assert (stage / "samples" / "epoch-002.png").is_file()
+    summary = json.loads((run / "summary.json").read_text())
+    # a GAN's losses rank nothing: its fit keeps the last epoch
+    assert summary["stages"]["train"]["best_epoch"] == 2
+    assert not (stage / "checkpoint.keras").exists()
+    assert {"d_loss", "g_loss", "real_accuracy"} <= set(summary["final"]["test"])
+    assert (run / "samples.png").is_file()
+    assert "do not measure" not in out  # the warning is the report's, not noise
+    assert "judge them by the pictures" in (run / "report.md").read_text()
+    code, out, err = cli("generate", run, "-n", 4, "--seed", 1, "-o", tmp_path / "g")
+    assert code == 0, (out, err)
+    assert np.load(tmp_path / "g" / "samples.npy").shape == (4, 8, 8, 1)
+
+
+def test_a_language_model_beats_the_unigram_baseline_and_continues_a_prompt(
+    cli, runs_dir, write_config, tmp_path
+) -> None:
+    config = language_model(corpus(tmp_path / "corpus.txt"))
+    config["train"]["epochs"] = 6
+    code, out, err = cli("train", write_config(config), "-q")
+    assert code == 0, (out, err)
+    run = only_run(runs_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    test = summary["final"]["test"]
+    assert test["perplexity"] == pytest.approx(np.exp(test["loss"]), rel=1e-6)
+    judged = summary["final"]["baseline"]
+    assert judged["reference"]["name"] == "unigram"
+    assert judged["beaten"], judged["verdict"]
+    samples = (run / "stages" / "train" / "samples.txt").read_text()
+    assert "## epoch 1\n" in samples and "## epoch 6\n" in samples
+    assert "temperature 0.2:" in samples
+
+    args = ("generate", run, "--prompt", "the cat", "--length", 40, "--seed", 2)
+    first = cli(*args, "--temperature", "0.2,1.0")
+    again = cli(*args, "--temperature", "0.2,1.0")
+    assert first[0] == 0, first
+    assert first[1] == again[1]
+    assert first[1].count("--- temperature") == 2
+    code, out, err = cli(*args[:3], "the cat ¤", "--length", 5, "--seed", 2)
+    assert code == 0, (out, err)
+    assert "vocabulary lacks, read as [UNK]: '¤'" in " ".join(err.split())
+
+
+def test_generate_refuses_a_run_that_does_not_generate(cli, runs_dir, write_config) -> None:
+    config = write_config({**VAE, "model": {"kind": "autoencoder", "latent_dim": 4}})
+    assert cli("train", config, "-q")[0] == 0
+    code, out, err = cli("generate", only_run(runs_dir))
+    assert code == 2
+    assert "cannot generate" in err and "model.kind: vae" in err
+    assert "Traceback" not in err
+
+
+def test_check_refuses_what_a_contract_cannot_train(cli, write_config, tmp_path) -> None:
+    err = check_error(cli, write_config({**GAN, "model": {"kind": "mlp"}}))
+    assert "task 'gan' trains model.kind dcgan, not 'mlp'" in err
+    err = check_error(cli, write_config({**VAE, "task": "binary"}))
+    assert "model.kind 'vae' trains only for task autoencoder" in err
+    err = check_error(cli, write_config({**GAN, "workflow": {"baseline": "auto"}}))
+    assert "cannot rank stages" in err
+    three = {**VAE, "model": {"kind": "vae", "latent_dim": 3, "latent_grid": True}}
+    err = check_error(cli, write_config(three, "three.yaml"))
+    assert "model.latent_grid draws a plane of latent points, and model.latent_dim is 3" in err
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("x,y\n1,2\n3,4\n", encoding="utf-8")
+    lm = language_model(numbers)
+    lm["data"] = {"source": "csv", "path": str(numbers), "target": "y"}
+    err = check_error(cli, write_config(lm, "lm.yaml"))
+    assert "task language_model learns from text" in err
