@@ -10,6 +10,10 @@ corpus written by the test.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,8 @@ from conftest import check_error
 from PIL import Image
 
 from dlrun.runs.rundir import read_history
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DIGITS = {"source": "sklearn.digits", "limit": 400, "validation": {"fraction": 0.2}}
 VAE = {
@@ -215,3 +221,59 @@ def test_check_refuses_what_a_contract_cannot_train(cli, write_config, tmp_path)
     lm["data"] = {"source": "csv", "path": str(numbers), "target": "y"}
     err = check_error(cli, write_config(lm, "lm.yaml"))
     assert "task language_model learns from text" in err
+
+
+# Trains a config with the process killed (SIGKILL) in the middle of epoch 3: after its
+# second batch, as a power cut would.
+KILLER = """
+import os, signal, sys
+from dlrun.training import callbacks
+
+state = {"epoch": 0}
+def on_epoch_begin(self, epoch, logs=None):
+    state["epoch"] = epoch + 1
+def on_train_batch_end(self, batch, logs=None):
+    if state["epoch"] == 3 and batch == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+callbacks.HistoryWriter.on_epoch_begin = on_epoch_begin
+callbacks.HistoryWriter.on_train_batch_end = on_train_batch_end
+
+from dlrun.cli import run
+sys.exit(run(["train", sys.argv[1], "-q"]))
+"""
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan", "language_model"])
+def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(
+    kind, cli, runs_dir, write_config, tmp_path
+) -> None:
+    config = {"vae": VAE, "gan": GAN}.get(kind) or language_model(corpus(tmp_path / "c.txt"))
+    # one batch per call, so that the kill comes between two batches of an epoch
+    config = {**config, "train": {**config["train"], "epochs": 4, "steps_per_execution": 1}}
+    path = write_config(config)
+    assert cli("train", path, "-q", "--runs-dir", tmp_path / "reference")[0] == 0
+    (reference,) = (tmp_path / "reference").iterdir()
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, str(path)],
+        cwd=ROOT,
+        env={**os.environ, "DLRUN_RUNS_DIR": str(runs_dir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run = only_run(runs_dir)
+    assert len(read_history(run / "stages" / "train" / "history.csv")) == 2
+    code, out, err = cli("train", "--resume", run, "-q")
+    assert code == 0, (out, err)
+    got = read_history(run / "stages" / "train" / "history.csv")
+    want = read_history(reference / "stages" / "train" / "history.csv")
+    assert len(got) == len(want) == 4
+    for row, expected in zip(got, want, strict=True):
+        assert row == pytest.approx(expected, rel=1e-5), f"epoch {expected['epoch']} differs"
+    test = json.loads((run / "final" / "metrics.json").read_text())
+    expected = json.loads((reference / "final" / "metrics.json").read_text())
+    assert test["loss" if "loss" in test else "g_loss"] == pytest.approx(
+        expected["loss" if "loss" in expected else "g_loss"], rel=1e-5
+    )
