@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from conftest import check_error
 from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util import tensor_util
 
 from dlrun.runs.rundir import read_history
 
@@ -83,6 +85,12 @@ def language_model(path: Path) -> dict:
         "model": {"kind": "rnn", "cell": "lstm", "units": [32]},
         "train": {"batch_size": 64, "epochs": 2, "optimizer": {"name": "adam"}},
     }
+
+
+def accumulator(path: Path) -> EventAccumulator:
+    events = EventAccumulator(str(path), size_guidance={"tensors": 0})
+    events.Reload()
+    return events
 
 
 def only_run(runs_dir: Path) -> Path:
@@ -154,6 +162,9 @@ def test_a_gan_trains_both_networks_and_draws_samples_each_epoch(
     assert "val_accuracy" not in history[0]  # no classifier accuracy
     assert (stage / "samples" / "epoch-001.png").is_file()
     assert (stage / "samples" / "epoch-002.png").is_file()
+    # TensorBoard's images tab shows each epoch's samples
+    images = accumulator(stage / "tensorboard" / "samples").Tensors("samples")
+    assert [e.step for e in images] == [1, 2]
     summary = json.loads((run / "summary.json").read_text())
     # a GAN's losses rank nothing: its fit keeps the last epoch
     assert summary["stages"]["train"]["best_epoch"] == 2
@@ -184,6 +195,10 @@ def test_a_language_model_beats_the_unigram_baseline_and_continues_a_prompt(
     samples = (run / "stages" / "train" / "samples.txt").read_text()
     assert "## epoch 1\n" in samples and "## epoch 6\n" in samples
     assert "temperature 0.2:" in samples
+    texts = accumulator(run / "stages" / "train" / "tensorboard" / "samples").Tensors("samples")
+    assert [e.step for e in texts] == list(range(1, 7))
+    shown = tensor_util.make_ndarray(texts[-1].tensor_proto).item().decode()
+    assert shown == samples.split("## epoch 6\n")[1].strip()
 
     args = ("generate", run, "--prompt", "the cat", "--length", 40, "--seed", 2)
     first = cli(*args, "--temperature", "0.2,1.0")
@@ -212,6 +227,9 @@ def test_check_refuses_what_a_contract_cannot_train(cli, write_config, tmp_path)
     assert "model.kind 'vae' trains only for task autoencoder" in err
     err = check_error(cli, write_config({**GAN, "workflow": {"baseline": "auto"}}))
     assert "cannot rank stages" in err
+    space = {"model.latent_dim": {"choice": [8, 16]}}
+    err = check_error(cli, write_config({**GAN, "sweep": {"space": space}}, "s.yaml"))
+    assert "cannot rank trials" in err
     three = {**VAE, "model": {"kind": "vae", "latent_dim": 3, "latent_grid": True}}
     err = check_error(cli, write_config(three, "three.yaml"))
     assert "model.latent_grid draws a plane of latent points, and model.latent_dim is 3" in err

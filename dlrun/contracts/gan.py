@@ -55,6 +55,11 @@ class Gan(Contract):
                 "workflow: a GAN's losses do not measure its samples, so they cannot rank "
                 "stages. Remove the workflow section, train once and look at samples.png."
             )
+        if config.sweep is not None:
+            problems.append(
+                "sweep: a GAN's losses do not measure its samples, so they cannot rank trials. "
+                "Remove the sweep section."
+            )
         es = config.train.early_stopping
         if es is not None and es.enabled and "early_stopping" in config.train.model_fields_set:
             problems.append(
