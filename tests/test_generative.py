@@ -146,6 +146,9 @@ def test_generate_is_deterministic_with_a_seed(cli, runs_dir, write_config, tmp_
         made.append(images)
     assert np.array_equal(made[0], made[1])
     assert not np.array_equal(made[0], made[2])
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 8, 8)))
+    code, out, err = cli("predict", run, tmp_path / "x.npz")
+    assert code == 2 and "makes images, not predictions" in err and "dlrun generate" in err
 
 
 def test_a_gan_trains_both_networks_and_draws_samples_each_epoch(
@@ -206,6 +209,13 @@ def test_a_language_model_beats_the_unigram_baseline_and_continues_a_prompt(
     assert first[0] == 0, first
     assert first[1] == again[1]
     assert first[1].count("--- temperature") == 2
+    (tmp_path / "prompt.txt").write_text("the cat sat on the mat and the dog", encoding="utf-8")
+    code, out, err = cli("predict", run, tmp_path / "prompt.txt")
+    assert code == 0, (out, err)
+    header, row = out.splitlines()
+    # the next character's probability, by character: after "dog", " " comes
+    assert header.startswith("predicted,p_,p_[UNK],p_ ,p_a,")
+    assert row.startswith(" ,")
     code, out, err = cli(*args[:3], "the cat ¤", "--length", 5, "--seed", 2)
     assert code == 0, (out, err)
     assert "vocabulary lacks, read as [UNK]: '¤'" in " ".join(err.split())

@@ -65,8 +65,8 @@ def generate(
             else "it learned to predict targets, not to make new samples"
         )
         raise UsageError(
-            f"{run.path.name} is a {config.task} run ({config.model.kind}), which cannot "
-            f"generate: {why}.",
+            f"{run.path.name} is a run of task {config.task} (model {config.model.kind}), "
+            f"which cannot generate: {why}.",
             hint="dlrun generate takes a language_model, a vae (task: autoencoder) or a gan run.",
         )
     if makes == "text" and prompt is None:

@@ -44,6 +44,7 @@ from rich.markup import escape
 
 from dlrun.commands.evaluate import load_final_model, saved_threshold
 from dlrun.console import Output
+from dlrun.contracts import contract_for
 from dlrun.data.representations import load_state, representation_of
 from dlrun.data.representations.base import Misfits, Representation
 from dlrun.data.representations.image_files import ImagePaths
@@ -90,6 +91,13 @@ def predict(
     if output is not None and output.suffix not in (".csv", ".npz"):
         raise UsageError(f"--output must end in .csv or .npz, not '{output.suffix}'.")
     config = load_config(run.path / "config.yaml", inputs=False).config
+    if contract_for(config.task).head(config) is None:
+        raise UsageError(
+            f"{run.path.name} is a run of task {config.task}: its model makes images, not "
+            "predictions of a target.",
+            hint="dlrun generate RUN makes new samples (a vae, a gan); dlrun evaluate RUN "
+            "scores it on its test split.",
+        )
     if threshold is not None and config.task != "binary":
         raise UsageError(
             f"--threshold decides between the two classes of a binary run; this run is "
@@ -98,6 +106,9 @@ def predict(
     if threshold is None and config.task == "binary":
         threshold = saved_threshold(run)
     state = load_state(run)
+    if config.task == "language_model":
+        # the next token of each text: one class per token of the vocabulary
+        state = {**state, "class_names": state["tokens"]}
     representation = representation_of(state)
     where = Path(input_file) if input_file is not None else Path("--text")
     if texts and representation.name != "text":
@@ -125,8 +136,9 @@ def predict(
         for raw in itertools.chain([first], chunks):
             predictions = predict_features(model, raw, state, config, where)
             predictions, leading = representation.outputs(predictions, raw, state)
-            labels = predicted_labels(predictions, config.task, state.get("class_names"), threshold)
-            columns, rows = prediction_table(predictions, labels, config.task, state)
+            task = "multiclass" if config.task == "language_model" else config.task
+            labels = predicted_labels(predictions, task, state.get("class_names"), threshold)
+            columns, rows = prediction_table(predictions, labels, task, state)
             columns = [*leading, *columns]
             rows = [[*(v[i] for v in leading.values()), *row] for i, row in enumerate(rows)]
             if isinstance(raw, ImagePaths):  # which row is which image
