@@ -359,9 +359,9 @@ def test_a_key_of_another_kind_says_whose_it_is(cli, write_config) -> None:
     path = write_config(BASE + "model:\n  kind: mlp\n  filters: [8]\n")
     err = check_error(cli, path)
     assert err.startswith(
-        f"error: unknown key 'model.filters' ({path}, line 7). 'filters' is a convnet and "
-        "conv1d key; this model is mlp. Keys allowed in model (mlp): kind, output_activation, "
-        "units,"
+        f"error: unknown key 'model.filters' ({path}, line 7). 'filters' is a convnet, "
+        "conv1d, autoencoder and vae key; this model is mlp. Keys allowed in model (mlp): kind, "
+        "output_activation, units,"
     )
     err = check_error(cli, "configs/mnist.yaml", "model.kernel_size=5")
     assert "'kernel_size' is a convnet and conv1d key; this model is mlp." in err
@@ -589,7 +589,7 @@ def test_train_refuses_a_wrong_task_before_any_run_directory_exists(cli, runs_di
 def test_a_sweep_path_follows_the_configs_kind(cli) -> None:
     err = check_error(cli, "configs/imdb.yaml", "sweep.space={model.filters: {choice: [[8]]}}")
     assert "sweep.space 'model.filters': unknown key 'filters' in model." in err
-    assert "'filters' is a convnet and conv1d key; this model is mlp." in err
+    assert "'filters' is a convnet, conv1d, autoencoder and vae key; this model is mlp." in err
     code, _, err = cli(
         "check", "configs/mnist_convnet.yaml", "sweep={space: {model.filters: {choice: [[8]]}}}"
     )

@@ -152,10 +152,11 @@ def other_member_hint(key: str, where: str, info: FieldInfo, value: Any) -> str:
     owners = [t for t, cls in members.items() if key in cls.model_fields and t != tag]
     if not owners:
         return ""
-    if len(owners) > 3:
+    if len(owners) > 4:
         shown = f"{', '.join(owners[:3])} and {len(owners) - 3} more"
         return f" '{key}' is a key of {shown}; this {where} is {tag}."
-    return f" '{key}' is a {' and '.join(owners)} key; this {where} is {tag}."
+    named = " and ".join([", ".join(owners[:-1]), owners[-1]] if len(owners) > 1 else owners)
+    return f" '{key}' is a {named} key; this {where} is {tag}."
 
 
 def _section_of(annotation: Any) -> Any:
