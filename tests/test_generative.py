@@ -171,6 +171,9 @@ def test_a_gan_trains_both_networks_and_draws_samples_each_epoch(
     summary = json.loads((run / "summary.json").read_text())
     # a GAN's losses rank nothing: its fit keeps the last epoch
     assert summary["stages"]["train"]["best_epoch"] == 2
+    assert summary["stages"]["train"]["verdict"] == (
+        "its losses do not measure its samples: look at samples.png"
+    )
     assert not (stage / "checkpoint.keras").exists()
     assert {"d_loss", "g_loss", "real_accuracy"} <= set(summary["final"]["test"])
     assert (run / "samples.png").is_file()

@@ -41,8 +41,6 @@ class Contract:
         batch: what one batch is: (x, y), (x, x) (the target is the input) or x alone.
         chooses_epochs: whether a metric it logs ranks the epochs of a fit. A GAN's
             losses do not measure its samples: its fits keep their last epoch.
-        runs_workflow: whether the universal workflow (stages ranked by a validation
-            metric) makes sense for it.
         scores_predictions: a split is scored from the model's predictions, with a
             confusion matrix (`dlrun.evaluation.evaluate_model`), not by `evaluate`.
     """
@@ -52,7 +50,6 @@ class Contract:
     kinds: ClassVar[tuple[str, ...] | None] = None
     batch: ClassVar[Batch] = "xy"
     chooses_epochs: ClassVar[bool] = True
-    runs_workflow: ClassVar[bool] = True
     scores_predictions: ClassVar[bool] = False
 
     def metrics(self, config: Any) -> list[str]:

@@ -43,7 +43,6 @@ class Gan(Contract):
     kinds: ClassVar[tuple[str, ...]] = ("dcgan",)
     batch = "x"
     chooses_epochs = False
-    runs_workflow = False
 
     def metrics(self, config: Any) -> list[str]:
         return ["g_loss", "d_loss", "real_accuracy"]

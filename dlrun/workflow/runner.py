@@ -404,6 +404,10 @@ def _run_stage(flow: Workflow, stage: Stage, previous: dict[str, Any] | None) ->
         ),
         plot=plot,
     )
+    if not contract_for(flow.config.task).chooses_epochs:
+        # over- and underfitting are read from losses that measure the model: a GAN's don't
+        del entry["overfitting"], entry["still_improving"]
+        entry["verdict"] = "its losses do not measure its samples: look at samples.png"
     flow.curves[stage.name] = curves
     return entry
 
