@@ -308,3 +308,34 @@ def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(
     assert test["loss" if "loss" in test else "g_loss"] == pytest.approx(
         expected["loss" if "loss" in expected else "g_loss"], rel=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"kind": "conv1d", "filters": [16], "kernel_size": 3},
+        {"kind": "transformer", "embed_dim": 16, "heads": 2, "ff_dim": 32},
+    ],
+)
+def test_each_sequence_kind_trains_as_a_language_model(
+    model, cli, runs_dir, write_config, tmp_path
+) -> None:
+    config = language_model(corpus(tmp_path / "corpus.txt", words=1500))
+    config = {
+        **config,
+        "model": model,
+        "workflow": {"baseline": "auto", "stages": [{"name": "one"}]},
+    }
+    config["train"]["epochs"] = 1
+    code, out, err = cli("train", write_config(config), "-q")
+    assert code == 0, (out, err)
+    run = only_run(runs_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    assert np.isfinite(summary["final"]["test"]["perplexity"])
+    unigram = summary["baseline"]["values"]["unigram"]["perplexity"]
+    validation = np.exp(summary["stages"]["one"]["val"]["loss"])
+    report = (run / "report.md").read_text()
+    assert (
+        f"Perplexity: validation {validation:.4g} (the unigram baseline's: {unigram:.4g}); "
+        f"test {summary['final']['test']['perplexity']:.4g}"
+    ) in report

@@ -17,6 +17,7 @@ path = write_report(Run.open("runs/20261122-101500-imdb-a1b2c3"))   # runs/.../r
 
 from __future__ import annotations
 
+import math
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -256,10 +257,34 @@ def _generated(info: RunInfo) -> str:
             "A GAN's losses and its discriminator's accuracy say how the two networks are "
             "matched, not how good the samples are: judge them by the pictures.\n",
         )
+    if info.task == "language_model":
+        lines += _perplexities(info.summary)
     text = _last_text_samples(info.path)
     if text:
         lines += ["Samples after the last epoch (`samples.txt`):", "", "```", text, "```"]
     return "\n".join(["## What the model makes", "", *lines]).rstrip() if lines else ""
+
+
+def _perplexities(summary: dict[str, Any]) -> list[str]:
+    """A language model's perplexity (exp of its crossentropy) on validation and test,
+    each beside the unigram baseline's where it was computed."""
+    final = summary.get("final") if isinstance(summary.get("final"), dict) else {}
+    stage = summary.get("stages", {}).get(final.get("stage") or summary.get("chosen") or "", {})
+    said = []
+    validation = stage.get("val", {}).get("loss") if isinstance(stage, dict) else None
+    unigram = summary.get("baseline", {}).get("values", {}).get("unigram", {})
+    if isinstance(validation, float):
+        said.append(f"validation {math.exp(validation):.4g}" + _versus(unigram))
+    test = final.get("test", {}) if isinstance(final.get("test"), dict) else {}
+    if isinstance(test.get("perplexity"), float):
+        on_test = final.get("baseline", {}).get("values", {}).get("unigram", {})
+        said.append(f"test {test['perplexity']:.4g}" + _versus(on_test))
+    return [f"Perplexity: {'; '.join(said)}.", ""] if said else []
+
+
+def _versus(unigram: Any) -> str:
+    value = unigram.get("perplexity") if isinstance(unigram, dict) else None
+    return f" (the unigram baseline's: {value:.4g})" if isinstance(value, float) else ""
 
 
 def _last_text_samples(path: Path) -> str:
