@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import check_error
 
 from dlrun.data.inputs import InputSpec
 from dlrun.errors import ConfigError
@@ -206,6 +207,24 @@ def test_conv1d_on_sequences_too_short_for_its_blocks() -> None:
         "model.filters: conv block 2 of 2 gets 2 steps, fewer than kernel_size 7: sequences "
         "of 20 steps are too short for 2 blocks of kernel_size 7 with pool_size 5."
     )
+
+
+def test_check_refuses_sequences_too_short_for_conv1d_before_any_data_loads(
+    cli, write_config, tmp_path
+) -> None:
+    text = tmp_path / "corpus.txt"
+    text.write_text("a short text to learn from. " * 100, encoding="utf-8")
+    config = write_config(
+        {
+            "name": "short",
+            "task": "language_model",
+            "data": {"source": "text_file", "path": str(text), "sequence_length": 20},
+            "model": {"kind": "conv1d"},
+        }
+    )
+    err = check_error(cli, config)
+    assert "conv block 2 of 2 gets 2 steps, fewer than kernel_size 7" in err
+    assert "data.sequence_length" in err
 
 
 # --- word order: what a bag of words cannot see --------------------------------------------

@@ -70,6 +70,10 @@ class Conv1dConfig(DenseKeys):
     def input_problems(self) -> list[str]:
         return self.embedding.input_problems()
 
+    def shape_problems(self, shape: tuple[int, ...]) -> list[str]:
+        problem = length_problem(self, shape[0]) if shape else None
+        return [f"{problem} {SHORTER}"] if problem else []
+
 
 def build_conv1d(config: Conv1dConfig, spec: InputSpec, outputs: int, head: Head) -> Any:
     """[Embedding ->] Conv1D / MaxPooling1D blocks -> GlobalMaxPooling1D -> hidden Dense
@@ -108,19 +112,31 @@ def build_conv1d(config: Conv1dConfig, spec: InputSpec, outputs: int, head: Head
 
 
 def _check_length(config: Conv1dConfig, steps: int) -> None:
+    problem = length_problem(config, steps)
+    if problem is not None:
+        raise ConfigError(problem, hint=SHORTER)
+
+
+SHORTER = (
+    "Use fewer filters, a smaller kernel_size or pool_size, or longer sequences "
+    "(data.maxlen, data.sequence_length) or windows."
+)
+
+
+def length_problem(config: Conv1dConfig, steps: int) -> str | None:
     """Each unpadded convolution takes kernel_size - 1 steps and each pooling divides the
-    rest: refuse sequences too short for the blocks, before Keras fails on a negative shape."""
+    rest: why sequences of `steps` are too short for the blocks (before Keras fails on a
+    negative shape), or None."""
     left = steps
     for i in range(len(config.filters)):
         if i:
             left //= config.pool_size
         if left < config.kernel_size:
-            raise ConfigError(
+            return (
                 f"model.filters: conv block {i + 1} of {len(config.filters)} gets {left} "
                 f"steps, fewer than kernel_size {config.kernel_size}: sequences of {steps} "
                 f"steps are too short for {len(config.filters)} blocks of kernel_size "
-                f"{config.kernel_size} with pool_size {config.pool_size}.",
-                hint="Use fewer filters, a smaller kernel_size or pool_size, or longer "
-                "sequences (data.maxlen) or windows.",
+                f"{config.kernel_size} with pool_size {config.pool_size}."
             )
         left -= config.kernel_size - 1
+    return None
