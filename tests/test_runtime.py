@@ -3,6 +3,8 @@ batches are cut (the end-to-end runs on each backend are tests/test_backends.py)
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,22 @@ def test_the_supervisor_keeps_engine_noise_and_knows_a_dead_peer() -> None:
     assert all(ENGINE_LINE.search(line) for line in noise)
     assert not ENGINE_LINE.search("error: the run failed: the loss became NaN")
     assert PEER_DIED.search("UNAVAILABLE: Task 1 heartbeat timeout. This indicates that")
+
+
+def test_a_sweep_worker_is_capped_on_every_backend_even_with_the_users_own_xla_flags(
+    monkeypatch,
+) -> None:
+    from dlrun.sweep.worker import worker_env
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's own cap wins
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    env = worker_env(jobs=2)
+    assert env["XLA_FLAGS"] == (
+        "--xla_force_host_platform_device_count=2 --xla_cpu_multi_thread_eigen=false"
+    )
+    assert env["OMP_NUM_THREADS"] == "2"
+    assert env["TF_NUM_INTRAOP_THREADS"] == "1"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")
+    assert worker_env(jobs=2)["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"

@@ -71,8 +71,9 @@ class Backend:
         steps_per_execution: Keras's trainer for it runs several batches per call.
         one_step_strategies: strategies under which it runs only one (Keras 3.15's
             TensorFlow trainer fails its multi-step loop under MirroredStrategy).
-        thread_env: environment that holds the engine to N threads per process (sweep
-            workers sharing the cores).
+        thread_env: the changes to an environment that hold the engine to N threads per
+            process (sweep workers sharing the cores); a cap the environment sets
+            already is kept.
         distribution: makes the engine's distribution over `devices` (None: all it
             sees) for `processes` processes; given keras, already imported.
         devices_env: environment to set before the engine starts so that a CPU shows
@@ -86,7 +87,9 @@ class Backend:
     sparse_inputs: bool = True
     steps_per_execution: bool = True
     one_step_strategies: tuple[str, ...] = ()
-    thread_env: Callable[[int], dict[str, str]] = field(default=lambda threads: {})
+    thread_env: Callable[[int, dict[str, str]], dict[str, str]] = field(
+        default=lambda threads, env: {}
+    )
     distribution: Callable[[Any, str, int | None, int, int], Distribution] | None = None
     devices_env: Callable[[int, dict[str, str]], dict[str, str]] = field(
         default=lambda devices, env: {}

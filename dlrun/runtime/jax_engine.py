@@ -15,7 +15,6 @@ samples/s against plain Keras's 2,373 on dense rows (bench/backends.py).
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,17 @@ from typing import Any
 from dlrun.runtime.engine import Backend, Distribution, Shard
 
 DEVICE_FLAG = "--xla_force_host_platform_device_count"
+THREADS_FLAG = "--xla_cpu_multi_thread_eigen"
 
 
-def _threads(threads: int) -> dict[str, str]:
+def _threads(threads: int, env: dict[str, str]) -> dict[str, str]:
     # XLA's CPU client sizes its pool from the cores it is allowed on; Eigen's
-    # intra-op threads follow this flag.
-    flag = "--xla_cpu_multi_thread_eigen=false" if threads == 1 else ""
-    return {"XLA_FLAGS": " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), flag) if f)}
+    # intra-op threads follow this flag. XLA_FLAGS holds other flags too (a user's
+    # device count): the cap joins them, unless they set it already.
+    flags = env.get("XLA_FLAGS", "")
+    if threads != 1 or THREADS_FLAG in flags:
+        return {}
+    return {"XLA_FLAGS": f"{flags} {THREADS_FLAG}=false".strip()}
 
 
 def _cpu_devices(devices: int, env: dict[str, str]) -> dict[str, str]:

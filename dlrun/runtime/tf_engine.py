@@ -12,8 +12,9 @@ from typing import Any
 from dlrun.runtime.engine import Backend, Distribution
 
 
-def _threads(threads: int) -> dict[str, str]:
-    return {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads)}
+def _threads(threads: int, env: dict[str, str]) -> dict[str, str]:
+    keys = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+    return {key: str(threads) for key in keys if key not in env}
 
 
 def _mirrored(

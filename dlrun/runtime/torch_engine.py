@@ -8,10 +8,10 @@ from __future__ import annotations
 from dlrun.runtime.engine import Backend
 
 
-def _threads(threads: int) -> dict[str, str]:
+def _threads(threads: int, env: dict[str, str]) -> dict[str, str]:
     # torch sizes its intra-op pool from OMP_NUM_THREADS at import: on a loaded CPU the
     # default (every core, per process) collapses its throughput.
-    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    return {key: str(threads) for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if key not in env}
 
 
 BACKEND = Backend(

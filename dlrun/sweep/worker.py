@@ -53,8 +53,7 @@ def worker_env(jobs: int, verbose: bool = False) -> dict[str, str]:
     # throughput of sequential runs, two default-threaded ones only ~1.5x. Every backend's
     # cap: a worker reads its backend from the config, and TensorFlow feeds them all.
     for backend in BACKENDS.values():
-        for key, value in backend.thread_env(int(threads)).items():
-            env.setdefault(key, value)
+        env.update(backend.thread_env(int(threads), env))
     if not verbose:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
     env["PYTHONUNBUFFERED"] = "1"
