@@ -64,7 +64,6 @@ def train(
             )
         run = Run.open(resolve_run(resume, runs_dir, need="resumable"))
         loaded = load_config(run.path / "config.yaml")
-        out.info(f"resuming run [bold]{literal(run.path)}[/]")
         # The run carries on with the --stage / --no-final it was started with.
         options = run.meta.get("options", {})
         stage, final = options.get("stage"), options.get("final", True)
@@ -100,6 +99,8 @@ def train(
             if run is not None:
                 run = Run.open(shutil.copytree(run.path, scratch / run.id))
             runs_dir, out = scratch, Output(QUIET)
+        if run is not None:  # said by the chief only: the others' out is quiet
+            out.info(f"resuming run [bold]{literal(run.path)}[/]")
         return _train(run, loaded, runtime, stage, final, runs_dir, out)
 
 
