@@ -23,11 +23,14 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from dlrun.contracts.base import Contract, Optimizers
+from dlrun.contracts.base import Baseline, Contract, Optimizers
 from dlrun.contracts.pictures import latent_batch, latent_grid, latent_scatter, save_grid
+from dlrun.data.prepare import apply_state
 
 # Test images drawn above their reconstructions.
 SHOWN = 10
+# Keras's clip of probabilities in binary crossentropy.
+EPSILON = 1e-7
 
 
 def encoder_of(model: Any) -> Any:
@@ -44,11 +47,37 @@ def encode(model: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(codes[0] if isinstance(codes, list | tuple) else codes)
 
 
+def mean_image(train_x: np.ndarray, eval_x: np.ndarray) -> dict[str, float]:
+    """Binary crossentropy of reconstructing every image as the mean training image:
+    per pixel (`loss`, as an autoencoder compiled with binary crossentropy logs it) and
+    summed over each image's pixels (`reconstruction_loss`, as a VAE logs it)."""
+    mean = np.clip(np.asarray(train_x, dtype=np.float64).mean(axis=0), EPSILON, 1 - EPSILON)
+    x = np.asarray(eval_x, dtype=np.float64)
+    per_pixel = -(x * np.log(mean) + (1 - x) * np.log(1 - mean))
+    return {
+        "loss": float(per_pixel.mean()),
+        "reconstruction_loss": float(per_pixel.reshape(len(x), -1).sum(axis=1).mean()),
+    }
+
+
+def _mean_image(scored: Any) -> dict[str, float] | None:
+    if scored.train_x is None or scored.eval_x is None:
+        return None
+    train = np.asarray(scored.train_x)
+    if scored.raw_train:
+        # the images' preparation is linear, so the prepared mean is the mean prepared
+        train = apply_state(train.mean(axis=0, keepdims=True), scored.state or {})
+    return mean_image(train, np.asarray(scored.eval_x))
+
+
 class Autoencoder(Contract):
     name = "autoencoder"
     tasks: ClassVar[tuple[str, ...]] = ("autoencoder",)
     kinds: ClassVar[tuple[str, ...]] = ("autoencoder", "vae")
     batch = "xx"
+    baselines: ClassVar[dict[str, tuple[str, Baseline]]] = {
+        "mean_image": ("mean training image", _mean_image)
+    }
 
     def metrics(self, config: Any) -> list[str]:
         return ["reconstruction_loss", "kl_loss"] if config.model.kind == "vae" else []

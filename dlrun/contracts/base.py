@@ -28,6 +28,8 @@ from dlrun.data.pipeline import Batch
 # Makes an optimizer from train.optimizer; the learning rate can be overridden (a GAN's
 # discriminator may learn at its own rate).
 Optimizers = Callable[..., Any]
+# A baseline's metrics on the part scored, from what `Scored` holds (None: it does not apply).
+Baseline = Callable[[Any], dict[str, float] | None]
 
 
 class Contract:
@@ -43,6 +45,9 @@ class Contract:
             losses do not measure its samples: its fits keep their last epoch.
         scores_predictions: a split is scored from the model's predictions, with a
             confusion matrix (`dlrun.evaluation.evaluate_model`), not by `evaluate`.
+        baselines: its common-sense baselines, {key: (label, compute)}: compute gets a
+            `dlrun.workflow.baselines.Scored` (the training part and the part scored) and
+            returns metrics named as the model logs them, or None where it does not apply.
     """
 
     name: ClassVar[str]
@@ -51,6 +56,7 @@ class Contract:
     batch: ClassVar[Batch] = "xy"
     chooses_epochs: ClassVar[bool] = True
     scores_predictions: ClassVar[bool] = False
+    baselines: ClassVar[dict[str, tuple[str, Baseline]]] = {}
 
     def metrics(self, config: Any) -> list[str]:
         """What a fit logs besides `loss` (without `val_`), first the one that the

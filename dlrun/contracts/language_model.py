@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from dlrun.contracts.base import Optimizers
+from dlrun.contracts.base import Baseline, Optimizers
 from dlrun.contracts.supervised import Supervised, keras_metrics
 from dlrun.tasks import Head
 
@@ -93,12 +93,38 @@ def generate_text(
     return [decode(c, state) for c in continued], unknown
 
 
+def _unigram(scored: Any) -> dict[str, float] | None:
+    """The next token drawn from the training tokens' frequencies: its perplexity, the
+    crossentropy (`loss`) that gives it, and the accuracy of always naming the most
+    frequent token."""
+    from dlrun.data.prepare import apply_state
+    from dlrun.data.representations.token_windows import unigram_perplexity
+
+    if scored.train_x is None or scored.eval_x is None or not scored.state:
+        return None
+    train = scored.train_x
+    if scored.raw_train:
+        train = apply_state(train, scored.state)
+    # the windows' targets as vocabulary ids: the raw ones index the text's own tokens
+    train_y, eval_y = train.targets(), scored.eval_x.targets()
+    value = unigram_perplexity(train_y, eval_y, int(scored.state["outputs"]))
+    most = np.bincount(train_y).argmax()
+    return {
+        "perplexity": value,
+        "loss": float(np.log(value)),
+        "accuracy": float((eval_y == most).mean()),
+    }
+
+
 class LanguageModel(Supervised):
     name = "language_model"
     tasks: ClassVar[tuple[str, ...]] = ("language_model",)
     # one softmax over the vocabulary per window: predictions of a whole split would
     # hold windows x vocabulary floats
     scores_predictions = False
+    baselines: ClassVar[dict[str, tuple[str, Baseline]]] = {
+        "unigram": ("unigram frequencies", _unigram)
+    }
 
     def metrics(self, config: Any) -> list[str]:
         return ["accuracy"]

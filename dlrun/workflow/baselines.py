@@ -10,8 +10,9 @@ how well can you do on data you have not seen, knowing only the training labels?
   validation labels against a random permutation of themselves, averaged over
   `SHUFFLES` seeded permutations (its expectation is sum_k p_k^2).
 - mean of train: predict the training mean for every sample; MAE and MSE.
-- mean training image (autoencoders): reconstruct every image as the training mean.
-- unigram (language models): the next token drawn from the training tokens' frequencies.
+
+A training contract brings its own (`Contract.baselines`): the mean training image of an
+autoencoder, the unigram frequencies of a language model.
 
 A series (windows of `dlrun.data.timeseries`) has its own, on the validation windows,
 in the target's units and normalized (divided by the training rows' standard
@@ -39,16 +40,14 @@ from typing import Any
 import numpy as np
 
 from dlrun.config.schema import ConfigBase, DataSection
+from dlrun.contracts import CONTRACTS
 from dlrun.data.portions import Portion, final_training
-from dlrun.data.prepare import apply_state, limited_test
-from dlrun.data.representations.token_windows import unigram_perplexity
+from dlrun.data.prepare import limited_test
 from dlrun.data.splits import RawData, Split
 from dlrun.data.timeseries import Windows
 from dlrun.objective import Objective
 
 SHUFFLES = 100
-# Keras's clip of probabilities in binary crossentropy.
-EPSILON = 1e-7
 # Share of the validation targets outside the training targets' range above which a
 # series is said to trend (CO2: most of them; Jena: next to none).
 TRENDING = 0.05
@@ -98,19 +97,6 @@ def seasonal_naive(windows: Windows, season: int, target_std: float) -> Metrics:
     whose series reaches back that far."""
     errors = windows.labels() - windows.seasonal(season)
     return _errors(errors[~np.isnan(errors)], target_std)
-
-
-def mean_image(train_x: np.ndarray, eval_x: np.ndarray) -> Metrics:
-    """Binary crossentropy of reconstructing every image as the mean training image:
-    per pixel (`loss`, as an autoencoder compiled with binary crossentropy logs it) and
-    summed over each image's pixels (`reconstruction_loss`, as a VAE logs it)."""
-    mean = np.clip(np.asarray(train_x, dtype=np.float64).mean(axis=0), EPSILON, 1 - EPSILON)
-    x = np.asarray(eval_x, dtype=np.float64)
-    per_pixel = -(x * np.log(mean) + (1 - x) * np.log(1 - mean))
-    return {
-        "loss": float(per_pixel.mean()),
-        "reconstruction_loss": float(per_pixel.reshape(len(x), -1).sum(axis=1).mean()),
-    }
 
 
 def _errors(errors: np.ndarray, target_std: float) -> Metrics:
@@ -185,36 +171,6 @@ def _persistence(portion: Scored) -> Metrics | None:
     return metrics
 
 
-def _mean_image(scored: Scored) -> Metrics | None:
-    if scored.train_x is None or scored.eval_x is None:
-        return None
-    train = np.asarray(scored.train_x)
-    if scored.raw_train:
-        # the images' preparation is linear, so the prepared mean is the mean prepared
-        train = apply_state(train.mean(axis=0, keepdims=True), scored.state or {})
-    return mean_image(train, np.asarray(scored.eval_x))
-
-
-def _unigram(scored: Scored) -> Metrics | None:
-    """The next token drawn from the training tokens' frequencies: its perplexity, the
-    crossentropy (`loss`) that gives it, and the accuracy of always naming the most
-    frequent token."""
-    if scored.train_x is None or scored.eval_x is None or not scored.state:
-        return None
-    train = scored.train_x
-    if scored.raw_train:
-        train = apply_state(train, scored.state)
-    # the windows' targets as vocabulary ids: the raw ones index the text's own tokens
-    train_y, eval_y = train.targets(), scored.eval_x.targets()
-    perplexity = unigram_perplexity(train_y, eval_y, int(scored.state["outputs"]))
-    most = np.bincount(train_y).argmax()
-    return {
-        "perplexity": perplexity,
-        "loss": float(np.log(perplexity)),
-        "accuracy": float((eval_y == most).mean()),
-    }
-
-
 def _seasonal(portion: Scored) -> Metrics | None:
     found = _series(portion)
     if found is None or not found[2].get("season"):
@@ -237,8 +193,12 @@ BASELINES = {
         ("binary", "multiclass", "multilabel"),
     ),
     "mean": Baseline("mean", "mean of train", _on_labels(mean_of_train), ("regression",)),
-    "mean_image": Baseline("mean_image", "mean training image", _mean_image, ("autoencoder",)),
-    "unigram": Baseline("unigram", "unigram frequencies", _unigram, ("language_model",)),
+    # the training contracts' own (a generative task's baselines)
+    **{
+        key: Baseline(key, label, compute, contract.tasks)
+        for contract in CONTRACTS.values()
+        for key, (label, compute) in contract.baselines.items()
+    },
     "persistence": Baseline(
         "persistence", "persistence", _persistence, ("regression",), series=True
     ),
