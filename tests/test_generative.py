@@ -339,3 +339,37 @@ def test_each_sequence_kind_trains_as_a_language_model(
         f"Perplexity: validation {validation:.4g} (the unigram baseline's: {unigram:.4g}); "
         f"test {summary['final']['test']['perplexity']:.4g}"
     ) in report
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_a_gan_and_a_language_model_train_and_generate_on_another_backend(
+    backend, runs_dir, write_config, tmp_path
+) -> None:
+    pytest.importorskip(backend)
+    lm = language_model(corpus(tmp_path / "corpus.txt", words=1500))
+    for config in (GAN, {**lm, "train": {**lm["train"], "epochs": 1}}):
+        # a process's Keras backend is fixed once imported: each run is a process of its own
+        trained = subprocess.run(
+            [sys.executable, "-m", "dlrun", "train", str(write_config(config)), "-q"]
+            + ["--backend", backend, "--runs-dir", str(runs_dir)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert trained.returncode == 0, trained.stderr
+    gan, lm_run = sorted(runs_dir.iterdir(), key=lambda p: p.name.split("-")[-2])
+    assert json.loads((gan / "meta.json").read_text())["runtime"]["backend"] == backend
+    history = read_history(gan / "stages" / "train" / "history.csv")
+    assert all(np.isfinite(row["g_loss"]) and np.isfinite(row["d_loss"]) for row in history)
+    made = subprocess.run(
+        [sys.executable, "-m", "dlrun", "generate", str(gan), "-n", "4", "--seed", "1"]
+        + ["-o", str(tmp_path / "made"), "--backend", backend],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert made.returncode == 0, made.stderr
+    assert np.load(tmp_path / "made" / "samples.npy").shape == (4, 8, 8, 1)
+    assert "temperature 0.2:" in (lm_run / "stages" / "train" / "samples.txt").read_text()
