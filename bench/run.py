@@ -30,6 +30,7 @@ BENCHMARKS = [
     "mnist_png.py",
     "mnist_transfer.py",
     "backends.py",
+    "generative.py",
 ]
 
 
