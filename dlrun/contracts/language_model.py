@@ -24,8 +24,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from dlrun.contracts.base import Baseline, Optimizers
-from dlrun.contracts.supervised import Supervised, keras_metrics
+from dlrun.contracts.base import Baseline
+from dlrun.contracts.supervised import Supervised
+from dlrun.data.prepare import apply_state
+from dlrun.data.representations.token_windows import decode, encode, unigram_perplexity
 from dlrun.tasks import Head
 
 TEMPERATURES = (0.2, 0.5, 1.0)
@@ -85,8 +87,6 @@ def generate_text(
 ) -> tuple[list[str], list[str]]:
     """The prompt's continuation at each temperature, and the prompt's tokens that the
     vocabulary lacks (read as [UNK])."""
-    from dlrun.data.representations.token_windows import decode, encode
-
     ids, unknown = encode(prompt, state)
     window = int(state["sequence_length"])
     continued = continue_ids(model, ids, length, window, temperatures, seed)
@@ -97,9 +97,6 @@ def _unigram(scored: Any) -> dict[str, float] | None:
     """The next token drawn from the training tokens' frequencies: its perplexity, the
     crossentropy (`loss`) that gives it, and the accuracy of always naming the most
     frequent token."""
-    from dlrun.data.prepare import apply_state
-    from dlrun.data.representations.token_windows import unigram_perplexity
-
     if scored.train_x is None or scored.eval_x is None or not scored.state:
         return None
     train = scored.train_x
@@ -154,17 +151,6 @@ class LanguageModel(Supervised):
                 )
         return problems
 
-    def compile(
-        self, model: Any, config: Any, optimizers: Optimizers, steps_per_execution: int
-    ) -> None:
-        head = self.head(config)
-        model.compile(
-            optimizer=optimizers(),
-            loss=head.loss,
-            metrics=keras_metrics(head),
-            steps_per_execution=steps_per_execution,
-        )
-
     def evaluate(
         self, model: Any, dataset: Any, callbacks: list[Any] | None = None
     ) -> dict[str, float]:
@@ -177,7 +163,6 @@ class LanguageModel(Supervised):
 
     def epoch_callbacks(self, directory: Path, prepared: Any, config: Any) -> list[Any]:
         from dlrun.contracts.callbacks import EpochText
-        from dlrun.data.representations.token_windows import decode
 
         state = prepared.state
         source = prepared.validation if prepared.validation is not None else prepared.train

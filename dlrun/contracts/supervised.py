@@ -56,7 +56,7 @@ class Supervised(Contract):
     def compile(
         self, model: Any, config: Any, optimizers: Optimizers, steps_per_execution: int
     ) -> None:
-        head = resolve_head(config)
+        head = self.head(config)
         model.compile(
             optimizer=optimizers(),
             loss=head.loss,
