@@ -90,7 +90,12 @@ class DlrunConfig(ConfigBase):
         given = SOURCES[self.data.source].representation(self.data)
         if given is None or given in kind.accepts:
             return []
-        takers = [n for n, k in MODELS.items() if given in k.accepts and n != "python"]
+        # only kinds this task trains: a vae takes images too, but not for a classifier
+        takers = [
+            n
+            for n, k in MODELS.items()
+            if given in k.accepts and n != "python" and not contract_kind_problems(self.task, n)
+        ]
         use = f" Use model.kind: {' or '.join(takers)}." if takers else ""
         if given == "multi_hot" and "sequence" in kind.accepts:
             # the data can be given in order: that is the fix, not another model

@@ -54,6 +54,8 @@ def weights(tmp_path_factory, keras) -> dict[str, Path]:
     """InceptionV3 and VGG19 without their tops, random weights: stand-ins for imagenet."""
     folder = tmp_path_factory.mktemp("weights")
     files = {"inception": folder / "inception_v3.weights.h5", "vgg": folder / "vgg19.weights.h5"}
+    # seeded: how far a few steps move the image depends on the weights
+    keras.utils.set_random_seed(0)
     keras.applications.InceptionV3(
         include_top=False, weights=None, input_shape=(75, 75, 3)
     ).save_weights(files["inception"])

@@ -479,7 +479,7 @@ def test_check_refuses_rnn_on_vectors_and_images(cli, write_config, source, give
     assert code == 2
     assert (
         f"model.kind 'rnn' does not accept {given} input, which data.source '{source}' gives; "
-        "it accepts sequence, series." in err
+        "it accepts sequence, series, token_windows." in err
     )
 
 

@@ -99,7 +99,7 @@ def test_post_padding_and_truncating_are_kept_in_the_state(tiny_imdb) -> None:  
 
 def test_every_representation_has_a_name_and_reads_or_refuses_files(tmp_path) -> None:
     names = {"features", "table", "images", "multi_hot", "sequence", "text", "table_text"}
-    assert set(REPRESENTATIONS) == names | {"series", "image_files"}
+    assert set(REPRESENTATIONS) == names | {"series", "image_files", "token_windows"}
     lines = tmp_path / "tokens.txt"
     lines.write_text("1 5 7\n4,4\n")
     state = {"kind": "sequence", "num_words": 6, "maxlen": 3, "padding": "pre", "truncating": "pre"}
