@@ -49,6 +49,9 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the resul
 Verbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Also print TensorFlow's own log lines.")
 ]
+Force = Annotated[
+    bool, typer.Option("--force", help="Overwrite the PNG and its .json if they exist.")
+]
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(help="Overrides key.path=value (values parsed as YAML).", show_default=False),
@@ -707,9 +710,7 @@ def dream(
         Path | None,
         typer.Option("--output", "-o", help="The PNG to write (default: IMAGE-dream.png)."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite the PNG and its .json if they exist.")
-    ] = False,
+    force: Force = False,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -817,9 +818,7 @@ def style(
         Path | None,
         typer.Option("--output", "-o", help="The PNG to write (default: CONTENT-style.png)."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite the PNG and its .json if they exist.")
-    ] = False,
+    force: Force = False,
     runs_dir: RunsDir = Path("runs"),
     quiet: Quiet = False,
     verbose: Verbose = False,

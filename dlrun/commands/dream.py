@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from dlrun.console import Output, literal, printable
 from dlrun.errors import UsageError
@@ -75,24 +78,51 @@ def dream(
             f"octave {shape}: {octave['steps']} steps, loss {octave['loss_first']:.4g} -> "
             f"{octave['loss_last']:.4g}{stop}"
         )
+    inputs = {"image": str(image.resolve())}
+    finish(
+        out,
+        "dream",
+        resolved,
+        settings,
+        inputs,
+        target,
+        dreamed,
+        {"octave_results": octaves},
+        started,
+    )
+    return target
+
+
+def finish(
+    out: Output,
+    command: str,
+    base: Any,
+    settings: Any,
+    inputs: dict[str, str],
+    target: Path,
+    image: np.ndarray,
+    results: dict[str, Any],
+    started: float,
+) -> None:
+    """Write the image and the record of what made it (the settings, the inputs, the
+    results, the software), then say where they are: dream's and style's last step."""
     record = {
-        "command": "dream",
-        "base": resolved.name,
-        "weights": weights_record(resolved.weights),
+        "command": command,
+        "base": base.name,
+        "weights": weights_record(base.weights),
         **settings.as_dict(),
         "seed": None,  # nothing is random: the same inputs give the same image
         "backend": "tensorflow",
-        "image": str(image.resolve()),
+        **inputs,
         "output": str(target.resolve()),
-        "size": [int(source.shape[1]), int(source.shape[0])],
-        "octave_results": octaves,
+        "size": [int(image.shape[1]), int(image.shape[0])],
+        **results,
         **provenance(),
         "seconds": round(time.monotonic() - started, 3),
     }
-    written = write_result(target, dreamed, record)
+    written = write_result(target, image, record)
     out.result(printable(target), markup=False, soft_wrap=True)
     out.info(f"settings in {literal(written)}")
-    return target
 
 
 def parse_layers(text: str) -> dict[str, float]:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dlrun.commands.dream import load_base, weights_record
-from dlrun.console import Output, literal, printable
+from dlrun.commands.dream import finish, load_base
+from dlrun.console import Output, literal
 from dlrun.errors import UsageError
-from dlrun.generative import output_path, pixels, provenance, read_image, write_result
+from dlrun.generative import output_path, pixels, read_image
 from dlrun.generative.bases import STYLE_LAYERS, shortened
 from dlrun.generative.style import StyleSettings, transfer
 
@@ -78,24 +78,8 @@ def style(
     with out.reporting():
         blended, losses = transfer(resolved, source, painting, settings)
     out.info(f"loss {losses['initial']:.4g} -> {losses['final']:.4g}")
-    record = {
-        "command": "style",
-        "base": resolved.name,
-        "weights": weights_record(resolved.weights),
-        **settings.as_dict(),
-        "seed": None,  # nothing is random: the same inputs give the same image
-        "backend": "tensorflow",
-        "content": str(content.resolve()),
-        "style": str(style_image.resolve()),
-        "output": str(target.resolve()),
-        "size": [int(source.shape[1]), int(source.shape[0])],
-        "loss": losses,
-        **provenance(),
-        "seconds": round(time.monotonic() - started, 3),
-    }
-    written = write_result(target, blended, record)
-    out.result(printable(target), markup=False, soft_wrap=True)
-    out.info(f"settings in {literal(written)}")
+    inputs = {"content": str(content.resolve()), "style": str(style_image.resolve())}
+    finish(out, "style", resolved, settings, inputs, target, blended, {"loss": losses}, started)
     return target
 
 

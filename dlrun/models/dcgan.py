@@ -33,8 +33,8 @@ model:
 ```
 
 The Keras class (`GAN`) is made on first use, so that importing this module does not
-import Keras: `register()` (or `build_dcgan`) makes and registers it, and importing this
-module after Keras does too. A process that loads a saved GAN calls `register()` first.
+import Keras: `register()` (or `build_dcgan`) makes and registers it, and `dlrun.models`
+calls `register()` as soon as a process imports Keras (`dlrun.tfenv.after_keras_import`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from __future__ import annotations
 import functools
 import math
 import random
-import sys
 from typing import Any, Literal
 
 from pydantic import Field
@@ -431,9 +430,3 @@ def build_dcgan(config: DcganConfig, spec: InputSpec, outputs: int, head: Head |
         label_noise=config.label_noise,
         name="dcgan",
     )
-
-
-if "keras" in sys.modules:
-    # Keras is there already (a process that loads models): register at import, as a
-    # module of Keras classes would
-    register()

@@ -20,15 +20,14 @@ model: {kind: transformer, embed_dim: 64, heads: 2, ff_dim: 128, layers: 1, drop
 
 The Keras classes (`TokenAndPositionEmbedding`, `LastToken`) are made on first use, so
 that importing this module does not import Keras: `register()` (or `build_transformer`)
-makes and registers them, and importing this module after Keras does too. A process that
-loads a saved model calls `register()` first.
+makes and registers them, and `dlrun.models` calls `register()` as soon as a process
+imports Keras (`dlrun.tfenv.after_keras_import`).
 """
 
 from __future__ import annotations
 
 import functools
 import random
-import sys
 from typing import Any, Literal
 
 from pydantic import Field
@@ -243,9 +242,3 @@ def build_transformer(config: TransformerConfig, spec: InputSpec, outputs: int, 
         x = keras.layers.LayerNormalization(name=f"block_{i}_ff_norm")(x)
     x = classes["LastToken"](name="last_token")(x)
     return keras.Model(inputs, head_layer(x, outputs, head), name="transformer")
-
-
-if "keras" in sys.modules:
-    # Keras is there already (a process that loads models): register at import, as a
-    # module of Keras classes would
-    register()

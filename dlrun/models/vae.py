@@ -24,13 +24,11 @@ model: {kind: vae, latent_dim: 2, architecture: conv, filters: [32, 64]}
 
 The Keras classes (`VAE`, `Sampling`) are made on first use, so that importing this
 module does not import Keras: `register()` (or `build_vae`) makes and registers them, and
-importing this module after Keras does too. A process that loads a saved VAE calls
-`register()` first:
+`dlrun.models` calls `register()` as soon as a process imports Keras
+(`dlrun.tfenv.after_keras_import`), so a saved VAE loads in safe mode:
 
 ```python
-from dlrun.models import vae
-
-vae.register()
+keras = import_keras()
 model = keras.saving.load_model("vae.keras", safe_mode=True)
 ```
 """
@@ -39,7 +37,6 @@ from __future__ import annotations
 
 import functools
 import random
-import sys
 from typing import Any, Literal
 
 from pydantic import Field
@@ -253,9 +250,3 @@ def build_vae(config: VaeConfig, spec: InputSpec, outputs: int, head: Head | Non
     # sampling's, which the saved config keeps
     seed = random.randint(1, 2**31 - 1)
     return keras_classes()["VAE"](encoder, decoder, seed=seed, name="vae")
-
-
-if "keras" in sys.modules:
-    # Keras is there already (a process that loads models): register at import, as a
-    # module of Keras classes would
-    register()
