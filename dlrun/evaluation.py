@@ -58,6 +58,8 @@ def predict_batches(model: Any, dataset: Any, what: str = "predicting") -> np.nd
 
 def _batch_count(dataset: Any) -> int | None:
     """The dataset's number of batches, None when tf.data cannot tell (a filter)."""
+    if not hasattr(dataset, "cardinality"):  # numpy batches (`dlrun.data.array_batches`)
+        return len(dataset)
     count = int(dataset.cardinality())
     return count if count >= 0 else None
 

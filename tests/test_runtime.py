@@ -109,3 +109,69 @@ def test_a_sweep_worker_is_capped_on_every_backend_even_with_the_users_own_xla_f
     assert env["TF_NUM_INTRAOP_THREADS"] == "1"
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")
     assert worker_env(jobs=2)["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+
+
+def _batches(dataset) -> list[tuple[np.ndarray, ...]]:
+    return [tuple(np.asarray(part) for part in batch) for batch in dataset]
+
+
+@pytest.mark.parametrize("shard", [None, Shard(multiple=2), Shard(multiple=4, index=1, count=2)])
+def test_jax_and_torch_get_the_tf_data_batches_gathered_by_numpy(monkeypatch, shard) -> None:
+    """JAX and PyTorch are fed numpy batches (no TensorFlow iterator beside their own
+    threads): the same rows in the same order as tf.data's, epoch by epoch, with the
+    labels one-hot and each sample's loss weight where the fit asks for them."""
+    import dlrun.runtime as runtime
+    from dlrun.data.array_batches import ArrayBatches
+    from dlrun.data.representations.token_windows import TokenWindows
+    from dlrun.data.timeseries import Windows
+
+    rows = np.arange(46, dtype=np.float32).reshape(23, 2)
+    series = np.arange(60, dtype=np.float32).reshape(30, 2)
+    splits = {
+        "arrays": Split(rows, np.arange(23) % 3, loss_weight=0.25),
+        "token windows": Split(
+            TokenWindows(np.arange(40, dtype=np.int32) % 7, np.arange(0, 33, 3), 5, [], "char"),
+            np.arange(11) % 7,
+        ),
+        "series windows": Split(
+            Windows(
+                series,
+                series[:, 0].astype(np.float64),
+                None,
+                np.arange(20),
+                4,
+                2,
+                1,
+                False,
+                0.0,
+                mean=np.float32([1, 2]),
+                std=np.float32([4, 8]),
+            ),
+            np.arange(20, dtype=np.float32),
+        ),
+    }
+
+    def both(make, *args, **kwargs):
+        monkeypatch.setattr(runtime, "_current", Runtime(BACKENDS["tensorflow"]))
+        by_tf = make(*args, **kwargs)
+        monkeypatch.setattr(runtime, "_current", Runtime(BACKENDS["jax"]))
+        by_numpy = make(*args, **kwargs)
+        if isinstance(by_tf, tuple):  # training_dataset's (dataset, steps)
+            assert by_tf[1] == by_numpy[1]
+            by_tf, by_numpy = by_tf[0], by_numpy[0]
+        assert isinstance(by_numpy, ArrayBatches) and not isinstance(by_tf, ArrayBatches)
+        return _batches(by_tf), _batches(by_numpy)
+
+    for name, split in splits.items():
+        one_hot = 3 if name == "arrays" else None
+        for tf_batches, numpy_batches in (
+            both(training_dataset, split, 8, seed=5, epochs=(1, 3), shard=shard, one_hot=one_hot),
+            both(make_dataset, split, 8, shard=shard, one_hot=one_hot),
+            both(make_dataset, split, 8, shard=shard, batch="xx"),
+        ):
+            assert len(numpy_batches) == len(tf_batches), name
+            for ours, theirs in zip(numpy_batches, tf_batches, strict=True):
+                assert len(ours) == len(theirs)
+                for a, b in zip(ours, theirs, strict=True):
+                    assert a.dtype == b.dtype and a.shape == b.shape, name
+                    np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)

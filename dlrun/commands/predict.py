@@ -247,9 +247,9 @@ def predict_features(
     if n == 0:
         raise DataError("the input holds no samples.")
     dataset = make_dataset(
-        Split(features, np.zeros(n, dtype=np.float32)), predict_batch(features, config)
+        Split(features, np.zeros(n, dtype=np.float32)), predict_batch(features, config), batch="x"
     )
-    return predict_batches(model, dataset.map(lambda x, _: x))
+    return predict_batches(model, dataset)
 
 
 # What one predict batch's inputs may take: each batch is a Python call, so the training

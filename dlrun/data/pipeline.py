@@ -9,8 +9,10 @@ A training dataset's order is a function of (seed, epoch) alone: epoch 7 sees th
 batches whether the fit ran from epoch 1 or resumed at epoch 6, so a resumed run
 reproduces the uninterrupted one.
 
-Two things follow the runtime (`dlrun.runtime`): sparse batches are made dense for a
-backend that takes none (PyTorch), and `shard` cuts each batch for a JAX data-parallel
+Three things follow the runtime (`dlrun.runtime`): a backend fed numpy batches (JAX,
+PyTorch) gets them gathered by numpy where the representation can
+(`dlrun.data.array_batches`; the same batches in the same order), sparse batches are
+made dense for a backend that takes none, and `shard` cuts each batch for a JAX data-parallel
 fit: to a multiple of the replicas (JAX refuses a batch its devices cannot split evenly;
 at most replicas - 1 rows of a batch are left out, all of them in the last batch of an
 epoch), then to this process's own contiguous part of it.
@@ -26,7 +28,10 @@ val_ds = make_dataset(prepared.validation, batch_size=512)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
+
+import numpy as np
 
 from dlrun.data.representations import REPRESENTATIONS
 from dlrun.data.splits import Split, representation_name
@@ -47,6 +52,17 @@ def make_dataset(
     """A batched `tf.data.Dataset` of (features, labels) in order; `one_hot=N` one-hot
     encodes labels; `batch` is the training contract's form of a batch ("xx": the
     features are the target too, "x": features alone)."""
+    arrays = _arrays(split)
+    if arrays is not None:
+
+        def index(i: int) -> np.ndarray:
+            rows = np.arange(i * batch_size, min((i + 1) * batch_size, len(split)))
+            return rows if shard is None else _cut(rows, shard)
+
+        count = -(-len(split) // batch_size)
+        if count and not len(index(count - 1)):
+            count -= 1  # as the tf.data path's filter drops a batch left empty
+        return _array_batches(arrays, split, one_hot, batch, index, count)
     import tensorflow as tf
 
     indices = tf.data.Dataset.range(len(split)).batch(batch_size)
@@ -87,15 +103,59 @@ def training_dataset(
     def epoch_order(epoch: Any) -> Any:
         # One permutation tensor per epoch (8 bytes a sample), not a shuffle buffer of n
         # dataset elements: on Jena's 210,000 windows the buffer was estimated at 45 MB.
-        order = tf.random.experimental.stateless_shuffle(
+        return tf.random.experimental.stateless_shuffle(
             tf.range(n, dtype=tf.int64),
-            seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
+            seed=tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]),
             alg="philox",
         )
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
-    indices = tf.data.Dataset.range(first, last).flat_map(epoch_order)
+    arrays = _arrays(split)
+    if arrays is not None:
+        orders: dict[int, np.ndarray] = {}
+
+        def index(i: int) -> np.ndarray:
+            epoch, step = divmod(i, steps)
+            if epoch not in orders:  # the same permutation as the tf.data path's
+                orders.clear()
+                orders[epoch] = epoch_order(first + epoch).numpy()
+            rows = orders[epoch][step * batch_size : (step + 1) * batch_size]
+            return rows if shard is None else _cut(rows, shard)
+
+        count = steps * (last - first)
+        return _array_batches(arrays, split, one_hot, batch, index, count), steps
+
+    indices = tf.data.Dataset.range(first, last).flat_map(
+        lambda epoch: tf.data.Dataset.from_tensor_slices(epoch_order(epoch)).batch(batch_size)
+    )
     return _batches(_sharded(indices, shard), split, one_hot, batch), steps
+
+
+def _arrays(split: Split) -> Callable[[np.ndarray], Any] | None:
+    """The split's numpy gather when this process's backend is fed numpy batches and the
+    representation can gather them; None: tf.data makes the batches."""
+    if not current().backend.array_batches:
+        return None
+    return REPRESENTATIONS[representation_name(split.x)].arrays(split.x)
+
+
+def _array_batches(
+    arrays: Callable[[np.ndarray], Any],
+    split: Split,
+    one_hot: int | None,
+    form: Batch,
+    index: Callable[[int], np.ndarray],
+    count: int,
+) -> Any:
+    from dlrun.data.array_batches import ArrayBatches
+
+    labels = np.eye(one_hot, dtype=np.float32)[split.y] if one_hot else np.asarray(split.y)
+    return ArrayBatches(arrays, labels, index, count, form, split.loss_weight)
+
+
+def _cut(rows: np.ndarray, shard: Shard) -> np.ndarray:
+    """`_sharded`'s cut of one batch of row indices, in numpy."""
+    part = len(rows) // shard.multiple * shard.multiple // shard.count
+    return rows[shard.index * part : (shard.index + 1) * part]
 
 
 def _sharded(indices: Any, shard: Shard | None) -> Any:

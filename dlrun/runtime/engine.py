@@ -68,6 +68,9 @@ class Backend:
         strategies: the `distribute.strategy` values it runs, on its own mechanism.
         sparse_inputs: fit takes sparse batches (multi-hot token sets) as they are; if
             not, each batch is made dense on the way in.
+        array_batches: batches held as arrays are gathered by numpy, not tf.data, whose
+            iterator runs TensorFlow's threads beside the engine's (Keras feeds this
+            backend numpy either way).
         steps_per_execution: Keras's trainer for it runs several batches per call.
         one_step_strategies: strategies under which it runs only one (Keras 3.15's
             TensorFlow trainer fails its multi-step loop under MirroredStrategy).
@@ -85,6 +88,7 @@ class Backend:
     install: str
     strategies: tuple[str, ...] = ()
     sparse_inputs: bool = True
+    array_batches: bool = False
     steps_per_execution: bool = True
     one_step_strategies: tuple[str, ...] = ()
     thread_env: Callable[[int, dict[str, str]], dict[str, str]] = field(

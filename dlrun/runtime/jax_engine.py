@@ -98,6 +98,7 @@ BACKEND = Backend(
     install="pip install 'dlrun[jax]'",
     strategies=("data_parallel",),
     sparse_inputs=False,
+    array_batches=True,
     thread_env=_threads,
     distribution=_data_parallel,
     devices_env=_cpu_devices,

@@ -20,6 +20,7 @@ BACKEND = Backend(
     install="pip install 'dlrun[torch]' (for the CPU build: pip install torch "
     "--index-url https://download.pytorch.org/whl/cpu first)",
     sparse_inputs=False,
+    array_batches=True,
     steps_per_execution=False,
     thread_env=_threads,
 )

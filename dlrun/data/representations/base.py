@@ -232,6 +232,14 @@ class Representation(ABC):
         array = tf.constant(x)
         return lambda index: tf.gather(array, index)
 
+    def arrays(self, x: Any) -> Callable[[np.ndarray], Any] | None:
+        """index array -> feature array, gathered by numpy from `x` held once in memory,
+        for a backend fed without tf.data (`dlrun.data.pipeline`); None where a batch
+        needs TensorFlow to be made (sparse token sets, decoded files, strings)."""
+        if not isinstance(x, np.ndarray) or x.dtype == object:
+            return None
+        return lambda index: x[index]
+
     def read(self, path: Path, state: dict[str, Any], data: DataSection) -> Any:
         """New raw inputs from a file: by default an .npz with an array `x`, or an .npy."""
         if path.suffix.lower() not in ARRAY_SUFFIXES:

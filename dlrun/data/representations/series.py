@@ -132,6 +132,19 @@ class SeriesWindows(Representation):
 
         return features
 
+    def arrays(self, x: Windows) -> Callable[[np.ndarray], np.ndarray]:
+        offsets = np.arange(x.steps, dtype=np.int64) * x.sampling
+        assert x.mean is not None and x.std is not None, "apply the fitted state first"
+        mean, scale = x.mean, 1 / x.std
+
+        def features(index: np.ndarray) -> np.ndarray:
+            windows = x.series[x.starts[index][:, None] + offsets]
+            if x.change:
+                return (windows - windows[:, -1:, :]) * scale
+            return (windows - mean) * scale
+
+        return features
+
     def read(self, path: Path, state: dict[str, Any], data: DataSection) -> Windows:
         """The last window of a CSV of recent rows (the columns the run was trained on)."""
         self.refuse_arrays(path, "a CSV file of recent rows")

@@ -190,8 +190,8 @@ class TokenWindows:
         return self.ids[self.starts + self.length]
 
     def windows(self, index: np.ndarray | None = None) -> np.ndarray:
-        """The (windows, length) id matrix of some windows (all by default); for tests and
-        small looks only, since batches never build it."""
+        """The (windows, length) id matrix of some windows (all by default): a batch's
+        (`NextTokenWindows.arrays`), or a small look; never a whole split's."""
         starts = self.starts if index is None else self.starts[np.asarray(index)]
         return self.ids[starts[:, None] + np.arange(self.length)]
 
@@ -269,6 +269,9 @@ class NextTokenWindows(Representation):
             return tf.gather(ids.read_value(), positions)
 
         return features
+
+    def arrays(self, x: Any) -> Callable[[np.ndarray], np.ndarray]:
+        return _windows(x).windows
 
     def read(self, path: Path, state: dict[str, Any], data: DataSection) -> TokenWindows:
         """The last window of a text file (plain text, a folder of .txt or a CSV, as the
