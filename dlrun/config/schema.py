@@ -298,6 +298,11 @@ class ModelSection(Section):
         tells it) for this model, found from the files the section names."""
         return []
 
+    def compiles_faster(self) -> bool:
+        """Whether XLA speeds this model's train step on TensorFlow where Keras leaves it
+        off (a CPU): `train.jit_compile`'s default."""
+        return False
+
     def continues_from(self, earlier: ModelSection) -> bool:
         """Whether a workflow stage of this model starts from the weights that an earlier
         stage of model `earlier` trained (fine-tuning), not from its own initialization."""
@@ -488,6 +493,13 @@ class TrainConfig(Section):
         "divisor of the epoch's steps up to this. The same updates with fewer Python round "
         "trips, which small models spend most time on; per-batch callbacks see every Nth. "
         "Default 32, and 1 on torch, whose Keras trainer runs one batch per call.",
+    )
+    jit_compile: bool | None = Field(
+        None,
+        description="Compile the train step with XLA (Keras compile's jit_compile). "
+        "Default: Keras's choice (on: JAX; off: torch, and TensorFlow on a CPU), except "
+        "that recurrent models (rnn) on TensorFlow compile: their step loop ran about 2x "
+        "faster on this CPU (bench/backends.py). Not for sparse inputs under TensorFlow.",
     )
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
         "float32",

@@ -71,6 +71,11 @@ class RnnConfig(ModelSection):
         "head.",
     )
 
+    def compiles_faster(self) -> bool:
+        # On a CPU, TensorFlow runs a recurrent layer as a while loop of small ops, one
+        # round per time step; XLA fuses each round (IMDB's LSTM 32: ~2x the samples/s).
+        return True
+
     def describe(self) -> str:
         text = f"rnn {self.cell} {join(self.units)}{' bi' if self.bidirectional else ''}"
         for key in ("dropout", "recurrent_dropout"):

@@ -72,6 +72,8 @@ class Backend:
             iterator runs TensorFlow's threads beside the engine's (Keras feeds this
             backend numpy either way).
         steps_per_execution: Keras's trainer for it runs several batches per call.
+        xla: Keras's trainer for it compiles a step with XLA when asked (`jit_compile`;
+            torch's would use torch.compile instead).
         one_step_strategies: strategies under which it runs only one (Keras 3.15's
             TensorFlow trainer fails its multi-step loop under MirroredStrategy).
         thread_env: the changes to an environment that hold the engine to N threads per
@@ -90,6 +92,7 @@ class Backend:
     sparse_inputs: bool = True
     array_batches: bool = False
     steps_per_execution: bool = True
+    xla: bool = True
     one_step_strategies: tuple[str, ...] = ()
     thread_env: Callable[[int, dict[str, str]], dict[str, str]] = field(
         default=lambda threads, env: {}

@@ -22,5 +22,6 @@ BACKEND = Backend(
     sparse_inputs=False,
     array_batches=True,
     steps_per_execution=False,
+    xla=False,
     thread_env=_threads,
 )

@@ -128,6 +128,13 @@ def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
             )
     finally:
         keras.config.set_dtype_policy(previous)
+    jit = config.train.jit_compile
+    # Not under a strategy (Keras keeps XLA off with tf.distribute), nor on sparse
+    # batches, which XLA cannot take. A resumed fit compiles here too, so it steps alike.
+    if jit is None and config.model.compiles_faster() and runtime.backend.xla:
+        jit = True if runtime.strategy is None and not spec.sparse else None
+    if jit is not None:
+        model.jit_compile = jit
     return model
 
 
