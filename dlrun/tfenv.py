@@ -99,8 +99,9 @@ def release_memory() -> None:
     import gc
 
     if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session(free_memory=True)
-    gc.collect()
+        sys.modules["keras"].backend.clear_session(free_memory=True)  # collects too
+    else:
+        gc.collect()
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)

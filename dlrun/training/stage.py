@@ -194,7 +194,8 @@ def _fit_folds(
         record.stopped_early = record.stopped_early or fit.stopped_early
         histories.append(fit.history)
         del fit
-        release_memory()
+        if index < count:  # after the last fold, train_stage releases it
+            release_memory()
         if count > 1:
             values = histories[-1][objective.name]
             best = objective.best_epoch(values)
