@@ -22,6 +22,7 @@ keras = import_keras(verbose=False)
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
 import warnings
@@ -96,8 +97,6 @@ def release_memory() -> None:
     the freed memory stays inside them unless trimmed: `malloc_trim` hands their free
     pages to the system (glibc only; elsewhere that step is skipped).
     """
-    import gc
-
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session(free_memory=True)  # collects too
     else:
@@ -148,6 +147,11 @@ def load_keras(verbose: bool = False) -> ModuleType:
     else:
         import keras
     _run_hooks()
+    # TensorFlow's and Keras's modules hold ~430,000 objects that live as long as the
+    # process: frozen, they are left out of every later collection (`release_memory`
+    # after each fit), which then takes microseconds instead of 0.14 s. Reference
+    # counting still frees any of them that is dropped; only a cycle among them stays.
+    gc.freeze()
     return keras
 
 
