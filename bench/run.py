@@ -20,6 +20,7 @@ ROOT = HERE.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
 BENCHMARKS = [
     "imdb_dense.py",
+    "own_time.py",
     "data_cache.py",
     "text_imdb.py",
     "sequence_imdb.py",
