@@ -1,4 +1,5 @@
-"""tf.data pipelines over prepared splits (imports TensorFlow).
+"""Batches over prepared splits: tf.data pipelines, or numpy batches for a backend fed
+numpy (imports TensorFlow).
 
 Batches are gathered by index, each as its representation builds them
 (`Representation.batches`): from tensors held once in memory, so shuffling is cheap,
@@ -49,9 +50,10 @@ def make_dataset(
     shard: Shard | None = None,
     batch: Batch = "xy",
 ) -> Any:
-    """A batched `tf.data.Dataset` of (features, labels) in order; `one_hot=N` one-hot
-    encodes labels; `batch` is the training contract's form of a batch ("xx": the
-    features are the target too, "x": features alone)."""
+    """The split's batches of (features, labels) in order: a `tf.data.Dataset`, or
+    `ArrayBatches` for a backend fed numpy; `one_hot=N` one-hot encodes labels; `batch`
+    is the training contract's form of a batch ("xx": the features are the target too,
+    "x": features alone)."""
     arrays = _arrays(split)
     if arrays is not None:
 
