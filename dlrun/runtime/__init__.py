@@ -153,6 +153,7 @@ class Runtime:
         from dlrun.tfenv import load_keras
 
         keras = load_keras(verbose)
+        self.backend.after_import(keras)
         if self.processes > 1:
             self._join()
         if self.strategy is not None:

@@ -83,6 +83,7 @@ class Backend:
             sees) for `processes` processes; given keras, already imported.
         devices_env: environment to set before the engine starts so that a CPU shows
             N devices (how data-parallel code is tried out without accelerators).
+        after_import: adjusts Keras for this engine once Keras is imported on it.
     """
 
     name: str
@@ -101,6 +102,7 @@ class Backend:
     devices_env: Callable[[int, dict[str, str]], dict[str, str]] = field(
         default=lambda devices, env: {}
     )
+    after_import: Callable[[Any], None] = field(default=lambda keras: None)
 
     def many_steps(self, strategy: str | None) -> bool:
         """Whether `steps_per_execution` above 1 runs under `strategy` (None: one device)."""
