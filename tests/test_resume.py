@@ -128,8 +128,9 @@ def test_resume_refuses_a_run_that_is_still_running(cli, runs_dir, tiny_config) 
 
 
 # Trains with a garbage-collected object that sends SIGINT from its own __del__ at the end
-# of epoch 2: the KeyboardInterrupt is raised in the __del__, where Python prints
-# "Exception ignored" and goes on. It happened for real inside numpy's zip file in CI.
+# of epoch 2: the KeyboardInterrupt is raised in the __del__, where Python cannot raise it
+# and goes on. It happened for real inside numpy's zip file in CI, and in JAX's
+# garbage-collection callback (JAX is imported beside TensorFlow).
 SWALLOWER = """
 import os, signal, sys
 from dlrun.cli import run
@@ -175,8 +176,9 @@ def test_an_interrupt_swallowed_by_a_destructor_still_stops_the_run(
         text=True,
         timeout=300,
     )
-    assert "Exception ignored" in proc.stderr  # the signal's own KeyboardInterrupt was lost
     assert proc.returncode == 130, (proc.returncode, proc.stdout, proc.stderr)
+    # the lost KeyboardInterrupt is not shown as a traceback ("Exception ignored in ...")
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
     (run,) = runs_dir.iterdir()
     assert json.loads((run / "meta.json").read_text())["status"] == "interrupted"
     assert history_epochs(run) == [1, 2]  # stopped at the epoch it came in, kept

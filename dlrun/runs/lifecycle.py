@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Iterator
@@ -53,13 +54,24 @@ def signals_interrupt() -> Iterator[None]:
         _STOP.set()
         raise KeyboardInterrupt
 
+    unraisable = sys.unraisablehook
+
+    def remembered(info: Any) -> None:
+        # Python reports a KeyboardInterrupt it cannot raise (in a __del__, or in JAX's
+        # garbage-collection callback, which a TensorFlow run has too) with a traceback
+        # on stderr; `stop_requested` stops the fit at the epoch's end instead.
+        if not (info.exc_type is KeyboardInterrupt and _STOP.is_set()):
+            unraisable(info)
+
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sys.unraisablehook = remembered
     _STOP.clear()
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = unraisable
         _STOP.clear()
 
 
