@@ -63,16 +63,21 @@ def env() -> dict[str, str]:
     return {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def dlrun(*args: object, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """`dlrun ARGS` in a process of its own."""
+def python(*args: object, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` in a process of its own, from the repository's root."""
     return subprocess.run(
-        [sys.executable, "-m", "dlrun", *map(str, args)],
+        [sys.executable, *map(str, args)],
         cwd=ROOT,
         env=env(),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def dlrun(*args: object, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """`dlrun ARGS` in a process of its own."""
+    return python("-m", "dlrun", *args, timeout=timeout)
 
 
 def write_yaml(path: Path, data: dict) -> Path:
@@ -247,14 +252,7 @@ def evaluate_and_predict(
             "    code = run(command)\n"
             "    if code: sys.exit(code)\n"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            env=env(),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
+        done = python("-c", script)
         assert done.returncode == 0, (backend, done.stderr)
     results = {}
     for run, (evaluation, output) in found.items():
@@ -522,14 +520,7 @@ def test_check_of_a_jax_config_imports_no_engine(tiny_config: Path) -> None:
         "if m in sys.modules]; "
         "assert not loaded, f'check imported {loaded}'"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = python("-c", code, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "backend: jax" in done.stdout
 
@@ -571,14 +562,7 @@ run(fused, False, masked=True)
 assert len(calls) == 2, calls
 print("same")
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    done = python("-c", script)
     assert done.returncode == 0, done.stderr
     assert "same" in done.stdout
 
