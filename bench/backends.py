@@ -24,11 +24,13 @@ this script polls: dlrun writes it, the Keras scripts through keras.callbacks.CS
 and peak RSS (the kernel's rusage of the child). The Keras side runs with KERAS_BACKEND
 set; dlrun with `--backend` (KERAS_BACKEND unset). The sides of a row run one after the
 other, in alternating order from row to row, so load from other work on the machine falls
-on both alike.
+on both alike. With `--repeats N` each row runs N times (the order alternating between
+repeats too) and the table shows the pair whose throughput ratio is the median, with
+every ratio beside it: on this 2-core machine one pair's ratio moves by up to 15 %.
 
 Usage: python bench/backends.py [--datasets ../shared/datasets] [--families imdb_dense mnist
        lstm] [--backends tensorflow jax torch] [--mnist-images 6000] [--lstm-reviews 1280]
-       [--epochs 2] [--smoke]
+       [--epochs 2] [--repeats 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -341,6 +343,15 @@ def row(family: Family, backend: str, keras_first: bool) -> dict[str, dict]:
     return {"keras": keras, "dlrun": dlrun}
 
 
+def median_row(family: Family, backend: str, keras_first: bool, repeats: int) -> dict:
+    """`row` `repeats` times, the sides' order alternating: the pair whose throughput ratio
+    is the median (the lower of the middle two for an even count), and every ratio."""
+    pairs = [row(family, backend, keras_first != (r % 2 == 1)) for r in range(repeats)]
+    ratios = [p["dlrun"]["samples_per_s"] / p["keras"]["samples_per_s"] for p in pairs]
+    middle = sorted(range(repeats), key=ratios.__getitem__)[(repeats - 1) // 2]
+    return {**pairs[middle], "ratios": ratios, "pairs": pairs}
+
+
 def print_table(results: dict[str, dict[str, dict]], titles: dict[str, str]) -> None:
     header = (
         f"{'family':11}{'backend':11}{'dlrun/s':>9}{'keras/s':>9}{'ratio':>7}"
@@ -368,6 +379,9 @@ def print_table(results: dict[str, dict[str, dict]], titles: dict[str, str]) -> 
                 f"{d['peak_rss_gb']:13.2f}{k['peak_rss_gb']:7.2f}"
                 f"{d['test_accuracy']:15.3f}{k['test_accuracy']:7.3f}{samples}"
             )
+            if len(sides_["ratios"]) > 1:
+                ratios = ", ".join(f"{r:.2f}" for r in sides_["ratios"])
+                print(f"{'':22}ratios of the {len(sides_['ratios'])} repeats: {ratios}")
     for name, rows in results.items():
         if not rows:
             continue
@@ -396,6 +410,9 @@ def main() -> None:
     parser.add_argument("--lstm-reviews", type=int, default=1280)
     parser.add_argument("--lstm-test", type=int, default=256)
     parser.add_argument(
+        "--repeats", type=int, default=1, help="pairs per row; the median ratio is shown"
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="tiny subsets, mnist and lstm, one epoch"
     )
     args = parser.parse_args()
@@ -421,7 +438,9 @@ def main() -> None:
             results[family.name] = {}
             for j, backend in enumerate(installed):
                 print(f"== {family.name} on {backend}", flush=True)
-                results[family.name][backend] = row(family, backend, (i + j) % 2 == 0)
+                results[family.name][backend] = median_row(
+                    family, backend, (i + j) % 2 == 0, args.repeats
+                )
     print_table(results, titles)
     print(f"({time.perf_counter() - started:.0f} s in all)")
     print(json.dumps(results))
