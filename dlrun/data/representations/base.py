@@ -226,7 +226,11 @@ class Representation(ABC):
         return InputSpec(shape=tuple(int(d) for d in np.shape(x)[1:]))
 
     def batches(self, x: Any) -> Callable[[Any], Any]:
-        """index tensor -> feature tensor, gathered from `x` held once in memory."""
+        """index tensor -> feature tensor, gathered from `x` held once in memory.
+
+        The pipeline traces it without autograph (`dlrun.data.pipeline._plain`): it may
+        branch on Python values, and on tensors only through TensorFlow's ops
+        (`tf.cond`, `tf.map_fn`)."""
         import tensorflow as tf
 
         array = tf.constant(x)
