@@ -21,7 +21,16 @@ ROWS = [[5, 6, 7, 8, 9, 10], [3], [], [4, 12, 4]]
 
 @pytest.mark.parametrize("padding", ["pre", "post"])
 @pytest.mark.parametrize("truncating", ["pre", "post"])
-def test_padded_sequences_equal_keras_pad_sequences(keras, padding, truncating) -> None:  # noqa: F811
+@pytest.mark.parametrize("rows_at_a_time", [1, 3, 100])
+def test_padded_sequences_equal_keras_pad_sequences(
+    keras,  # noqa: F811
+    monkeypatch,
+    padding,
+    truncating,
+    rows_at_a_time,
+) -> None:
+    # padded places rows a few at a time; the rows of every chunk land in their own places
+    monkeypatch.setattr("dlrun.data.splits._PADDED_IDS", 4 * rows_at_a_time)
     rows = TokenLists.from_lists(ROWS, num_words=20)
     expected = keras.utils.pad_sequences(ROWS, maxlen=4, padding=padding, truncating=truncating)
     got = rows.padded(4, padding, truncating)
@@ -36,6 +45,9 @@ def test_padded_sequences_equal_keras_pad_sequences(keras, padding, truncating) 
 def test_ids_outside_the_vocabulary_become_oov_in_order() -> None:
     rows = TokenLists.from_lists([[1, 15, 3, 15]], num_words=10)
     np.testing.assert_array_equal(rows.padded(4), [[1, 2, 3, 2]])
+    # a fitted vocabulary smaller than the data's (a sequence run's state) does the same
+    wider = TokenLists.from_lists([[1, 15, 3, 15, 9]], num_words=20)
+    np.testing.assert_array_equal(wider.padded(5, num_words=9), [[1, 2, 3, 2, 2]])
     # multi-hot sets drop them instead, and lose the order and the repeats
     np.testing.assert_array_equal(Sequences.from_lists([[1, 15, 3, 15]], 10).values, [1, 3])
 

@@ -44,8 +44,8 @@ class TokenSequences(Representation):
     def apply(self, x: Any, state: dict[str, Any]) -> np.ndarray:
         if not isinstance(x, TokenLists):
             raise DataError(f"this run was trained on {self.what}; the new data is not.")
-        return x.with_vocabulary(state["num_words"]).padded(
-            state["maxlen"], state["padding"], state["truncating"]
+        return x.padded(
+            state["maxlen"], state["padding"], state["truncating"], num_words=state["num_words"]
         )
 
     def input_spec(self, x: Any, state: dict[str, Any]) -> InputSpec:
