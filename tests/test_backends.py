@@ -526,27 +526,30 @@ def test_check_of_a_jax_config_imports_no_engine(tiny_config: Path) -> None:
 
 
 @needs_torch
-def test_torch_lstm_runs_the_fused_kernel_on_a_cpu_with_keras_loops_results() -> None:
-    """On torch, dlrun gives Keras's LSTM torch's fused kernel on a CPU (Keras takes it on
-    CUDA only, and loops over time steps in Python: ~7x slower on IMDB's LSTM). Its
-    outputs and gradients equal Keras's loop, forwards and backwards; a masked input
-    keeps the loop."""
-    script = """
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_torch_recurrent_layers_run_the_fused_kernel_on_a_cpu_with_keras_loops_results(
+    cell: str,
+) -> None:
+    """On torch, dlrun gives Keras's LSTM and GRU torch's fused kernels on a CPU (Keras
+    takes them on CUDA only, and loops over time steps in Python: ~7x slower on IMDB's
+    LSTM). Their outputs and gradients equal Keras's loop, forwards and backwards; a
+    masked input keeps the loop."""
+    script = f"""
 import sys, numpy as np
 from dlrun.runtime import BACKENDS, Runtime, use
 keras = use(Runtime(BACKENDS["torch"])).start()
 backend, rnn = sys.modules["keras.src.backend"], sys.modules["keras.src.backend.torch.rnn"]
-fused, loop, kernel = backend.lstm, rnn.lstm, rnn._cudnn_lstm
+fused, loop, kernel = backend.{cell}, rnn.{cell}, rnn._cudnn_{cell}
 calls = []
-rnn._cudnn_lstm = lambda *a, **k: calls.append(1) or kernel(*a, **k)
+rnn._cudnn_{cell} = lambda *a, **k: calls.append(1) or kernel(*a, **k)
 x = np.random.RandomState(0).randn(4, 12, 5).astype("float32")
 x[1, :3] = 0.0
 
-def run(lstm, backwards, masked=False):
+def run(function, backwards, masked=False):
     import torch
-    backend.lstm = lstm
+    backend.{cell} = function
     keras.utils.set_random_seed(3)
-    layer = keras.layers.LSTM(8, return_sequences=True, go_backwards=backwards)
+    layer = keras.layers.{cell.upper()}(8, return_sequences=True, go_backwards=backwards)
     inputs = torch.tensor(x, requires_grad=True)
     mask = torch.tensor(np.abs(x).sum(-1) > 0) if masked else None
     out = layer(inputs, mask=mask)

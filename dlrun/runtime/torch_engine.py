@@ -2,7 +2,7 @@
 (`data_parallel` should take it when Keras ships it), Keras's PyTorch trainer runs one
 batch per call, and torch tensors are dense: sparse multi-hot batches are made dense on
 the way in (a batch of 512 rows of a 10,000-word vocabulary is 20 MB of float32). On a
-CPU, Keras's LSTM runs on torch's fused kernel, as it does on CUDA (`_fused_lstm`)."""
+CPU, Keras's LSTM and GRU run on torch's fused kernels, as they do on CUDA (`_fused_rnns`)."""
 
 from __future__ import annotations
 
@@ -18,25 +18,41 @@ def _threads(threads: int, env: dict[str, str]) -> dict[str, str]:
     return {key: str(threads) for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if key not in env}
 
 
-def _fused_lstm(keras: Any) -> None:
-    """Run Keras's LSTM on torch's fused kernel on a CPU too.
+def _fused_rnns(keras: Any) -> None:
+    """Run Keras's LSTM and GRU on torch's fused kernels on a CPU too.
 
-    Keras's torch backend takes torch's own LSTM kernel (`torch._VF.lstm`, through its
-    `_cudnn_lstm`) only on CUDA; on a CPU it loops over the time steps in Python: IMDB's
-    Embedding 32 + LSTM 32 trained 48 samples/s that way and 343 fused, with the same
-    predictions before and after an epoch. What the kernel cannot take (a mask,
-    `unroll`, no bias, other activations, a trace for export) keeps Keras's loop.
-    Reads two private Keras functions: check them on a Keras upgrade.
+    Keras's torch backend takes torch's own kernels (`torch._VF.lstm` and `_VF.gru`,
+    through its `_cudnn_lstm` and `_cudnn_gru`) only on CUDA; on a CPU it loops over the
+    time steps in Python: IMDB's Embedding 32 + LSTM 32 trained 48 samples/s that way and
+    343 fused, with the same predictions before and after an epoch. What the kernels
+    cannot take (a mask, `unroll`, no bias, other activations, GRU's `reset_after=False`,
+    a trace for export) keeps Keras's loop. Reads private Keras functions: check them on
+    a Keras upgrade.
     """
     import torch
 
     backend = sys.modules["keras.src.backend"]
     rnn = sys.modules["keras.src.backend.torch.rnn"]
-    loop = backend.lstm
-    if getattr(loop, "dlrun_fused", False):  # another runtime of this process did it
+    if getattr(backend.lstm, "dlrun_fused", False):  # another runtime of this process did it
         return
+    lstm_loop, gru_loop = backend.lstm, backend.gru
     tanh = (keras.activations.tanh, torch.tanh, keras.ops.tanh)
     sigmoid = (keras.activations.sigmoid, torch.sigmoid, keras.ops.sigmoid)
+
+    def fusable(mask: Any, bias: Any, activation: Any, recurrent: Any, unroll: bool) -> bool:
+        return (
+            mask is None
+            and not unroll
+            and bias is not None
+            and activation in tanh
+            and recurrent in sigmoid
+            and not torch.jit.is_tracing()
+            and not getattr(torch.compiler, "is_compiling", lambda: False)()
+        )
+
+    def inputs_as(kernel: Any, inputs: Any, go_backwards: bool) -> Any:
+        inputs = rnn.convert_to_tensor(inputs).to(kernel.dtype)
+        return torch.flip(inputs, dims=[1]) if go_backwards else inputs
 
     def lstm(
         inputs: Any,
@@ -53,18 +69,8 @@ def _fused_lstm(keras: Any) -> None:
         unroll: bool = False,
         batch_first: bool = True,
     ) -> Any:
-        fused = (
-            mask is None
-            and not unroll
-            and bias is not None
-            and batch_first
-            and activation in tanh
-            and recurrent_activation in sigmoid
-            and not torch.jit.is_tracing()
-            and not getattr(torch.compiler, "is_compiling", lambda: False)()
-        )
-        if not fused:
-            return loop(
+        if not (batch_first and fusable(mask, bias, activation, recurrent_activation, unroll)):
+            return lstm_loop(
                 inputs,
                 initial_state_h,
                 initial_state_c,
@@ -80,14 +86,52 @@ def _fused_lstm(keras: Any) -> None:
                 batch_first=batch_first,
             )
         kernel = rnn.convert_to_tensor(kernel)
-        dtype = kernel.dtype
-        inputs = rnn.convert_to_tensor(inputs).to(dtype)
-        if go_backwards:
-            inputs = torch.flip(inputs, dims=[1])
+        inputs = inputs_as(kernel, inputs, go_backwards)
         return rnn._cudnn_lstm(
             inputs,
-            rnn.convert_to_tensor(initial_state_h).to(dtype),
-            rnn.convert_to_tensor(initial_state_c).to(dtype),
+            rnn.convert_to_tensor(initial_state_h).to(kernel.dtype),
+            rnn.convert_to_tensor(initial_state_c).to(kernel.dtype),
+            kernel,
+            rnn.convert_to_tensor(recurrent_kernel),
+            rnn.convert_to_tensor(bias),
+            return_sequences=return_sequences,
+            device=inputs.device,
+        )
+
+    def gru(
+        inputs: Any,
+        initial_state: Any,
+        mask: Any,
+        kernel: Any,
+        recurrent_kernel: Any,
+        bias: Any,
+        activation: Any,
+        recurrent_activation: Any,
+        return_sequences: bool = False,
+        go_backwards: bool = False,
+        unroll: bool = False,
+        reset_after: bool = True,
+    ) -> Any:
+        if not (reset_after and fusable(mask, bias, activation, recurrent_activation, unroll)):
+            return gru_loop(
+                inputs,
+                initial_state,
+                mask,
+                kernel,
+                recurrent_kernel,
+                bias,
+                activation,
+                recurrent_activation,
+                return_sequences=return_sequences,
+                go_backwards=go_backwards,
+                unroll=unroll,
+                reset_after=reset_after,
+            )
+        kernel = rnn.convert_to_tensor(kernel)
+        inputs = inputs_as(kernel, inputs, go_backwards)
+        return rnn._cudnn_gru(
+            inputs,
+            rnn.convert_to_tensor(initial_state).to(kernel.dtype),
             kernel,
             rnn.convert_to_tensor(recurrent_kernel),
             rnn.convert_to_tensor(bias),
@@ -96,7 +140,7 @@ def _fused_lstm(keras: Any) -> None:
         )
 
     lstm.dlrun_fused = True  # type: ignore[attr-defined]
-    backend.lstm = lstm
+    backend.lstm, backend.gru = lstm, gru
 
 
 BACKEND = Backend(
@@ -109,5 +153,5 @@ BACKEND = Backend(
     steps_per_execution=False,
     xla=False,
     thread_env=_threads,
-    after_import=_fused_lstm,
+    after_import=_fused_rnns,
 )
