@@ -111,7 +111,7 @@ class TokenLists:
         num_words: int | None = None,
     ) -> np.ndarray:
         """An int32 (rows, maxlen) array, as `keras.utils.pad_sequences` makes it; with
-        `num_words`, ids from it up become the out-of-vocabulary id.
+        `num_words`, ids of `num_words` and above become the out-of-vocabulary id.
 
         Rows are padded `_PADDED_IDS // maxlen` at a time: padding all 25,000 IMDB test
         reviews at once made int64 index arrays of every kept id, which raised the peak
