@@ -6,6 +6,7 @@ CPU, Keras's LSTM and GRU run on torch's fused kernels, as they do on CUDA (`_fu
 
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Any
 
@@ -35,112 +36,51 @@ def _fused_rnns(keras: Any) -> None:
     rnn = sys.modules["keras.src.backend.torch.rnn"]
     if getattr(backend.lstm, "dlrun_fused", False):  # another runtime of this process did it
         return
-    lstm_loop, gru_loop = backend.lstm, backend.gru
     tanh = (keras.activations.tanh, torch.tanh, keras.ops.tanh)
     sigmoid = (keras.activations.sigmoid, torch.sigmoid, keras.ops.sigmoid)
 
-    def fusable(mask: Any, bias: Any, activation: Any, recurrent: Any, unroll: bool) -> bool:
-        return (
-            mask is None
-            and not unroll
-            and bias is not None
-            and activation in tanh
-            and recurrent in sigmoid
-            and not torch.jit.is_tracing()
-            and not getattr(torch.compiler, "is_compiling", lambda: False)()
-        )
+    def fused(loop: Any, kernel_call: str, states: tuple[str, ...], needs: str) -> Any:
+        """`loop` (Keras's `lstm` or `gru`), sent to the kernel `rnn.<kernel_call>` when it
+        can take the call: `states` name the initial states it passes on, `needs` the
+        argument of the call that the kernel needs true (`batch_first`, `reset_after`)."""
+        signature = inspect.signature(loop)
 
-    def inputs_as(kernel: Any, inputs: Any, go_backwards: bool) -> Any:
-        inputs = rnn.convert_to_tensor(inputs).to(kernel.dtype)
-        return torch.flip(inputs, dims=[1]) if go_backwards else inputs
-
-    def lstm(
-        inputs: Any,
-        initial_state_h: Any,
-        initial_state_c: Any,
-        mask: Any,
-        kernel: Any,
-        recurrent_kernel: Any,
-        bias: Any,
-        activation: Any,
-        recurrent_activation: Any,
-        return_sequences: bool = False,
-        go_backwards: bool = False,
-        unroll: bool = False,
-        batch_first: bool = True,
-    ) -> Any:
-        if not (batch_first and fusable(mask, bias, activation, recurrent_activation, unroll)):
-            return lstm_loop(
+        def call(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            a = bound.arguments
+            if not (
+                a[needs]
+                and a["mask"] is None
+                and not a["unroll"]
+                and a["bias"] is not None
+                and a["activation"] in tanh
+                and a["recurrent_activation"] in sigmoid
+                and not torch.jit.is_tracing()
+                and not getattr(torch.compiler, "is_compiling", lambda: False)()
+            ):
+                return loop(*args, **kwargs)
+            kernel = rnn.convert_to_tensor(a["kernel"])
+            inputs = rnn.convert_to_tensor(a["inputs"]).to(kernel.dtype)
+            if a["go_backwards"]:
+                inputs = torch.flip(inputs, dims=[1])
+            return getattr(rnn, kernel_call)(
                 inputs,
-                initial_state_h,
-                initial_state_c,
-                mask,
+                *(rnn.convert_to_tensor(a[state]).to(kernel.dtype) for state in states),
                 kernel,
-                recurrent_kernel,
-                bias,
-                activation,
-                recurrent_activation,
-                return_sequences=return_sequences,
-                go_backwards=go_backwards,
-                unroll=unroll,
-                batch_first=batch_first,
+                rnn.convert_to_tensor(a["recurrent_kernel"]),
+                rnn.convert_to_tensor(a["bias"]),
+                return_sequences=a["return_sequences"],
+                device=inputs.device,
             )
-        kernel = rnn.convert_to_tensor(kernel)
-        inputs = inputs_as(kernel, inputs, go_backwards)
-        return rnn._cudnn_lstm(
-            inputs,
-            rnn.convert_to_tensor(initial_state_h).to(kernel.dtype),
-            rnn.convert_to_tensor(initial_state_c).to(kernel.dtype),
-            kernel,
-            rnn.convert_to_tensor(recurrent_kernel),
-            rnn.convert_to_tensor(bias),
-            return_sequences=return_sequences,
-            device=inputs.device,
-        )
 
-    def gru(
-        inputs: Any,
-        initial_state: Any,
-        mask: Any,
-        kernel: Any,
-        recurrent_kernel: Any,
-        bias: Any,
-        activation: Any,
-        recurrent_activation: Any,
-        return_sequences: bool = False,
-        go_backwards: bool = False,
-        unroll: bool = False,
-        reset_after: bool = True,
-    ) -> Any:
-        if not (reset_after and fusable(mask, bias, activation, recurrent_activation, unroll)):
-            return gru_loop(
-                inputs,
-                initial_state,
-                mask,
-                kernel,
-                recurrent_kernel,
-                bias,
-                activation,
-                recurrent_activation,
-                return_sequences=return_sequences,
-                go_backwards=go_backwards,
-                unroll=unroll,
-                reset_after=reset_after,
-            )
-        kernel = rnn.convert_to_tensor(kernel)
-        inputs = inputs_as(kernel, inputs, go_backwards)
-        return rnn._cudnn_gru(
-            inputs,
-            rnn.convert_to_tensor(initial_state).to(kernel.dtype),
-            kernel,
-            rnn.convert_to_tensor(recurrent_kernel),
-            rnn.convert_to_tensor(bias),
-            return_sequences=return_sequences,
-            device=inputs.device,
-        )
+        call.dlrun_fused = True  # type: ignore[attr-defined]
+        return call
 
-    lstm.dlrun_fused = True  # type: ignore[attr-defined]
-    backend.lstm, backend.gru = lstm, gru
+    backend.lstm = fused(
+        backend.lstm, "_cudnn_lstm", ("initial_state_h", "initial_state_c"), "batch_first"
+    )
+    backend.gru = fused(backend.gru, "_cudnn_gru", ("initial_state",), "reset_after")
 
 
 BACKEND = Backend(
