@@ -12,8 +12,8 @@ Three model families, each trained by both sides on every backend, one process p
   read: `--keras-mnist` below is the plain-Keras script, bench/configs/backends_mnist.yaml
   dlrun's side.
 - lstm: Embedding 32 + LSTM 32 on ordered IMDB (maxlen 500, batch 128, 20 % validation):
-  bench/book_sequence_imdb.py against bench/configs/seq_lstm.yaml (TensorBoard off, as
-  the book script has none), on a seeded subset of imdb.npz written once (both sides
+  bench/book_sequence_imdb.py against bench/configs/seq_lstm.yaml (TensorBoard off there,
+  as the book script has none), on a seeded subset of imdb.npz written once (both sides
   load it through Keras's IMDB recipe).
 
 Per side: fit throughput (training samples x epochs / fit seconds: the Keras script's
@@ -273,11 +273,7 @@ def families(args: argparse.Namespace, scratch: Path) -> list[Family]:
                 f"batch 128, {args.epochs} epochs",
                 [HERE / "book_sequence_imdb.py", folder, "lstm", args.epochs],
                 CONFIGS / "seq_lstm.yaml",
-                [
-                    f"data.path={folder / 'imdb' / 'imdb.npz'}",
-                    f"train.epochs={args.epochs}",
-                    "train.tensorboard=false",
-                ],
+                [f"data.path={folder / 'imdb' / 'imdb.npz'}", f"train.epochs={args.epochs}"],
             )
         )
     return found
