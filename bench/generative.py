@@ -75,9 +75,8 @@ DIFFERENCES = {
         "no test_step: book_vae.py adds one, scoring from z_mean as dlrun does)",
     ],
     "dcgan": [
-        "the guide trains the discriminator on one concatenated batch of 2x64 images (fake "
-        "labelled 1); dlrun calls it on the real and the fake 64 separately (real labelled "
-        "1), both with 0.05 label noise",
+        "both train the discriminator on one concatenated batch of 64 real and 64 fake "
+        "images with 0.05 label noise; the guide labels the fake ones 1, dlrun the real ones",
         "dlrun validates each epoch on its holdout (the guide's GAN has no test step) and "
         "draws 64 samples to samples/epoch-NNN.png, inside its timed fit",
         "the guide trains 100 batches of all 70,000 images; both sides here train whole "
