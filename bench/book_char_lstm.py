@@ -132,6 +132,7 @@ print(
             "epochs": epochs,
             "epoch_seconds": times,
             "fit_only_seconds": sum(fit_times),
+            "fit_only": "its fits alone, without the per-epoch sampling",
             "test_accuracy": None,
             "val_loss": val_loss,
             "val_perplexity": math.exp(val_loss),
