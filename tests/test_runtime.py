@@ -111,6 +111,24 @@ def test_a_sweep_worker_is_capped_on_every_backend_even_with_the_users_own_xla_f
     assert worker_env(jobs=2)["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
 
 
+def test_tensorflow_compiles_with_the_xla_cpu_flags_that_ran_faster_keeping_the_users(
+    monkeypatch,
+) -> None:
+    """XLA:CPU's concurrency scheduler and fusion emitters slowed dlrun's recurrent steps
+    here (README): a TensorFlow runtime turns them off before XLA reads its flags, and a
+    value the user set stays."""
+    from dlrun.runtime import BACKENDS, Runtime
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")
+    Runtime(BACKENDS["tensorflow"]).start()
+    flags = os.environ["XLA_FLAGS"].split()
+    assert flags == [
+        "--xla_cpu_use_fusion_emitters=true",
+        "--xla_cpu_enable_concurrency_optimized_scheduler=false",
+    ]
+    assert BACKENDS["jax"].xla_env({}) == {}  # JAX's steps ran the same either way
+
+
 def _batches(dataset) -> list[tuple[np.ndarray, ...]]:
     return [tuple(np.asarray(part) for part in batch) for batch in dataset]
 

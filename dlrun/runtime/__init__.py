@@ -147,6 +147,7 @@ class Runtime:
                 hint="Run dlrun in a new process (sweep workers are).",
             )
         os.environ["KERAS_BACKEND"] = self.backend.name
+        os.environ.update(self.backend.xla_env(dict(os.environ)))
         if self.strategy is not None:  # devices per process: distribute.devices is the total
             each = -(-(self.devices or 1) // self.processes)
             os.environ.update(self.backend.devices_env(each, dict(os.environ)))

@@ -84,6 +84,8 @@ class Backend:
         devices_env: environment to set before the engine starts so that a CPU shows
             N devices (how data-parallel code is tried out without accelerators).
         after_import: adjusts Keras for this engine once Keras is imported on it.
+        xla_env: environment to set before the engine starts for the steps it compiles
+            with XLA (`XLA_FLAGS`; a flag the environment sets already is kept).
     """
 
     name: str
@@ -103,6 +105,7 @@ class Backend:
         default=lambda devices, env: {}
     )
     after_import: Callable[[Any], None] = field(default=lambda keras: None)
+    xla_env: Callable[[dict[str, str]], dict[str, str]] = field(default=lambda env: {})
 
     def many_steps(self, strategy: str | None) -> bool:
         """Whether `steps_per_execution` above 1 runs under `strategy` (None: one device)."""
@@ -110,6 +113,21 @@ class Backend:
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
+
+
+def xla_flags(env: dict[str, str], flags: dict[str, str]) -> dict[str, str]:
+    """The change to `env` that adds `flags` ({"--xla_...": value}) to its XLA_FLAGS,
+    leaving out any flag it sets already (a user's own value wins); {} if none is new.
+
+    Example:
+
+    ```python
+    xla_flags({"XLA_FLAGS": "--a=1"}, {"--a": "2", "--b": "3"})   # {"XLA_FLAGS": "--a=1 --b=3"}
+    ```
+    """
+    present = env.get("XLA_FLAGS", "")
+    new = [f"{name}={value}" for name, value in flags.items() if name not in present]
+    return {"XLA_FLAGS": " ".join([present, *new]).strip()} if new else {}
 
 
 def chunks(total: int, parts: int) -> Iterator[int]:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dlrun.runtime.engine import Backend, Distribution, Shard
+from dlrun.runtime.engine import Backend, Distribution, Shard, xla_flags
 
 DEVICE_FLAG = "--xla_force_host_platform_device_count"
 THREADS_FLAG = "--xla_cpu_multi_thread_eigen"
@@ -27,19 +27,12 @@ THREADS_FLAG = "--xla_cpu_multi_thread_eigen"
 
 def _threads(threads: int, env: dict[str, str]) -> dict[str, str]:
     # XLA's CPU client sizes its pool from the cores it is allowed on; Eigen's
-    # intra-op threads follow this flag. XLA_FLAGS holds other flags too (a user's
-    # device count): the cap joins them, unless they set it already.
-    flags = env.get("XLA_FLAGS", "")
-    if threads != 1 or THREADS_FLAG in flags:
-        return {}
-    return {"XLA_FLAGS": f"{flags} {THREADS_FLAG}=false".strip()}
+    # intra-op threads follow this flag.
+    return xla_flags(env, {THREADS_FLAG: "false"}) if threads == 1 else {}
 
 
 def _cpu_devices(devices: int, env: dict[str, str]) -> dict[str, str]:
-    flags = env.get("XLA_FLAGS", "")
-    if DEVICE_FLAG in flags or devices < 2:
-        return {}
-    return {"XLA_FLAGS": f"{flags} {DEVICE_FLAG}={devices}".strip()}
+    return xla_flags(env, {DEVICE_FLAG: str(devices)}) if devices >= 2 else {}
 
 
 def _data_parallel(

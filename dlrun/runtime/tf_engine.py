@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlrun.runtime.engine import Backend, Distribution
+from dlrun.runtime.engine import Backend, Distribution, xla_flags
+
+# XLA:CPU's defaults trade memory for concurrency and emit fusions through its newer
+# emitters; on this 2-core CPU both slowed the recurrent steps dlrun compiles with XLA
+# (`train.jit_compile`, on for rnn). Without them a Jena-shaped GRU 32 trained 9,385-9,432
+# windows/s against 6,774-7,540, and the ordered-IMDB LSTM's run peaked 70 MB lower; a
+# convnet under XLA ran the same (bench/sequence_imdb.py, README).
+XLA_CPU_FLAGS = {
+    "--xla_cpu_enable_concurrency_optimized_scheduler": "false",
+    "--xla_cpu_use_fusion_emitters": "false",
+}
 
 
 def _threads(threads: int, env: dict[str, str]) -> dict[str, str]:
@@ -45,4 +55,5 @@ BACKEND = Backend(
     one_step_strategies=("mirrored",),
     thread_env=_threads,
     distribution=_mirrored,
+    xla_env=lambda env: xla_flags(env, XLA_CPU_FLAGS),
 )
