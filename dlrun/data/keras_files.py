@@ -442,10 +442,11 @@ def _encode(
     if not num_words:
         # Keras takes the largest index as the bound, so that word itself becomes oov.
         num_words = int(max(flat.max(initial=start_char), start_char))
-    values = np.where(flat < num_words, flat, oov_char)
+    # in place: a copy was 94 MB more at the peak of loading IMDB, beside its Python lists
+    flat[flat >= num_words] = oov_char
     start = start_char if start_char < num_words else oov_char
     # each row gets the start id in front: one insert at every row's first position
-    values = np.insert(values, np.concatenate([[0], np.cumsum(lengths)[:-1]]), start)
+    values = np.insert(flat, np.concatenate([[0], np.cumsum(lengths)[:-1]]), start)
     return Rows(values, lengths + 1)
 
 
