@@ -101,6 +101,13 @@ def release_memory() -> None:
         sys.modules["keras"].backend.clear_session(free_memory=True)  # collects too
     else:
         gc.collect()
+    trim_memory()
+
+
+def trim_memory() -> None:
+    """Give the system the free pages left inside malloc's arenas (glibc only), as
+    `release_memory` does, without touching Keras: for arrays just dropped while a
+    model is still in use."""
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
