@@ -302,7 +302,7 @@ def dcgan(args: argparse.Namespace, mnist: Path, scratch: Path, runs: Path) -> d
     dlrun, summary, run = dlrun_side(CONFIGS / "gen_dcgan.yaml", overrides, runs)
     title = (
         f"DCGAN (Keras guide), MNIST: {keras['train_samples']} train images, batch 64, "
-        f"{epochs} epochs (dlrun also validates on {gan_holdout})"
+        f"{epochs} epochs, both validating on {gan_holdout} and sampling each epoch"
     )
     show(title, "dcgan", keras, dlrun)
 

@@ -26,6 +26,7 @@ BENCHMARKS = [
     "sequence_imdb.py",
     "co2_series.py",
     "jena_series.py",
+    "xla_flags.py",
     "runs_listing.py",
     "sweep_imdb.py",
     "mnist_png.py",

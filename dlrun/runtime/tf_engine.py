@@ -13,9 +13,9 @@ from dlrun.runtime.engine import Backend, Distribution, xla_flags
 
 # XLA:CPU's defaults trade memory for concurrency and emit fusions through its newer
 # emitters; on this 2-core CPU both slowed the recurrent steps dlrun compiles with XLA
-# (`train.jit_compile`, on for rnn). Without them a Jena-shaped GRU 32 trained 9,385-9,432
-# windows/s against 6,774-7,540, and the ordered-IMDB LSTM's run peaked 70 MB lower; a
-# convnet under XLA ran the same (bench/sequence_imdb.py, README).
+# (`train.jit_compile`, on for rnn): a Jena-shaped GRU 32 trained 1.14-1.22x faster without
+# them (bench/xla_flags.py), and the ordered-IMDB LSTM's run 1.19x, peaking 74 MB lower
+# (bench/sequence_imdb.py); a convnet showed no consistent change.
 XLA_CPU_FLAGS = {
     "--xla_cpu_enable_concurrency_optimized_scheduler": "false",
     "--xla_cpu_use_fusion_emitters": "false",
