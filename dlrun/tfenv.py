@@ -9,8 +9,9 @@ Before the import, glibc's malloc is held to one arena per core (`MALLOC_ARENAS`
 default it keeps up to eight per core, and TensorFlow's thread pools and tf.data's
 threads each take one and keep the memory freed in it. On 2 cores, the cap lowers the
 peak RSS of a convnet fit on 70,000 MNIST PNGs (bench/mnist_png.py) by about 14 MB, with
-no slower fit. A `MALLOC_ARENA_MAX` in the environment is the user's choice and is left
-alone. `release_memory` hands the freed memory back after each fit.
+no slower fit. The backend decides (`Backend.malloc_arenas`): JAX's XLA threads ran
+slower under the cap. A `MALLOC_ARENA_MAX` in the environment is the user's choice and is
+left alone. `release_memory` hands the freed memory back after each fit.
 
 Example:
 
@@ -133,14 +134,16 @@ def after_keras_import(hook: Callable[[], None]) -> None:
         _AFTER_IMPORT.append(hook)
 
 
-def load_keras(verbose: bool = False) -> ModuleType:
+def load_keras(verbose: bool = False, cap_arenas: bool = True) -> ModuleType:
     """Import TensorFlow (for tf.data, whatever the backend) then Keras on $KERAS_BACKEND;
-    quiet unless `verbose`. `dlrun.runtime.Runtime.start` sets the backend first."""
+    quiet unless `verbose`; malloc's arenas capped first if `cap_arenas`.
+    `dlrun.runtime.Runtime.start` sets the backend first."""
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         _run_hooks()
         return sys.modules["keras"]
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    cap_malloc_arenas()
+    if cap_arenas:
+        cap_malloc_arenas()
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
         with _silenced_stderr():

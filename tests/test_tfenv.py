@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes.util
+import importlib.util
 import os
 import subprocess
 import sys
@@ -57,6 +58,13 @@ def test_a_process_that_imports_keras_keeps_malloc_to_an_arena_per_core() -> Non
     # TensorFlow's own thread pools start at import; they too get no arenas of their own.
     assert arenas("from dlrun.tfenv import import_keras; import_keras()") == MALLOC_ARENAS
     assert arenas("") == THREADS + 1  # the same threads without dlrun: the probe can tell
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax")
+def test_a_jax_process_leaves_malloc_its_arenas() -> None:
+    """XLA's CPU threads ran JAX's steps slower with an arena per core (README)."""
+    setup = "from dlrun.tfenv import import_keras; import_keras()"
+    assert arenas(setup, KERAS_BACKEND="jax") > THREADS
 
 
 def test_the_users_malloc_arena_max_is_left_alone() -> None:

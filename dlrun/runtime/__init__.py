@@ -153,7 +153,7 @@ class Runtime:
             os.environ.update(self.backend.devices_env(each, dict(os.environ)))
         from dlrun.tfenv import load_keras
 
-        keras = load_keras(verbose)
+        keras = load_keras(verbose, cap_arenas=self.backend.malloc_arenas)
         self.backend.after_import(keras)
         if self.processes > 1:
             self._join()

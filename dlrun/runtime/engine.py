@@ -86,6 +86,8 @@ class Backend:
         after_import: adjusts Keras for this engine once Keras is imported on it.
         xla_env: environment to set before the engine starts for the steps it compiles
             with XLA (`XLA_FLAGS`; a flag the environment sets already is kept).
+        malloc_arenas: glibc's malloc is held to one arena per core before the engine
+            starts (`dlrun.tfenv.cap_malloc_arenas`): less memory kept by its threads.
     """
 
     name: str
@@ -106,6 +108,7 @@ class Backend:
     )
     after_import: Callable[[Any], None] = field(default=lambda keras: None)
     xla_env: Callable[[dict[str, str]], dict[str, str]] = field(default=lambda env: {})
+    malloc_arenas: bool = True
 
     def many_steps(self, strategy: str | None) -> bool:
         """Whether `steps_per_execution` above 1 runs under `strategy` (None: one device)."""
