@@ -329,7 +329,7 @@ def fit_model(
             )
         )
     if config.train.terminate_on_nan:
-        callbacks.append(keras.callbacks.TerminateOnNaN())
+        callbacks.append(_nan_check(keras))
     if checkpoint is not None:
         callbacks.append(checkpoint)
     if stopper is not None:
@@ -378,6 +378,21 @@ def fit_model(
         seconds=seconds,
         params=int(model.count_params()),
     )
+
+
+def _nan_check(keras: Any) -> Any:
+    """Keras's TerminateOnNaN, run beside the steps that follow its batch.
+
+    On JAX and PyTorch, Keras hands batch callbacks to a thread and keeps dispatching
+    steps, unless one of them is not `async_safe`; then every step waits for the one
+    before it to finish. JAX's first epoch then compiled the validation step only after
+    the last training step, where plain Keras compiles it while training runs: dlrun's
+    IMDB LSTM was 0.93x plain Keras (bench/backends.py). The check only sets
+    `stop_training`, so a diverged fit stops a few steps later, and fails the same way.
+    """
+    check = keras.callbacks.TerminateOnNaN()
+    check.async_safe = True
+    return check
 
 
 def _say_left_out(out: Output, prepared: Prepared, batch_size: int, shard: Any) -> None:
