@@ -192,10 +192,11 @@ def _plain(function: Callable[..., Any]) -> Callable[..., Any]:
 def _batches(indices: Any, split: Split, one_hot: int | None, form: Batch = "xy") -> Any:
     """Batches of (features, labels), and the samples' loss weights when the split has
     them, gathered by each batch of indices; dense ones when this process's backend
-    takes no sparse batches."""
+    (or its strategy) takes no sparse batches."""
     import tensorflow as tf
 
-    dense = not current().backend.sparse_inputs
+    runtime = current()
+    dense = not runtime.backend.sparse_batches(runtime.strategy)
 
     labels = tf.constant(split.y)
     if one_hot:

@@ -68,6 +68,9 @@ class Backend:
         strategies: the `distribute.strategy` values it runs, on its own mechanism.
         sparse_inputs: fit takes sparse batches (multi-hot token sets) as they are; if
             not, each batch is made dense on the way in.
+        dense_strategies: strategies under which it takes no sparse batches either
+            (Keras 3.15's TensorFlow trainer cannot lay a SparseTensor out over
+            MirroredStrategy's replicas).
         array_batches: batches held as arrays are gathered by numpy, not tf.data, whose
             iterator runs TensorFlow's threads beside the engine's (Keras feeds this
             backend numpy either way).
@@ -95,6 +98,7 @@ class Backend:
     install: str
     strategies: tuple[str, ...] = ()
     sparse_inputs: bool = True
+    dense_strategies: tuple[str, ...] = ()
     array_batches: bool = False
     steps_per_execution: bool = True
     xla: bool = True
@@ -113,6 +117,10 @@ class Backend:
     def many_steps(self, strategy: str | None) -> bool:
         """Whether `steps_per_execution` above 1 runs under `strategy` (None: one device)."""
         return self.steps_per_execution and strategy not in self.one_step_strategies
+
+    def sparse_batches(self, strategy: str | None) -> bool:
+        """Whether fit takes sparse batches as they are under `strategy` (None: one device)."""
+        return self.sparse_inputs and strategy not in self.dense_strategies
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None

@@ -89,6 +89,7 @@ BACKEND = Backend(
     install="pip install dlrun (TensorFlow is one of its dependencies)",
     strategies=("mirrored",),
     one_step_strategies=("mirrored",),
+    dense_strategies=("mirrored",),
     thread_env=_threads,
     distribution=_mirrored,
     xla_env=lambda env: xla_flags(env, XLA_CPU_FLAGS),

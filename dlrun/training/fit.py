@@ -109,7 +109,7 @@ def compiled_model(config: DlrunConfig, prepared: Prepared) -> Any:
     keras = runtime.start()
     contract = contract_for(config.task)
     spec = prepared.input_spec
-    if spec.sparse and not runtime.backend.sparse_inputs:
+    if spec.sparse and not runtime.backend.sparse_batches(runtime.strategy):
         spec = replace(spec, sparse=False)  # the pipeline makes its batches dense
     # Layers take the global dtype policy when they are made, and keep it in model.keras.
     # It is restored at once: nothing else made in this process (an export's or an
