@@ -95,8 +95,9 @@ BACKEND = Backend(
     thread_env=_threads,
     distribution=_data_parallel,
     devices_env=_cpu_devices,
-    # XLA's CPU threads contend for two arenas: plain Keras's IMDB LSTM (2 epochs, 4,096
-    # reviews) took 8.81-9.18 s to fit with the cap and 8.33-8.76 s without, in 3
-    # alternating pairs, most of it in the first epoch (compiling the step)
+    # XLA's CPU threads contend for two arenas: bench/book_sequence_imdb.py (plain Keras,
+    # LSTM, 2 epochs of 4,096 reviews) took 8.81-9.18 s to fit with MALLOC_ARENA_MAX=2 and
+    # 8.33-8.76 s without, in 3 alternating pairs, most of it in the first epoch
+    # (compiling the step); PyTorch's convnet ran no slower capped, so it keeps the cap
     malloc_arenas=False,
 )
