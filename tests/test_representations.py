@@ -153,3 +153,32 @@ def test_pipelines_run_without_the_autotuning_thread(keras) -> None:  # noqa: F8
         assert dataset.options().autotune.enabled is False
     assert sorted(np.concatenate([y.numpy() for _, y in shuffled])) == list(range(50))
     np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in ordered]), range(50))
+
+
+def test_pipelines_gather_from_the_prepared_arrays_not_from_copies(keras) -> None:  # noqa: F811
+    """A pipeline lends the split's arrays to TensorFlow (`dlrun.data.held`). Captured
+    as constants, a 400 MB array cost up to three more copies while its dataset ran;
+    here a change to the arrays after the dataset is made shows in its batches."""
+    reviews = Sequences.from_lists([[1, 2, 3], [4, 5], [6]], num_words=10).take(np.arange(3))
+    padded = reviews.padded(4)
+    labels = np.array([0, 1, 0])
+    dense = make_dataset(Split(padded, labels), 2)
+    sparse = make_dataset(Split(reviews, labels), 3)
+    padded[0, -1] = 9
+    reviews.values[0] = 7  # row 0's token 1 becomes token 7
+    x, _ = next(iter(dense))
+    assert x.numpy()[0].tolist() == [0, 1, 2, 9]
+    x, _ = next(iter(sparse))
+    assert keras.ops.convert_to_numpy(x.indices)[0].tolist() == [0, 7]
+
+
+def test_held_arrays_of_any_layout_gather_the_same_values(keras) -> None:  # noqa: F811
+    import tensorflow as tf
+
+    from dlrun.data.held import held
+
+    grid = np.arange(24, dtype=np.float32).reshape(4, 6)
+    for array in (grid[:, ::2], grid[1:], grid > 5, np.zeros((0, 3), np.int64)):
+        variable = held(array, "case")
+        got = tf.gather(variable.read_value(), tf.range(len(array))).numpy()
+        np.testing.assert_array_equal(got, array)

@@ -38,7 +38,8 @@ import numpy as np
 from pydantic import Field
 
 from dlrun.config.schema import DataSection, Section, ValidationConfig
-from dlrun.data.representations.token_windows import TokenWindows, aligned_empty, token_stream
+from dlrun.data.held import aligned_empty
+from dlrun.data.representations.token_windows import TokenWindows, token_stream
 from dlrun.data.splits import RawData, Split
 from dlrun.data.tabular import not_utf8
 from dlrun.errors import DataError

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dlrun.data.held import held
 from dlrun.data.representations import REPRESENTATIONS
 from dlrun.data.splits import Split, representation_name
 from dlrun.runtime import Shard, current
@@ -198,9 +199,12 @@ def _batches(indices: Any, split: Split, one_hot: int | None, form: Batch = "xy"
     runtime = current()
     dense = not runtime.backend.sparse_batches(runtime.strategy)
 
-    labels = tf.constant(split.y)
-    if one_hot:
-        labels = tf.one_hot(labels, one_hot)
+    held_labels = held(split.y, "labels")
+
+    def labels(index: Any) -> Any:
+        chosen = tf.gather(held_labels.read_value(), index)
+        return tf.one_hot(chosen, one_hot) if one_hot else chosen
+
     gather = REPRESENTATIONS[representation_name(split.x)].batches(split.x)
 
     def features(index: Any) -> Any:
@@ -222,11 +226,11 @@ def _batches(indices: Any, split: Split, one_hot: int | None, form: Batch = "xy"
             x = features(index)
             return x, x
         if weight is None:
-            return features(index), tf.gather(labels, index)
+            return features(index), labels(index)
         # Keras divides the weighted sum of the losses by the batch size, so a constant
         # weight divides the loss by exactly 1 / weight (`dlrun.data.prepare.target_scale`).
         weights = tf.fill(tf.shape(index), tf.constant(weight, tf.float32))
-        return features(index), tf.gather(labels, index), weights
+        return features(index), labels(index), weights
 
     return (
         indices.map(_plain(batch), num_parallel_calls=tf.data.AUTOTUNE)

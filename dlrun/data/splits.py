@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from dlrun.data.held import aligned_empty
+
 # a source's representation (`dlrun.data.representations.REPRESENTATIONS`)
 Kind = Literal[
     "features",
@@ -100,7 +102,9 @@ class TokenLists:
         row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         # Position of every kept value in self.values, without a Python loop over rows.
         offsets = np.repeat(self.row_splits[:-1][index] - row_splits[:-1], lengths)
-        values = self.values[np.arange(row_splits[-1]) + offsets]
+        # aligned: the pipeline lends the values to TensorFlow without a copy
+        values = aligned_empty(int(row_splits[-1]), self.values.dtype)
+        np.take(self.values, np.arange(row_splits[-1]) + offsets, out=values)
         return type(self)(values=values, row_splits=row_splits, num_words=self.num_words)
 
     def padded(
@@ -117,7 +121,8 @@ class TokenLists:
         reviews at once made int64 index arrays of every kept id, which raised the peak
         RSS of an LSTM run by 205 MB above its training (bench/sequence_imdb.py).
         """
-        out = np.zeros((len(self), maxlen), dtype=np.int32)
+        out = aligned_empty((len(self), maxlen), np.int32)  # lent to TensorFlow as it is
+        out.fill(0)
         lengths = np.diff(self.row_splits)
         step = max(1, _PADDED_IDS // maxlen)
         for lo in range(0, len(self), step):

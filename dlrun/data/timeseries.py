@@ -44,6 +44,7 @@ import numpy as np
 from pydantic import Field, PrivateAttr, model_validator
 
 from dlrun.config.schema import DataSection, Section, ValidationConfig
+from dlrun.data.held import aligned, aligned_empty
 from dlrun.data.splits import RawData, Split
 from dlrun.data.tabular import MISSING, not_utf8
 from dlrun.data.timestamps import format_time, parse_times, step_text, time_steps
@@ -52,8 +53,6 @@ from dlrun.tasks import Labels
 
 # `dlrun check` reads this many rows; a file that has no more is checked entirely.
 PEEK_ROWS = 10_000
-# TensorFlow takes a numpy buffer without copying it only when it is this aligned.
-ALIGN = 64
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -302,7 +301,7 @@ def read_table(config: TimeseriesConfig, limit: int | None = None) -> SeriesTabl
             where=lambda i: f"{path}: column '{column}', {_where(path, i)},",
         )
     n = len(parsed)
-    features = _aligned((n, len(columns)))
+    features = aligned_empty((n, len(columns)), np.float32)
     # the numeric fields lie side by side in each record: copy them as one strided block
     features[:] = np.ndarray(
         (n, len(columns)),
@@ -351,7 +350,7 @@ def prepare_recent(table: SeriesTable, config: TimeseriesConfig) -> None:
     if config.missing == "drop":
         _drop_missing(table)
     _fill_missing(table, config, [(0, len(table))])
-    table.features = _aligned_copy(table.features)
+    table.features = aligned(table.features)
 
 
 def portion_bounds(n: int, config: TimeseriesConfig) -> list[tuple[int, int]]:
@@ -565,7 +564,7 @@ def windows_data(
     lo, hi = bounds[0]
     offset = 0.0 if config.predict == "change" else float(table.target[lo:hi].mean())
     base = Windows(
-        series=_aligned_copy(table.features),
+        series=aligned(table.features),
         target=table.target,
         times=table.times,
         starts=np.zeros(0, dtype=np.int64),
@@ -923,19 +922,3 @@ def _where(path: Path, row: int) -> str:
             if number == row:
                 return f"data row {row + 1} (line {line})"
     return f"data row {row + 1}"
-
-
-def _aligned(shape: tuple[int, int]) -> np.ndarray:
-    """An empty float32 array whose data starts on an `ALIGN`-byte boundary."""
-    size = shape[0] * shape[1] * 4
-    buffer = np.empty(size + ALIGN, dtype=np.uint8)
-    skip = -buffer.ctypes.data % ALIGN
-    return buffer[skip : skip + size].view(np.float32).reshape(shape)
-
-
-def _aligned_copy(array: np.ndarray) -> np.ndarray:
-    if array.flags.c_contiguous and array.ctypes.data % ALIGN == 0:
-        return array
-    out = _aligned(array.shape)
-    out[:] = array
-    return out

@@ -49,6 +49,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlrun.config.schema import DataSection
+from dlrun.data.held import held
 from dlrun.data.inputs import InputSpec
 from dlrun.data.splits import RawData, Split
 from dlrun.errors import DataError
@@ -233,8 +234,8 @@ class Representation(ABC):
         (`tf.cond`, `tf.map_fn`)."""
         import tensorflow as tf
 
-        array = tf.constant(x)
-        return lambda index: tf.gather(array, index)
+        array = held(x, "features")
+        return lambda index: tf.gather(array.read_value(), index)
 
     def arrays(self, x: Any) -> Callable[[np.ndarray], Any] | None:
         """index array -> feature array, gathered by numpy from `x` held once in memory,
@@ -295,22 +296,28 @@ def sparse_batches(
     columns: np.ndarray, row_splits: np.ndarray, width: int, weights: np.ndarray | None = None
 ) -> Callable[[Any], Any]:
     """index tensor -> `tf.SparseTensor` of those CSR rows (`weights`, else ones), each row
-    `width` wide; the rows are held once as ragged tensors."""
+    `width` wide; the CSR arrays are lent to TensorFlow (`dlrun.data.held`), and each
+    batch views them as ragged rows."""
     import tensorflow as tf
 
-    splits = tf.constant(row_splits)
-    ragged = tf.RaggedTensor.from_row_splits(tf.constant(columns), splits)
-    values = (
-        None if weights is None else tf.RaggedTensor.from_row_splits(tf.constant(weights), splits)
-    )
+    splits = held(row_splits, "row_splits")
+    held_columns = held(columns, "columns")
+    held_weights = None if weights is None else held(weights, "weights")
     wide = tf.constant(width, tf.int64)
+    # checked once here (it raises on splits that do not fit the columns), not every batch
+    tf.RaggedTensor.from_row_splits(held_columns.read_value(), splits.read_value())
+
+    def ragged(values: Any) -> Any:
+        return tf.RaggedTensor.from_row_splits(
+            values.read_value(), splits.read_value(), validate=False
+        )
 
     def features(index: Any) -> Any:
-        rows = tf.gather(ragged, index)
+        rows = tf.gather(ragged(held_columns), index)
         positions = tf.stack([rows.value_rowids(), rows.values], axis=1)
         shape = tf.stack([tf.cast(tf.size(index), tf.int64), wide])
-        if values is None:
+        if held_weights is None:
             return tf.SparseTensor(positions, tf.ones_like(rows.values, tf.float32), shape)
-        return tf.SparseTensor(positions, tf.gather(values, index).values, shape)
+        return tf.SparseTensor(positions, tf.gather(ragged(held_weights), index).values, shape)
 
     return features

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from dlrun.config.schema import DataSection
+from dlrun.data.held import held
 from dlrun.data.inputs import InputSpec
 from dlrun.data.representations.base import (
     INTEGER,
@@ -35,7 +36,6 @@ from dlrun.data.representations.base import (
 )
 from dlrun.data.splits import RawData, Split
 from dlrun.data.timeseries import (
-    ALIGN,
     TimeseriesConfig,
     Windows,
     check_variation,
@@ -116,7 +116,7 @@ class SeriesWindows(Representation):
     def batches(self, x: Windows) -> Callable[[Any], Any]:
         import tensorflow as tf
 
-        series = _tensor(x.series)
+        series = held(x.series, "series")
         starts = tf.constant(x.starts)
         offsets = tf.constant(np.arange(x.steps, dtype=np.int64) * x.sampling)
         assert x.mean is not None and x.std is not None, "apply the fitted state first"
@@ -207,18 +207,3 @@ def _windows(x: Any) -> Windows:
     if not isinstance(x, Windows):
         raise DataError("this run was trained on time-series windows; the new data is not.")
     return x
-
-
-def _tensor(series: np.ndarray) -> Any:
-    """The series in TensorFlow, on the numpy buffer itself when it is 64-byte aligned.
-
-    A variable over the buffer (DLPack), read whole before each gather: tf.data's graph
-    optimizations copy every constant tensor a dataset captures into that dataset's
-    graph, but pass a variable by reference, and a variable read with `read_value`
-    stays on the buffer (a sparse read, `tf.gather(variable, ...)`, would copy it).
-    """
-    import tensorflow as tf
-
-    aligned = series.flags.c_contiguous and series.ctypes.data % ALIGN == 0 and series.size
-    initial = tf.experimental.dlpack.from_dlpack(series.__dlpack__()) if aligned else series
-    return tf.Variable(initial, trainable=False, name="series")

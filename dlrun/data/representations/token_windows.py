@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlrun.config.schema import DataSection
+from dlrun.data.held import aligned_empty, held
 from dlrun.data.inputs import InputSpec
 from dlrun.data.representations.base import (
     FLAG,
@@ -63,8 +64,6 @@ WORD = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 _SPACE = re.compile(r"\s")
 # characters tokenized at a time: the temporaries of a 33 M character text stay small
 _CHUNK = 1 << 20
-# TensorFlow takes a numpy buffer without copying it only when it is this aligned.
-_ALIGN = 64
 
 
 def tokenize(text: str, level: str) -> list[str]:
@@ -260,8 +259,8 @@ class NextTokenWindows(Representation):
         import tensorflow as tf
 
         x = _windows(x)
-        ids = _variable(x.ids, "token_ids")
-        starts = _variable(x.starts.astype(np.int64, copy=False), "window_starts")
+        ids = held(x.ids, "token_ids")
+        starts = held(x.starts.astype(np.int64, copy=False), "window_starts")
         offsets = tf.range(x.length, dtype=tf.int64)
 
         def features(index: Any) -> Any:
@@ -383,30 +382,3 @@ def _windows(x: Any) -> TokenWindows:
 
 def _unit(level: str) -> str:
     return "characters" if level == "char" else "words"
-
-
-def aligned_empty(n: int, dtype: type[np.integer]) -> np.ndarray:
-    """An empty (n,) array whose data starts on an `_ALIGN`-byte boundary, so `batches`
-    hands it to TensorFlow without a copy.
-
-    Example:
-
-    ```python
-    aligned_empty(10, np.int32).ctypes.data % 64    # 0
-    ```
-    """
-    size = n * np.dtype(dtype).itemsize
-    buffer = np.empty(size + _ALIGN, dtype=np.uint8)
-    skip = -buffer.ctypes.data % _ALIGN
-    return buffer[skip : skip + size].view(dtype)
-
-
-def _variable(array: np.ndarray, name: str) -> Any:
-    """The array in TensorFlow, on the numpy buffer itself when it is aligned: a variable
-    over it (DLPack), read whole in each batch, as `series` holds its series. A constant
-    would be copied into every dataset's graph by tf.data's optimizations."""
-    import tensorflow as tf
-
-    aligned = array.flags.c_contiguous and array.ctypes.data % _ALIGN == 0 and array.size
-    initial = tf.experimental.dlpack.from_dlpack(array.__dlpack__()) if aligned else array
-    return tf.Variable(initial, trainable=False, name=name)
