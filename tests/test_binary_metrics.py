@@ -173,6 +173,28 @@ def test_the_panels_are_a_grid_of_at_most_three_columns(
     assert (tmp_path / "c.png").stat().st_size > 1000
 
 
+@pytest.mark.parametrize("metrics", [["accuracy"], ["accuracy", "auc", "recall"], BINARY_METRICS])
+def test_every_label_of_the_curves_is_inside_the_figure_and_clear_of_other_panels(
+    tmp_path: Path, figures: dict[str, Any], metrics: list[str]
+) -> None:
+    """The grid's margins are fixed (`plots.MARGINS`), not measured from the labels: a
+    loss in the tens of thousands and a decaying learning rate still fit."""
+    curves = {k: v for k, v in BINARY_CURVES.items() if k.removeprefix("val_") in metrics}
+    curves |= {"loss": _curve(12000.0, 700.0), "val_loss": _curve(11000.0, 900.0)}
+    curves["learning_rate"] = [1e-3 * 0.5**e for e in range(6)]
+    plots.learning_curves(curves, "val_accuracy", "regularized: convnet", tmp_path / "c.png", 4)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figures["c.png"]
+    renderer = FigureCanvasAgg(fig).get_renderer()  # closing the figure took its canvas
+    page = fig.bbox
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    for box in [*boxes, fig._suptitle.get_window_extent(renderer)]:
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :])
+
+
 def test_runs_lead_with_the_objective_of_the_runs(tmp_path: Path) -> None:
     from dlrun.commands.runs import metric_columns
     from dlrun.runs.catalog import RunInfo

@@ -33,6 +33,12 @@ Curves = dict[str, list[float]]
 LEARNING_RATE = "learning_rate"
 # Panels per row: three keeps each panel wide enough to read at 100 dpi in a report.
 MAX_COLUMNS = 3
+# A panel's cell (width, height) and the figure's margins in inches: left, right, top,
+# bottom, then the gaps across and down between panels. Fixed margins, not matplotlib's
+# constrained layout and a tight bounding box, which measure every label and draw the
+# figure twice: a stage's curves took 0.19 s to draw that way, and 0.10 s this way.
+PANEL = (4.8, 3.4)
+MARGINS = (0.75, 0.2, 0.75, 0.5, 0.75, 0.85)
 
 
 def _pyplot() -> Any:
@@ -45,7 +51,7 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    save_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    save_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
 
 
 def _changes(values: list[float] | None) -> bool:
@@ -72,8 +78,16 @@ def _grid(plt: Any, panels: int, title: str) -> tuple[Any, list[Any]]:
     removed, so that `fig.axes` is the panels."""
     columns = min(panels, 2 if panels == 4 else MAX_COLUMNS)  # 4 panels: 2 x 2, not 3 + 1
     rows = math.ceil(panels / columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(4.8 * columns, 3.4 * rows), squeeze=False, layout="constrained"
+    width, height = PANEL[0] * columns, PANEL[1] * rows
+    fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False)
+    left, right, top, bottom, across, down = MARGINS
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        wspace=across * columns / (width - left - right - across * (columns - 1)),
+        hspace=down * rows / (height - top - bottom - down * (rows - 1)),
     )
     cells = [ax for row in axes for ax in row]
     for ax in cells[panels:]:
