@@ -186,10 +186,12 @@ def check_classes(y: np.ndarray, split: str, config: ConfigBase, raw: RawData) -
     if config.task not in ("binary", "multiclass") or not len(y):
         return
     y = np.asarray(y)
-    values = np.unique(y.reshape(len(y), -1), axis=0)
-    if len(values) > 1:
+    rows = y.reshape(len(y), -1)
+    # every row against the first, not np.unique(axis=0): that sorts the rows as bytes
+    # and took 16 ms on 25,000 labels, for each split checked
+    if (rows != rows[0]).any():
         return
-    value = values[0][0] if y.ndim == 1 else values[0]
+    value = rows[0][0] if y.ndim == 1 else rows[0]
     if raw.class_names:
         name = repr(raw.class_names[int(value)])
     else:
