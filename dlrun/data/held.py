@@ -50,13 +50,9 @@ def aligned_empty(shape: int | tuple[int, ...], dtype: Any) -> np.ndarray:
     return buffer[skip : skip + size].view(dtype).reshape(shape)
 
 
-def is_aligned(array: np.ndarray) -> bool:
-    return bool(array.flags.c_contiguous and array.ctypes.data % ALIGN == 0)
-
-
 def aligned(array: np.ndarray) -> np.ndarray:
     """`array` itself when it is contiguous and aligned, else an aligned copy of it."""
-    if is_aligned(array):
+    if array.flags.c_contiguous and array.ctypes.data % ALIGN == 0:
         return array
     out = aligned_empty(array.shape, array.dtype)
     out[...] = array

@@ -117,14 +117,14 @@ class SeriesWindows(Representation):
         import tensorflow as tf
 
         series = held(x.series, "series")
-        starts = tf.constant(x.starts)
+        starts = held(x.starts.astype(np.int64, copy=False), "window_starts")
         offsets = tf.constant(np.arange(x.steps, dtype=np.int64) * x.sampling)
         assert x.mean is not None and x.std is not None, "apply the fitted state first"
         mean, scale = tf.constant(x.mean), tf.constant(1 / x.std)
         change = x.change
 
         def features(index: Any) -> Any:
-            rows = tf.gather(starts, index)[:, None] + offsets
+            rows = tf.gather(starts.read_value(), index)[:, None] + offsets
             windows = tf.gather(series.read_value(), rows)
             if change:  # relative to the last row, which also cancels the mean
                 return (windows - windows[:, -1:, :]) * scale
