@@ -22,6 +22,7 @@ BENCHMARKS = [
     "imdb_dense.py",
     "own_time.py",
     "data_cache.py",
+    "held_arrays.py",
     "text_imdb.py",
     "sequence_imdb.py",
     "co2_series.py",

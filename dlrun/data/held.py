@@ -3,10 +3,11 @@
 A `tf.data` pipeline gathers its batches from arrays it captures. Captured as constants,
 an array is copied: `tf.constant` of a numpy array holds two copies until the tensor is
 first used, and tf.data's default graph optimizations copy every captured constant into
-the dataset's graph. A 400 MB int32 array captured that way raised RSS by 1,192 MB while
-a dataset over it was iterated, and left 813 MB behind. A variable is passed by
+the dataset's graph. A 400 MB int32 array captured that way raised RSS by 1,242 MB while
+a dataset over it was iterated, and left 842 MB behind. A variable is passed by
 reference, and a variable made through DLPack over a 64-byte aligned numpy buffer is that
-buffer: the same dataset then raised RSS by 20 MB (probe of 2026-12-07, batches of 512).
+buffer: the same dataset then raised RSS by 18 MB (`python bench/held_arrays.py`,
+2026-12-07, batches of 512).
 
 `held(array)` is that variable. The arrays that training gathers from are made aligned
 where they are made (`aligned_empty`), so that it copies nothing; any other array is
