@@ -129,6 +129,19 @@ def test_tensorflow_compiles_with_the_xla_cpu_flags_that_ran_faster_keeping_the_
     assert BACKENDS["jax"].xla_env({}) == {}  # JAX's steps ran the same either way
 
 
+def test_a_flag_is_taken_as_set_only_by_its_own_name() -> None:
+    """A user's flag whose name only begins with one of dlrun's does not keep dlrun's out."""
+    from dlrun.runtime.engine import xla_flags
+
+    env = {"XLA_FLAGS": "--xla_cpu_use_fusion_emitters_extra=1"}
+    assert xla_flags(env, {"--xla_cpu_use_fusion_emitters": "false"}) == {
+        "XLA_FLAGS": "--xla_cpu_use_fusion_emitters_extra=1 --xla_cpu_use_fusion_emitters=false"
+    }
+    assert xla_flags({"XLA_FLAGS": "--a=1"}, {"--a": "2", "--b": "3"}) == {
+        "XLA_FLAGS": "--a=1 --b=3"
+    }
+
+
 def test_tensorflow_multiplies_sparse_batches_by_sparse_dense_matmul_with_keras_results(
     monkeypatch,
 ) -> None:

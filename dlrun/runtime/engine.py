@@ -137,7 +137,8 @@ def xla_flags(env: dict[str, str], flags: dict[str, str]) -> dict[str, str]:
     ```
     """
     present = env.get("XLA_FLAGS", "")
-    new = [f"{name}={value}" for name, value in flags.items() if name not in present]
+    named = {flag.split("=", 1)[0] for flag in present.split()}
+    new = [f"{name}={value}" for name, value in flags.items() if name not in named]
     return {"XLA_FLAGS": " ".join([present, *new]).strip()} if new else {}
 
 
