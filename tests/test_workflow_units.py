@@ -34,12 +34,19 @@ def test_majority_class_multilabel_uses_each_labels_most_frequent_value() -> Non
     assert majority_class(train, val)["binary_accuracy"] == 0.75
 
 
-def test_shuffled_labels_matches_the_random_classifier_expectation() -> None:
+def test_shuffled_labels_is_the_random_classifier_expectation_exactly() -> None:
     assert shuffled_labels(np.zeros(5), np.zeros(50)) == {"accuracy": 1.0}
     balanced = np.repeat(np.arange(4), 250)  # expectation sum p_k^2 = 4 * (1/4)^2
-    assert shuffled_labels(balanced, balanced)["accuracy"] == pytest.approx(0.25, abs=0.01)
+    assert shuffled_labels(balanced, balanced)["accuracy"] == pytest.approx(0.25, rel=1e-12)
     skewed = np.array([0] * 800 + [1] * 200)  # 0.8^2 + 0.2^2 = 0.68
-    assert shuffled_labels(skewed, skewed)["accuracy"] == pytest.approx(0.68, abs=0.01)
+    assert shuffled_labels(skewed, skewed)["accuracy"] == pytest.approx(0.68, rel=1e-12)
+    # multilabel: each label's own expectation, averaged: (0.625 + 0.5) / 2
+    rows = np.array([[1, 0], [0, 0], [1, 1], [1, 1]])
+    assert shuffled_labels(rows, rows)["binary_accuracy"] == pytest.approx(0.5625, rel=1e-12)
+    # what the expectation is of: the mean over many permutations comes to it
+    rng = np.random.default_rng(0)
+    drawn = np.mean([(skewed == skewed[rng.permutation(1000)]).mean() for _ in range(4000)])
+    assert drawn == pytest.approx(0.68, abs=0.002)
 
 
 def test_mean_of_train_predicts_the_training_mean() -> None:

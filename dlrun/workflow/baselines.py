@@ -7,8 +7,8 @@ how well can you do on data you have not seen, knowing only the training labels?
 - majority class: always predict the most frequent training class (multilabel:
   each label's most frequent value), scored as accuracy.
 - shuffled labels: the book's random classifier (Reuters 0.18-0.19): the
-  validation labels against a random permutation of themselves, averaged over
-  `SHUFFLES` seeded permutations (its expectation is sum_k p_k^2).
+  validation labels against a random permutation of themselves, in expectation
+  (sum_k p_k^2), computed exactly rather than drawn.
 - mean of train: predict the training mean for every sample; MAE and MSE.
 
 A training contract brings its own (`Contract.baselines`): the mean training image of an
@@ -47,7 +47,6 @@ from dlrun.data.splits import RawData, Split
 from dlrun.data.timeseries import Windows
 from dlrun.objective import Objective
 
-SHUFFLES = 100
 # Share of the validation targets outside the training targets' range above which a
 # series is said to trend (CO2: most of them; Jena: next to none).
 TRENDING = 0.05
@@ -68,12 +67,22 @@ def majority_class(train_y: np.ndarray, val_y: np.ndarray) -> Metrics:
     return {"accuracy": float((val_y == values[counts.argmax()]).mean())}
 
 
-def shuffled_labels(train_y: np.ndarray, val_y: np.ndarray, seed: int = 0) -> Metrics:
-    """Accuracy of a random classifier: labels against a shuffled copy of themselves."""
+def shuffled_labels(train_y: np.ndarray, val_y: np.ndarray) -> Metrics:
+    """Accuracy of a random classifier: the labels against a shuffled copy of themselves,
+    in expectation.
+
+    A uniform permutation sends each label to every position alike, so a label of class
+    k meets its own class with probability p_k, the class's share, and the expected
+    accuracy is sum_k p_k^2 (each label's, averaged, for multilabel rows). Exact and
+    deterministic: 100 seeded permutations, as the book draws them, took 0.035 s on
+    IMDB's 25,000 test labels and still strayed from it in the fourth decimal.
+    """
     val_y = np.asarray(val_y)
-    rng = np.random.RandomState(seed)
-    hits = [float((val_y == val_y[rng.permutation(len(val_y))]).mean()) for _ in range(SHUFFLES)]
-    accuracy = float(np.mean(hits))
+    if not len(val_y):
+        return {"accuracy": float("nan")}
+    columns = val_y.reshape(len(val_y), -1).T
+    shares = [np.unique(column, return_counts=True)[1] / len(val_y) for column in columns]
+    accuracy = float(np.mean([np.sum(share**2) for share in shares]))
     if val_y.ndim == 2:
         return {"binary_accuracy": accuracy, "accuracy": accuracy}
     return {"accuracy": accuracy}
