@@ -75,7 +75,7 @@ def shuffled_labels(train_y: np.ndarray, val_y: np.ndarray) -> Metrics:
     k meets its own class with probability p_k, the class's share, and the expected
     accuracy is sum_k p_k^2 (each label's, averaged, for multilabel rows). Exact and
     deterministic: 100 seeded permutations, as the book draws them, took 0.035 s on
-    IMDB's 25,000 test labels and still strayed from it in the fourth decimal.
+    IMDB's 25,000 test labels and gave 0.5006 where the expectation is 0.5.
     """
     val_y = np.asarray(val_y)
     if not len(val_y):
