@@ -3,6 +3,8 @@ averaging, the stage plan and the workflow section's config checks. No TensorFlo
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -43,10 +45,13 @@ def test_shuffled_labels_is_the_random_classifier_expectation_exactly() -> None:
     # multilabel: each label's own expectation, averaged: (0.625 + 0.5) / 2
     rows = np.array([[1, 0], [0, 0], [1, 1], [1, 1]])
     assert shuffled_labels(rows, rows)["binary_accuracy"] == pytest.approx(0.5625, rel=1e-12)
-    # what the expectation is of: the mean over many permutations comes to it
+    # what it is the expectation of: the mean accuracy over many shuffles comes to it
     rng = np.random.default_rng(0)
     drawn = np.mean([(skewed == skewed[rng.permutation(1000)]).mean() for _ in range(4000)])
-    assert drawn == pytest.approx(0.68, abs=0.002)
+    assert shuffled_labels(skewed, skewed)["accuracy"] == pytest.approx(drawn, abs=0.002)
+    # no labels: no number, for a single label and for multilabel rows alike
+    assert math.isnan(shuffled_labels(np.zeros(0), np.zeros(0))["accuracy"])
+    assert math.isnan(shuffled_labels(rows, np.zeros((0, 2)))["binary_accuracy"])
 
 
 def test_mean_of_train_predicts_the_training_mean() -> None:

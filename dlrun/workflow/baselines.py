@@ -33,6 +33,7 @@ persistence(portion.prepared.validation.x, target_std=8.4)     # {"mae": 2.57, .
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,11 +79,10 @@ def shuffled_labels(train_y: np.ndarray, val_y: np.ndarray) -> Metrics:
     IMDB's 25,000 test labels and gave 0.5006 where the expectation is 0.5.
     """
     val_y = np.asarray(val_y)
-    if not len(val_y):
-        return {"accuracy": float("nan")}
-    columns = val_y.reshape(len(val_y), -1).T
+    columns = val_y.reshape(len(val_y), -1).T if len(val_y) else []
     shares = [np.unique(column, return_counts=True)[1] / len(val_y) for column in columns]
-    accuracy = float(np.mean([np.sum(share**2) for share in shares]))
+    # no labels, no expectation: NaN, as the mean of the drawn shuffles was
+    accuracy = float(np.mean([np.sum(share**2) for share in shares])) if shares else math.nan
     if val_y.ndim == 2:
         return {"binary_accuracy": accuracy, "accuracy": accuracy}
     return {"accuracy": accuracy}
